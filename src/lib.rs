@@ -10,3 +10,14 @@ pub mod deeplink;
 pub mod engine;
 pub mod ids;
 pub mod matcher;
+pub mod store;
+pub mod terminal;
+
+/// Seconds since 1970 from the system clock: the shells' only clock.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+pub mod logging;
+pub mod serve;

@@ -701,11 +701,15 @@ impl<'a> Checker<'a> {
             };
             let base = format!("locales/{lang}/");
             let files = self.files;
-            for (path, _) in files.files.range(base.clone()..) {
-                if !path.starts_with(&base) {
-                    break;
-                }
-                let path = path.as_str();
+            let mut paths: Vec<&str> = files
+                .files
+                .range(base.clone()..)
+                .map(|(p, _)| p.as_str())
+                .take_while(|p| p.starts_with(&base))
+                .collect();
+            // Interface strings first: the other files refer to them.
+            paths.sort_by_key(|p| !p.ends_with("/interface.toml"));
+            for path in paths {
                 match &path[base.len()..] {
                     "interface.toml" => {
                         if let Some(p) = self.parse::<toml::Table>(path) {

