@@ -1,0 +1,1202 @@
+//! Reads content files (embedded or from a folder), parses them into `raw` structs and checks
+//! them into a `Content`. Every problem is collected as a `Diagnostic`; a `Content` exists only
+//! when there were none. No network, no clock; the only I/O is reading the folder in `load_dir`.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::ops::Range;
+use std::path::Path;
+
+use include_dir::{Dir, include_dir};
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+
+use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
+use super::raw::*;
+use super::*;
+use crate::ids::is_valid_id;
+
+static EMBEDDED_DIALOGUES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/dialogues");
+static EMBEDDED_LOCALES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/locales");
+
+/// The locale every interface key must exist in, and the fallback for all others.
+pub const DEFAULT_LOCALE: &str = "en";
+/// The checker refuses a topic with fewer triggers: fewer cannot teach the matcher a topic.
+pub const MIN_TRIGGERS: usize = 15;
+pub const MAX_SHORT_WORDS: usize = 90;
+pub const MAX_MORE_WORDS: usize = 250;
+pub const MAX_TITLE_CHARS: usize = 40;
+/// Telegram refuses longer messages.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+/// Any topic must be this many taps or fewer from the start menu, for every audience.
+pub const MAX_TAPS: usize = 3;
+
+/// Content files by path relative to the content root (`dialogues/...`, `locales/...`).
+#[derive(Clone, Debug, Default)]
+pub struct ContentFiles {
+    pub files: BTreeMap<String, String>,
+}
+
+/// The content built into the binary.
+pub fn load_embedded() -> Result<Content, Vec<Diagnostic>> {
+    let mut files = ContentFiles::default();
+    for (prefix, dir) in [
+        ("dialogues", &EMBEDDED_DIALOGUES),
+        ("locales", &EMBEDDED_LOCALES),
+    ] {
+        collect_embedded(prefix, dir, &mut files);
+    }
+    load(&files)
+}
+
+fn collect_embedded(prefix: &str, dir: &Dir<'_>, out: &mut ContentFiles) {
+    for file in dir.files() {
+        let path = format!("{prefix}/{}", file.path().display());
+        match file.contents_utf8() {
+            Some(text) => out.files.insert(path, text.to_owned()),
+            None => out.files.insert(path, String::from_utf8_lossy(file.contents()).into()),
+        };
+    }
+    for sub in dir.dirs() {
+        collect_embedded(prefix, sub, out);
+    }
+}
+
+/// Content from a folder holding `dialogues/` and `locales/`, for authors.
+pub fn load_dir(root: &Path) -> Result<Content, Vec<Diagnostic>> {
+    let mut files = ContentFiles::default();
+    let mut problems = Diagnostics::default();
+    for top in ["dialogues", "locales"] {
+        let dir = root.join(top);
+        if !dir.is_dir() {
+            problems.file(&dir.display().to_string(), "folder not found");
+            continue;
+        }
+        read_tree(root, &dir, &mut files, &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(problems.into_vec());
+    }
+    load(&files)
+}
+
+fn read_tree(root: &Path, dir: &Path, out: &mut ContentFiles, problems: &mut Diagnostics) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return problems.file(&dir.display().to_string(), format!("cannot read: {e}")),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            read_tree(root, &path, out, problems);
+            continue;
+        }
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                out.files.insert(rel, text);
+            }
+            Err(e) => problems.file(&rel, format!("cannot read as UTF-8 text: {e}")),
+        }
+    }
+}
+
+/// Parses and checks `files`.
+pub fn load(files: &ContentFiles) -> Result<Content, Vec<Diagnostic>> {
+    let mut checker = Checker {
+        files,
+        problems: Diagnostics::default(),
+    };
+    let content = checker.build();
+    match content {
+        Some(content) if checker.problems.is_empty() => Ok(content),
+        _ => Err(checker.problems.into_vec()),
+    }
+}
+
+struct Checker<'a> {
+    files: &'a ContentFiles,
+    problems: Diagnostics,
+}
+
+/// A parsed file with where it came from, so later checks can point into it.
+struct Parsed<'a, T> {
+    path: &'a str,
+    text: &'a str,
+    value: T,
+}
+
+impl<'a> Checker<'a> {
+    fn err(&mut self, path: &str, text: &str, span: Range<usize>, message: impl Into<String>) {
+        self.problems.at(path, text, span, message);
+    }
+
+    fn parse<T: DeserializeOwned>(&mut self, path: &'a str) -> Option<Parsed<'a, T>> {
+        let text = self.files.files.get(path)?.as_str();
+        match toml::from_str::<T>(text) {
+            Ok(value) => Some(Parsed { path, text, value }),
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let mut message = e.message().trim().to_owned();
+                if message.contains("untagged enum RawText") {
+                    message = "expected text: a string, or a table with any of default, \
+                               young_person, parent, advocate"
+                        .into();
+                } else if message.contains("untagged enum RawList") {
+                    message = "expected a list of strings, or a table of lists with any of \
+                               default, young_person, parent, advocate"
+                        .into();
+                }
+                self.err(path, text, span, message);
+                None
+            }
+        }
+    }
+
+    fn build(&mut self) -> Option<Content> {
+        let files = self.files;
+        let mut topic_files = Vec::new();
+        let mut flow_files = Vec::new();
+        let mut locale_dirs: BTreeSet<&str> = BTreeSet::new();
+        for path in files.files.keys() {
+            let path = path.as_str();
+            if !path.ends_with(".toml") {
+                continue;
+            }
+            let parts: Vec<&str> = path.split('/').collect();
+            match parts.as_slice() {
+                ["dialogues", "topics", _] => topic_files.push(path),
+                ["dialogues", "flows", _] => flow_files.push(path),
+                [
+                    "dialogues",
+                    "menus.toml" | "helplines.toml" | "crisis.toml" | "pages.toml"
+                    | "matcher.toml" | "catalogue.toml",
+                ] => {}
+                ["locales", lang, _] => {
+                    locale_dirs.insert(lang);
+                }
+                _ => self.problems.file(
+                    path,
+                    "this file is not a known kind of content (topics go in dialogues/topics/, \
+                     flows in dialogues/flows/, interface strings in locales/<lang>/)",
+                ),
+            }
+        }
+
+        let topics: Vec<_> = topic_files
+            .into_iter()
+            .filter_map(|p| self.parse::<RawTopic>(p))
+            .collect();
+        let flows: Vec<_> = flow_files
+            .into_iter()
+            .filter_map(|p| self.parse::<RawFlow>(p))
+            .collect();
+        let menus = self.required::<RawMenus>("dialogues/menus.toml");
+        let helplines = self.required::<RawHelplines>("dialogues/helplines.toml");
+        let crisis = self.required::<RawCrisis>("dialogues/crisis.toml");
+        let pages = self.required::<BTreeMap<Spanned<String>, RawPage>>("dialogues/pages.toml");
+        let catalogue = self.parse::<RawCatalogue>("dialogues/catalogue.toml");
+        let matcher = match files.files.contains_key("dialogues/matcher.toml") {
+            true => self.parse::<crate::matcher::Config>("dialogues/matcher.toml"),
+            false => None,
+        };
+
+        // Names first, so every reference below can be resolved and near misses suggested.
+        let topic_ids: BTreeSet<String> = topics.iter().map(|t| stem(t.path)).collect();
+        let flow_ids: BTreeSet<String> = flows.iter().map(|f| stem(f.path)).collect();
+        let page_ids: BTreeSet<String> = pages
+            .iter()
+            .flat_map(|p| p.value.keys().map(|k| k.get_ref().clone()))
+            .collect();
+        let names = Names {
+            topics: &topic_ids,
+            flows: &flow_ids,
+            pages: &page_ids,
+        };
+        for path in topics
+            .iter()
+            .map(|t| t.path)
+            .chain(flows.iter().map(|f| f.path))
+        {
+            let id = stem(path);
+            if !is_valid_id(&id) {
+                self.problems.file(
+                    path,
+                    format!("file name \"{id}\" is not a valid id: use a-z, 0-9 and _, at most 32"),
+                );
+            }
+        }
+        for id in flow_ids.iter().filter(|id| topic_ids.contains(*id)) {
+            self.problems.file(
+                &format!("dialogues/flows/{id}.toml"),
+                format!("\"{id}\" is also a topic id; topics, flows and pages share one set of ids"),
+            );
+        }
+
+        let helpline_ids: BTreeSet<String> = helplines
+            .iter()
+            .flat_map(|h| h.value.helplines.iter().map(|l| l.get_ref().id.get_ref().clone()))
+            .collect();
+
+        let topics: BTreeMap<TopicId, Topic> = topics
+            .iter()
+            .filter_map(|t| self.check_topic(t, &names))
+            .map(|t| (t.id.clone(), t))
+            .collect();
+        let flows: BTreeMap<FlowId, Flow> = flows
+            .iter()
+            .filter_map(|f| self.check_flow(f, &names))
+            .map(|f| (f.id.clone(), f))
+            .collect();
+        let pages = pages.map(|p| self.check_pages(&p)).unwrap_or_default();
+        let helplines = helplines.map(|h| self.check_helplines(&h));
+        let crisis = crisis.and_then(|c| self.check_crisis(&c, &helpline_ids));
+        let menus = menus.map(|m| self.check_menus(&m, &names));
+        if let Some(catalogue) = &catalogue {
+            self.check_catalogue(catalogue, &topic_ids);
+        }
+        for required in ["about", "privacy"] {
+            if !page_ids.contains(required) {
+                self.problems.file(
+                    "dialogues/pages.toml",
+                    format!("missing page [{required}]: every channel links to it"),
+                );
+            }
+        }
+
+        let locales = self.check_locales(&locale_dirs);
+        let matcher = matcher.map(|m| m.value).unwrap_or_default();
+
+        let (helplines, crisis, menus) = (helplines?, crisis?, menus?);
+        let content = Content {
+            topics,
+            flows,
+            pages,
+            menus,
+            helplines,
+            crisis,
+            default_locale: LocaleId::parse(DEFAULT_LOCALE).expect("the default locale id is valid"),
+            locales,
+            matcher,
+        };
+        if !self.problems.is_empty() {
+            return None;
+        }
+        self.check_reachability(&content);
+        self.check_rendered(&content);
+        Some(content)
+    }
+
+    fn required<T: DeserializeOwned>(&mut self, path: &'a str) -> Option<Parsed<'a, T>> {
+        if !self.files.files.contains_key(path) {
+            self.problems.file(path, "required file is missing");
+            return None;
+        }
+        self.parse(path)
+    }
+
+    fn check_topic(&mut self, raw: &Parsed<'_, RawTopic>, names: &Names<'_>) -> Option<Topic> {
+        let (path, text, t) = (raw.path, raw.text, &raw.value);
+        let id = TopicId::parse(&stem(path))?;
+        self.check_title(path, text, &t.title);
+        let reviewed = self.check_date(path, text, t.reviewed.as_ref(), "reviewed");
+        let audiences = self.check_audiences(path, text, &t.audiences);
+        if t.sources.is_empty() {
+            self.problems.file(
+                path,
+                "no [[sources]]: every fact must trace to a source (title and where)",
+            );
+        }
+        let triggers = t.triggers.as_ref().map_or(&[][..], |t| t.get_ref().as_slice());
+        if triggers.len() < MIN_TRIGGERS {
+            let message = format!(
+                "{} triggers; a topic needs at least {MIN_TRIGGERS}, written the way people \
+                 really type",
+                triggers.len()
+            );
+            match &t.triggers {
+                Some(list) => self.err(path, text, list.span(), message),
+                None => self.problems.file(path, message),
+            }
+        }
+        if !(2..=4).contains(&t.related.len()) {
+            self.problems.file(
+                path,
+                format!("{} related topics; give 2 to 4", t.related.len()),
+            );
+        }
+        let mut related = Vec::new();
+        for r in &t.related {
+            if r.get_ref() == id.as_str() {
+                self.err(path, text, r.span(), "a topic cannot be related to itself");
+            } else if let Some(rid) = self.resolve_topic(path, text, r, names, "related") {
+                related.push(rid);
+            }
+        }
+        let short = self.check_text(path, text, &t.short, "short");
+        let more = self.check_text(path, text, &t.more, "more");
+        if let Some(short) = &short {
+            self.check_words(path, text, t.short.span(), short, MAX_SHORT_WORDS, "short answer");
+        }
+        if let Some(more) = &more {
+            self.check_words(path, text, t.more.span(), more, MAX_MORE_WORDS, "\"tell me more\"");
+        }
+        let ask = self.check_list(path, text, &t.ask);
+        if let Some(ask) = &ask
+            && ask.all().any(|a| !(2..=4).contains(&a.len()))
+        {
+            self.err(path, text, t.ask.span(), "give 2 to 4 \"you could ask\" questions");
+        }
+        let nations = t.nations.as_ref().map_or_else(NationNotes::default, |n| NationNotes {
+            wales: n.wales.clone(),
+            scotland: n.scotland.clone(),
+            northern_ireland: n.northern_ireland.clone(),
+        });
+        Some(Topic {
+            id,
+            title: t.title.get_ref().trim().to_owned(),
+            reviewed: reviewed?,
+            audiences,
+            rights: t.rights.clone(),
+            related,
+            triggers: triggers.to_vec(),
+            crisis_signpost: t.crisis_signpost,
+            short: short?,
+            more: more?,
+            ask: ask?,
+            nations,
+            sources: sources(&t.sources),
+        })
+    }
+
+    fn check_flow(&mut self, raw: &Parsed<'_, RawFlow>, names: &Names<'_>) -> Option<Flow> {
+        let (path, text, f) = (raw.path, raw.text, &raw.value);
+        let id = FlowId::parse(&stem(path))?;
+        self.check_title(path, text, &f.title);
+        let reviewed = self.check_date(path, text, f.reviewed.as_ref(), "reviewed");
+        let audiences = self.check_audiences(path, text, &f.audiences);
+        let step_names: Vec<&str> = f.steps.keys().map(|k| k.get_ref().as_str()).collect();
+        let mut steps = BTreeMap::new();
+        let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (step_id, step) in &f.steps {
+            let Some(sid) = self.check_id::<StepId>(path, text, step_id, "step") else {
+                continue;
+            };
+            let encoded = crate::engine::Action::FlowStep(id.clone(), sid.clone()).encode();
+            if encoded.len() > crate::engine::MAX_ACTION_BYTES {
+                self.err(
+                    path,
+                    text,
+                    step_id.span(),
+                    format!(
+                        "button data \"{encoded}\" is {} bytes; Telegram allows {}: shorten the \
+                         flow or step id",
+                        encoded.len(),
+                        crate::engine::MAX_ACTION_BYTES
+                    ),
+                );
+            }
+            let step_text = self.check_text(path, text, &step.text, "text");
+            let mut options = Vec::new();
+            for option in &step.options {
+                let o = option.get_ref();
+                self.check_title(path, text, &o.label);
+                let targets = [&o.next, &o.topic, &o.flow]
+                    .iter()
+                    .filter(|t| t.is_some())
+                    .count();
+                if targets != 1 {
+                    self.err(
+                        path,
+                        text,
+                        option.span(),
+                        "an option needs exactly one of next, topic or flow",
+                    );
+                    continue;
+                }
+                let target = if let Some(next) = &o.next {
+                    if f.steps.keys().any(|k| k.get_ref() == next.get_ref()) {
+                        edges.entry(step_id.get_ref()).or_default().push(next.get_ref());
+                        StepId::parse(next.get_ref()).map(OptionTarget::Step)
+                    } else {
+                        let hint = did_you_mean(next.get_ref(), step_names.iter().copied());
+                        self.err(
+                            path,
+                            text,
+                            next.span(),
+                            format!("unknown step \"{}\" in next{hint}", next.get_ref()),
+                        );
+                        None
+                    }
+                } else if let Some(topic) = &o.topic {
+                    self.resolve_topic(path, text, topic, names, "topic")
+                        .map(OptionTarget::Topic)
+                } else if let Some(flow) = &o.flow {
+                    if names.flows.contains(flow.get_ref()) {
+                        FlowId::parse(flow.get_ref()).map(OptionTarget::Flow)
+                    } else {
+                        let hint =
+                            did_you_mean(flow.get_ref(), names.flows.iter().map(String::as_str));
+                        self.err(
+                            path,
+                            text,
+                            flow.span(),
+                            format!("unknown flow \"{}\" in flow{hint}", flow.get_ref()),
+                        );
+                        None
+                    }
+                } else {
+                    None
+                };
+                if let Some(target) = target {
+                    options.push(StepOption {
+                        label: o.label.get_ref().trim().to_owned(),
+                        target,
+                    });
+                }
+            }
+            if let Some(step_text) = step_text {
+                steps.insert(
+                    sid,
+                    Step {
+                        text: step_text,
+                        options,
+                    },
+                );
+            }
+        }
+        let start = f.start.get_ref().as_str();
+        if !f.steps.keys().any(|k| k.get_ref() == start) {
+            let hint = did_you_mean(start, step_names.iter().copied());
+            self.err(
+                path,
+                text,
+                f.start.span(),
+                format!("unknown start step \"{start}\"{hint}"),
+            );
+            return None;
+        }
+        let mut seen: HashSet<&str> = HashSet::from([start]);
+        let mut queue = VecDeque::from([start]);
+        while let Some(s) = queue.pop_front() {
+            for next in edges.get(s).into_iter().flatten() {
+                if seen.insert(next) {
+                    queue.push_back(next);
+                }
+            }
+        }
+        for step_id in f.steps.keys() {
+            if !seen.contains(step_id.get_ref().as_str()) {
+                self.err(
+                    path,
+                    text,
+                    step_id.span(),
+                    format!("step \"{}\" cannot be reached from start", step_id.get_ref()),
+                );
+            }
+        }
+        Some(Flow {
+            id,
+            title: f.title.get_ref().trim().to_owned(),
+            reviewed,
+            audiences,
+            start: StepId::parse(start)?,
+            triggers: f.triggers.clone(),
+            sources: sources(&f.sources),
+            steps,
+        })
+    }
+
+    fn check_pages(
+        &mut self,
+        raw: &Parsed<'_, BTreeMap<Spanned<String>, RawPage>>,
+    ) -> BTreeMap<PageId, Page> {
+        let (path, text) = (raw.path, raw.text);
+        let mut pages = BTreeMap::new();
+        for (key, page) in &raw.value {
+            let Some(id) = self.check_id::<PageId>(path, text, key, "page") else {
+                continue;
+            };
+            self.check_title(path, text, &page.title);
+            let audiences = page
+                .audiences
+                .iter()
+                .filter_map(|a| self.check_audience(path, text, a))
+                .collect();
+            if let Some(page_text) = self.check_text(path, text, &page.text, "text") {
+                pages.insert(
+                    id.clone(),
+                    Page {
+                        id,
+                        title: page.title.get_ref().trim().to_owned(),
+                        audiences,
+                        text: page_text,
+                    },
+                );
+            }
+        }
+        pages
+    }
+
+    fn check_helplines(&mut self, raw: &Parsed<'_, RawHelplines>) -> Vec<Helpline> {
+        let (path, text) = (raw.path, raw.text);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for line in &raw.value.helplines {
+            let h = line.get_ref();
+            let Some(id) = self.check_id::<HelplineId>(path, text, &h.id, "helpline") else {
+                continue;
+            };
+            if !seen.insert(id.clone()) {
+                self.err(path, text, h.id.span(), format!("helpline \"{id}\" is listed twice"));
+            }
+            let checked = self.check_date(path, text, Some(&h.checked), "checked");
+            for nation in &h.nations {
+                if !NATIONS.contains(&nation.get_ref().as_str()) {
+                    let hint = did_you_mean(nation.get_ref(), NATIONS);
+                    self.err(
+                        path,
+                        text,
+                        nation.span(),
+                        format!("unknown nation \"{}\"{hint}", nation.get_ref()),
+                    );
+                }
+            }
+            out.push(Helpline {
+                id,
+                name: h.name.trim().to_owned(),
+                contact: h.contact.trim().to_owned(),
+                for_whom: h.for_whom.trim().to_owned(),
+                nations: h.nations.iter().map(|n| n.get_ref().clone()).collect(),
+                source: h.source.trim().to_owned(),
+                checked: checked.unwrap_or_default(),
+            });
+        }
+        out
+    }
+
+    fn check_crisis(
+        &mut self,
+        raw: &Parsed<'_, RawCrisis>,
+        helplines: &BTreeSet<String>,
+    ) -> Option<Crisis> {
+        let (path, text, c) = (raw.path, raw.text, &raw.value);
+        let resolve = |this: &mut Self, list: &[Spanned<String>]| -> Vec<HelplineId> {
+            list.iter()
+                .filter_map(|h| {
+                    if helplines.contains(h.get_ref()) {
+                        HelplineId::parse(h.get_ref())
+                    } else {
+                        let hint = did_you_mean(h.get_ref(), helplines.iter().map(String::as_str));
+                        this.err(
+                            path,
+                            text,
+                            h.span(),
+                            format!("unknown helpline \"{}\"{hint}", h.get_ref()),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        };
+        let lines = resolve(self, &c.helplines);
+        let abuse = resolve(self, &c.abuse_helplines);
+        let nations = resolve(self, &c.nation_helplines);
+        if lines.is_empty() {
+            self.problems
+                .file(path, "the crisis reply must list at least one helpline");
+        }
+        let reviewed = self.check_date(path, text, c.reviewed.as_ref(), "reviewed");
+        Some(Crisis {
+            reviewed,
+            helplines: lines,
+            abuse_helplines: abuse,
+            nation_helplines: nations,
+            reply: self.check_text(path, text, &c.reply, "reply")?,
+            check: self.check_text(path, text, &c.check.text, "check text")?,
+        })
+    }
+
+    fn check_menus(
+        &mut self,
+        raw: &Parsed<'_, RawMenus>,
+        names: &Names<'_>,
+    ) -> BTreeMap<Audience, Vec<MenuGroup>> {
+        let (path, text, m) = (raw.path, raw.text, &raw.value);
+        let mut menus = BTreeMap::new();
+        for (audience, groups) in [
+            (Audience::YoungPerson, &m.young_person),
+            (Audience::Parent, &m.parent),
+            (Audience::Advocate, &m.advocate),
+        ] {
+            if groups.is_empty() {
+                self.problems
+                    .file(path, format!("no menu for {audience}: add [[{audience}]] groups"));
+            }
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for g in groups {
+                let Some(id) = self.check_id::<GroupId>(path, text, &g.id, "group") else {
+                    continue;
+                };
+                if !seen.insert(id.clone()) {
+                    self.err(path, text, g.id.span(), format!("group \"{id}\" appears twice"));
+                }
+                self.check_title(path, text, &g.label);
+                let items = g
+                    .items
+                    .iter()
+                    .filter_map(|i| self.resolve_item(path, text, i, names))
+                    .collect();
+                out.push(MenuGroup {
+                    id,
+                    label: g.label.get_ref().trim().to_owned(),
+                    items,
+                });
+            }
+            menus.insert(audience, out);
+        }
+        menus
+    }
+
+    fn check_catalogue(&mut self, raw: &Parsed<'_, RawCatalogue>, topics: &BTreeSet<String>) {
+        for id in &raw.value.topics {
+            if !topics.contains(id.get_ref()) {
+                self.err(
+                    raw.path,
+                    raw.text,
+                    id.span(),
+                    format!(
+                        "catalogue topic \"{}\" has no file: add dialogues/topics/{}.toml",
+                        id.get_ref(),
+                        id.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn check_locales(&mut self, dirs: &BTreeSet<&str>) -> BTreeMap<LocaleId, Locale> {
+        let mut locales = BTreeMap::new();
+        if !dirs.contains(DEFAULT_LOCALE) {
+            self.problems.file(
+                &format!("locales/{DEFAULT_LOCALE}/interface.toml"),
+                "the default locale is missing",
+            );
+        }
+        for lang in dirs {
+            let Some(id) = LocaleId::parse(lang) else {
+                self.problems.file(
+                    &format!("locales/{lang}"),
+                    "a locale folder is named like en, cy or pt-br",
+                );
+                continue;
+            };
+            let mut locale = Locale {
+                id: Some(id.clone()),
+                ..Locale::default()
+            };
+            let base = format!("locales/{lang}/");
+            let files = self.files;
+            for (path, _) in files.files.range(base.clone()..) {
+                if !path.starts_with(&base) {
+                    break;
+                }
+                let path = path.as_str();
+                match &path[base.len()..] {
+                    "interface.toml" => {
+                        if let Some(p) = self.parse::<toml::Table>(path) {
+                            flatten(&p.value, "", &mut locale.strings);
+                        }
+                    }
+                    "lexicon.toml" => {
+                        if let Some(p) = self.parse::<RawLexicon>(path) {
+                            locale.stopwords = p.value.stopwords;
+                            locale.replacements = p.value.replace;
+                        }
+                    }
+                    "crisis.toml" => {
+                        if let Some(p) = self.parse::<RawCrisisPhrases>(path) {
+                            locale.crisis_phrases = p.value.phrases;
+                            locale.ambiguous_phrases = p.value.ambiguous;
+                        }
+                    }
+                    "intents.toml" => {
+                        if let Some(p) = self.parse::<RawIntents>(path) {
+                            locale.intents = self.check_intents(&p, &locale.strings);
+                        }
+                    }
+                    other if other.ends_with(".toml") => self.problems.file(
+                        path,
+                        "unknown locale file: expected interface.toml, lexicon.toml, crisis.toml \
+                         or intents.toml",
+                    ),
+                    _ => {}
+                }
+            }
+            locales.insert(id, locale);
+        }
+        let Some(default) = locales.get(&LocaleId::parse(DEFAULT_LOCALE).expect("valid")) else {
+            return locales;
+        };
+        let default_path = format!("locales/{DEFAULT_LOCALE}/interface.toml");
+        for key in crate::engine::UI_KEYS {
+            if !default.strings.contains_key(*key) {
+                self.problems.file(
+                    &default_path,
+                    format!("interface key \"{key}\" is missing; the bot uses it"),
+                );
+            }
+        }
+        for (id, locale) in &locales {
+            for key in locale.strings.keys() {
+                if !default.strings.contains_key(key) {
+                    let hint = did_you_mean(key, default.strings.keys().map(String::as_str));
+                    let path = format!("locales/{id}/interface.toml");
+                    let text = self.files.files.get(&path).map_or("", String::as_str);
+                    let offset = text.find(key.rsplit('.').next().unwrap_or(key)).unwrap_or(0);
+                    self.problems.at(
+                        &path,
+                        text,
+                        offset..offset,
+                        format!("interface key \"{key}\" is not in the default locale{hint}"),
+                    );
+                }
+            }
+        }
+        locales
+    }
+
+    fn check_intents(
+        &mut self,
+        raw: &Parsed<'_, RawIntents>,
+        strings: &BTreeMap<String, String>,
+    ) -> Vec<Intent> {
+        let (path, text) = (raw.path, raw.text);
+        let mut out = Vec::new();
+        for intent in &raw.value.intents {
+            let i = intent.get_ref();
+            let Some(id) = self.check_id::<IntentId>(path, text, &i.id, "intent") else {
+                continue;
+            };
+            let kind = match i.kind.get_ref().as_str() {
+                "smalltalk" => IntentKind::Smalltalk,
+                "help" => IntentKind::Help,
+                other => {
+                    self.err(
+                        path,
+                        text,
+                        i.kind.span(),
+                        format!("unknown intent kind \"{other}\": use smalltalk or help"),
+                    );
+                    continue;
+                }
+            };
+            if kind == IntentKind::Smalltalk && i.reply.is_none() {
+                self.err(path, text, intent.span(), "a smalltalk intent needs a reply key");
+            }
+            if let Some(reply) = &i.reply
+                && !strings.contains_key(reply.get_ref())
+                && path.starts_with(&format!("locales/{DEFAULT_LOCALE}/"))
+            {
+                self.err(
+                    path,
+                    text,
+                    reply.span(),
+                    format!("reply key \"{}\" is not in interface.toml", reply.get_ref()),
+                );
+            }
+            out.push(Intent {
+                id,
+                kind,
+                reply: i.reply.as_ref().map(|r| r.get_ref().clone()),
+                triggers: i.triggers.clone(),
+            });
+        }
+        out
+    }
+
+    /// Every topic in the catalogue must be at most `MAX_TAPS` taps from the start menu, for
+    /// every audience: start -> group -> item is two taps; a related topic or flow option, three.
+    fn check_reachability(&mut self, content: &Content) {
+        for (audience, groups) in &content.menus {
+            let mut depth: BTreeMap<String, usize> = BTreeMap::new();
+            let mut queue = VecDeque::new();
+            for group in groups {
+                for item in &group.items {
+                    queue.push_back((item.clone(), 2));
+                }
+            }
+            while let Some((item, taps)) = queue.pop_front() {
+                let key = match &item {
+                    Item::Topic(id) => id.to_string(),
+                    Item::Flow(id) => id.to_string(),
+                    Item::Page(id) => id.to_string(),
+                };
+                if depth.get(&key).is_some_and(|d| *d <= taps) {
+                    continue;
+                }
+                depth.insert(key, taps);
+                if taps >= MAX_TAPS {
+                    continue;
+                }
+                match &item {
+                    Item::Topic(id) => {
+                        for r in &content.topics[id].related {
+                            queue.push_back((Item::Topic(r.clone()), taps + 1));
+                        }
+                    }
+                    Item::Flow(id) => {
+                        let flow = &content.flows[id];
+                        for option in &flow.steps[&flow.start].options {
+                            match &option.target {
+                                OptionTarget::Topic(t) => {
+                                    queue.push_back((Item::Topic(t.clone()), taps + 1))
+                                }
+                                OptionTarget::Flow(f) => {
+                                    queue.push_back((Item::Flow(f.clone()), taps + 1))
+                                }
+                                OptionTarget::Step(_) => {}
+                            }
+                        }
+                    }
+                    Item::Page(_) => {}
+                }
+            }
+            for id in content.topics.keys() {
+                if !depth.contains_key(id.as_str()) {
+                    self.problems.file(
+                        "dialogues/menus.toml",
+                        format!(
+                            "topic \"{id}\" is more than {MAX_TAPS} taps from the {audience} menu: \
+                             list it in a group"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Renders every topic for every audience and checks each message fits Telegram's limit.
+    fn check_rendered(&mut self, content: &Content) {
+        for problem in crate::engine::oversized_replies(content, MAX_MESSAGE_CHARS) {
+            self.problems.file(&problem.0, problem.1);
+        }
+    }
+
+    fn resolve_topic(
+        &mut self,
+        path: &str,
+        text: &str,
+        id: &Spanned<String>,
+        names: &Names<'_>,
+        field: &str,
+    ) -> Option<TopicId> {
+        if names.topics.contains(id.get_ref()) {
+            return TopicId::parse(id.get_ref());
+        }
+        let hint = did_you_mean(id.get_ref(), names.topics.iter().map(String::as_str));
+        self.err(
+            path,
+            text,
+            id.span(),
+            format!("unknown topic \"{}\" in {field}{hint}", id.get_ref()),
+        );
+        None
+    }
+
+    fn resolve_item(
+        &mut self,
+        path: &str,
+        text: &str,
+        id: &Spanned<String>,
+        names: &Names<'_>,
+    ) -> Option<Item> {
+        let name = id.get_ref();
+        if names.topics.contains(name) {
+            return TopicId::parse(name).map(Item::Topic);
+        }
+        if names.flows.contains(name) {
+            return FlowId::parse(name).map(Item::Flow);
+        }
+        if names.pages.contains(name) {
+            return PageId::parse(name).map(Item::Page);
+        }
+        let all = names
+            .topics
+            .iter()
+            .chain(names.flows)
+            .chain(names.pages)
+            .map(String::as_str);
+        let hint = did_you_mean(name, all);
+        self.err(
+            path,
+            text,
+            id.span(),
+            format!("unknown topic, flow or page \"{name}\" in items{hint}"),
+        );
+        None
+    }
+
+    fn check_id<T: IdType>(
+        &mut self,
+        path: &str,
+        text: &str,
+        id: &Spanned<String>,
+        what: &str,
+    ) -> Option<T> {
+        let parsed = T::parse_id(id.get_ref());
+        if parsed.is_none() {
+            self.err(
+                path,
+                text,
+                id.span(),
+                format!(
+                    "{what} id \"{}\" is not valid: use a-z, 0-9 and _, at most 32 characters",
+                    id.get_ref()
+                ),
+            );
+        }
+        parsed
+    }
+
+    fn check_title(&mut self, path: &str, text: &str, title: &Spanned<String>) {
+        let chars = title.get_ref().trim().chars().count();
+        if chars == 0 || chars > MAX_TITLE_CHARS {
+            self.err(
+                path,
+                text,
+                title.span(),
+                format!("{chars} characters; a title or label needs 1 to {MAX_TITLE_CHARS}"),
+            );
+        }
+    }
+
+    fn check_date(
+        &mut self,
+        path: &str,
+        text: &str,
+        date: Option<&Spanned<String>>,
+        field: &str,
+    ) -> Option<String> {
+        let Some(date) = date else {
+            self.problems.file(
+                path,
+                format!("missing {field} = \"YYYY-MM-DD\": when the facts were last checked"),
+            );
+            return None;
+        };
+        if !is_date(date.get_ref()) {
+            self.err(
+                path,
+                text,
+                date.span(),
+                format!("{field} must be a date written YYYY-MM-DD"),
+            );
+            return None;
+        }
+        Some(date.get_ref().clone())
+    }
+
+    fn check_audience(&mut self, path: &str, text: &str, a: &Spanned<String>) -> Option<Audience> {
+        let parsed = Audience::parse(a.get_ref());
+        if parsed.is_none() {
+            let hint = did_you_mean(a.get_ref(), Audience::ALL.map(Audience::as_str));
+            self.err(
+                path,
+                text,
+                a.span(),
+                format!("unknown audience \"{}\"{hint}", a.get_ref()),
+            );
+        }
+        parsed
+    }
+
+    fn check_audiences(
+        &mut self,
+        path: &str,
+        text: &str,
+        list: &Spanned<Vec<Spanned<String>>>,
+    ) -> Vec<Audience> {
+        if list.get_ref().is_empty() {
+            self.err(path, text, list.span(), "audiences must name at least one audience");
+        }
+        list.get_ref()
+            .iter()
+            .filter_map(|a| self.check_audience(path, text, a))
+            .collect()
+    }
+
+    fn check_text(
+        &mut self,
+        path: &str,
+        text: &str,
+        raw: &Spanned<RawText>,
+        field: &str,
+    ) -> Option<Text<String>> {
+        let value = match raw.get_ref() {
+            RawText::Plain(s) => Text::new(Some(tidy(s)), [None, None, None]),
+            RawText::ByAudience(b) => Text::new(
+                b.default.as_deref().map(tidy),
+                [
+                    b.young_person.as_deref().map(tidy),
+                    b.parent.as_deref().map(tidy),
+                    b.advocate.as_deref().map(tidy),
+                ],
+            ),
+        };
+        match value {
+            Some(v) if v.all().all(|s| !s.is_empty()) => Some(v),
+            _ => {
+                self.err(path, text, raw.span(), format!("{field} is empty"));
+                None
+            }
+        }
+    }
+
+    fn check_list(
+        &mut self,
+        path: &str,
+        text: &str,
+        raw: &Spanned<RawList>,
+    ) -> Option<Text<Vec<String>>> {
+        let clean = |v: &Vec<String>| v.iter().map(|s| tidy(s)).collect::<Vec<_>>();
+        let value = match raw.get_ref() {
+            RawList::Plain(v) => Text::new(Some(clean(v)), [None, None, None]),
+            RawList::ByAudience(b) => Text::new(
+                b.default.as_ref().map(clean),
+                [
+                    b.young_person.as_ref().map(clean),
+                    b.parent.as_ref().map(clean),
+                    b.advocate.as_ref().map(clean),
+                ],
+            ),
+        };
+        if value.is_none() {
+            self.err(path, text, raw.span(), "the list is empty");
+        }
+        value
+    }
+
+    fn check_words(
+        &mut self,
+        path: &str,
+        text: &str,
+        span: Range<usize>,
+        value: &Text<String>,
+        max: usize,
+        what: &str,
+    ) {
+        for wording in value.all() {
+            let words = wording.split_whitespace().count();
+            if words > max {
+                self.err(
+                    path,
+                    text,
+                    span.clone(),
+                    format!("{what} has {words} words; keep it to {max} or fewer"),
+                );
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalogue {
+    topics: Vec<Spanned<String>>,
+}
+
+struct Names<'a> {
+    topics: &'a BTreeSet<String>,
+    flows: &'a BTreeSet<String>,
+    pages: &'a BTreeSet<String>,
+}
+
+const NATIONS: [&str; 4] = ["england", "wales", "scotland", "northern_ireland"];
+
+trait IdType: Sized {
+    fn parse_id(s: &str) -> Option<Self>;
+}
+
+macro_rules! impl_id_type {
+    ($($t:ty),*) => {$(
+        impl IdType for $t {
+            fn parse_id(s: &str) -> Option<Self> {
+                <$t>::parse(s)
+            }
+        }
+    )*};
+}
+impl_id_type!(StepId, PageId, GroupId, HelplineId, IntentId);
+
+fn stem(path: &str) -> String {
+    Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn sources(raw: &[RawSource]) -> Vec<Source> {
+    raw.iter()
+        .map(|s| Source {
+            title: s.title.trim().to_owned(),
+            location: s.location.trim().to_owned(),
+        })
+        .collect()
+}
+
+/// Trims each paragraph and joins lines within a paragraph, so authors can wrap text freely.
+/// Lines that start a list item keep their own line.
+fn tidy(s: &str) -> String {
+    let is_item = |line: &str| {
+        let l = line.trim_start();
+        l.starts_with("- ") || l.starts_with("* ") || l.starts_with('\u{2022}')
+    };
+    s.split("\n\n")
+        .map(|paragraph| {
+            let mut out = String::new();
+            for line in paragraph.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if !out.is_empty() {
+                    out.push(if is_item(line) { '\n' } else { ' ' });
+                }
+                out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+            out
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (1..=12).contains(&s[5..7].parse::<u8>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u8>().unwrap_or(0))
+}
+
+fn flatten(table: &toml::Table, prefix: &str, out: &mut BTreeMap<String, String>) {
+    for (key, value) in table {
+        let full = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::String(s) => {
+                out.insert(full, tidy(s));
+            }
+            toml::Value::Table(t) => flatten(t, &full, out),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The checked content model: topics, flows, menus, pages, helplines, crisis texts and
+//! locales, with every reference resolved. Everything the bot says comes from here.
+//!
+//! Only `load` builds a `Content`, and only after every check has passed, so code that holds
+//! one may index it by any id it got from it without fear.
+
+mod diagnostics;
+mod load;
+pub mod raw;
+
+use std::collections::BTreeMap;
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+pub use load::{ContentFiles, load, load_dir, load_embedded};
+
+use crate::ids::{
+    Audience, FlowId, GroupId, HelplineId, IntentId, LocaleId, PageId, StepId, TopicId,
+};
+
+/// Words worded per audience, with a fallback so every audience gets something.
+#[derive(Clone, Debug, Default)]
+pub struct Text<T> {
+    default: Option<T>,
+    by_audience: [Option<T>; 3],
+}
+
+impl<T> Text<T> {
+    pub fn plain(value: T) -> Self {
+        Self {
+            default: Some(value),
+            by_audience: [None, None, None],
+        }
+    }
+
+    pub fn new(default: Option<T>, by_audience: [Option<T>; 3]) -> Option<Self> {
+        let any = default.is_some() || by_audience.iter().any(Option::is_some);
+        any.then_some(Self {
+            default,
+            by_audience,
+        })
+    }
+
+    /// The wording for `audience`: its own, else the default, else the first there is.
+    pub fn for_audience(&self, audience: Audience) -> &T {
+        let own = &self.by_audience[audience as usize];
+        own.as_ref()
+            .or(self.default.as_ref())
+            .or_else(|| self.by_audience.iter().flatten().next())
+            .expect("Text::new refuses a text with no wording at all")
+    }
+
+    /// Every wording there is, for checks that must look at all of them.
+    pub fn all(&self) -> impl Iterator<Item = &T> {
+        self.default.iter().chain(self.by_audience.iter().flatten())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub title: String,
+    pub location: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NationNotes {
+    pub wales: Option<String>,
+    pub scotland: Option<String>,
+    pub northern_ireland: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Topic {
+    pub id: TopicId,
+    pub title: String,
+    pub reviewed: String,
+    pub audiences: Vec<Audience>,
+    pub rights: Vec<String>,
+    pub related: Vec<TopicId>,
+    pub triggers: Vec<String>,
+    pub crisis_signpost: bool,
+    pub short: Text<String>,
+    pub more: Text<String>,
+    pub ask: Text<Vec<String>>,
+    pub nations: NationNotes,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub id: FlowId,
+    pub title: String,
+    pub reviewed: Option<String>,
+    pub audiences: Vec<Audience>,
+    pub start: StepId,
+    pub triggers: Vec<String>,
+    pub sources: Vec<Source>,
+    pub steps: BTreeMap<StepId, Step>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub text: Text<String>,
+    pub options: Vec<StepOption>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepOption {
+    pub label: String,
+    pub target: OptionTarget,
+}
+
+#[derive(Clone, Debug)]
+pub enum OptionTarget {
+    Step(StepId),
+    Topic(TopicId),
+    Flow(FlowId),
+}
+
+/// Anything a menu can list. Topic, flow and page ids share one namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Topic(TopicId),
+    Flow(FlowId),
+    Page(PageId),
+}
+
+#[derive(Clone, Debug)]
+pub struct MenuGroup {
+    pub id: GroupId,
+    pub label: String,
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub id: PageId,
+    pub title: String,
+    pub audiences: Vec<Audience>,
+    pub text: Text<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Helpline {
+    pub id: HelplineId,
+    pub name: String,
+    pub contact: String,
+    pub for_whom: String,
+    pub nations: Vec<String>,
+    pub source: String,
+    pub checked: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Crisis {
+    pub reviewed: Option<String>,
+    pub helplines: Vec<HelplineId>,
+    pub abuse_helplines: Vec<HelplineId>,
+    pub nation_helplines: Vec<HelplineId>,
+    pub reply: Text<String>,
+    pub check: Text<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentKind {
+    Smalltalk,
+    Help,
+}
+
+#[derive(Clone, Debug)]
+pub struct Intent {
+    pub id: IntentId,
+    pub kind: IntentKind,
+    /// Interface key of the reply (smalltalk only; help shows the help text).
+    pub reply: Option<String>,
+    pub triggers: Vec<String>,
+}
+
+/// Everything in `locales/<lang>/`.
+#[derive(Clone, Debug, Default)]
+pub struct Locale {
+    pub id: Option<LocaleId>,
+    /// Interface strings by dotted key.
+    pub strings: BTreeMap<String, String>,
+    pub stopwords: Vec<String>,
+    /// Text-speak and misspellings: a word and what it stands for.
+    pub replacements: BTreeMap<String, String>,
+    pub crisis_phrases: BTreeMap<String, Vec<String>>,
+    pub ambiguous_phrases: Vec<String>,
+    pub intents: Vec<Intent>,
+}
+
+/// The whole checked content.
+#[derive(Clone, Debug)]
+pub struct Content {
+    pub topics: BTreeMap<TopicId, Topic>,
+    pub flows: BTreeMap<FlowId, Flow>,
+    pub pages: BTreeMap<PageId, Page>,
+    /// The root menu per audience, in display order.
+    pub menus: BTreeMap<Audience, Vec<MenuGroup>>,
+    /// In file order.
+    pub helplines: Vec<Helpline>,
+    pub crisis: Crisis,
+    pub default_locale: LocaleId,
+    pub locales: BTreeMap<LocaleId, Locale>,
+    pub matcher: crate::matcher::Config,
+}
+
+impl Content {
+    pub fn topic(&self, id: &TopicId) -> Option<&Topic> {
+        self.topics.get(id)
+    }
+
+    pub fn helpline(&self, id: &HelplineId) -> Option<&Helpline> {
+        self.helplines.iter().find(|h| &h.id == id)
+    }
+
+    pub fn group(&self, audience: Audience, id: &GroupId) -> Option<&MenuGroup> {
+        self.menus.get(&audience)?.iter().find(|g| &g.id == id)
+    }
+
+    pub fn locale(&self, id: &LocaleId) -> &Locale {
+        self.locales
+            .get(id)
+            .unwrap_or_else(|| &self.locales[&self.default_locale])
+    }
+
+    /// The interface string `key` in `locale`, falling back to the default locale. The
+    /// checker makes sure every key the engine uses exists in the default locale.
+    pub fn ui<'a>(&'a self, locale: &LocaleId, key: &'a str) -> &'a str {
+        self.locale(locale)
+            .strings
+            .get(key)
+            .or_else(|| self.locales[&self.default_locale].strings.get(key))
+            .map(String::as_str)
+            .unwrap_or(key)
+    }
+
+    /// The title of anything a menu or button can point at.
+    pub fn item_title(&self, item: &Item) -> &str {
+        match item {
+            Item::Topic(id) => &self.topics[id].title,
+            Item::Flow(id) => &self.flows[id].title,
+            Item::Page(id) => &self.pages[id].title,
+        }
+    }
+}

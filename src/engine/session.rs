@@ -1,0 +1,71 @@
+//! What the bot remembers about one conversation, and nothing more: audience, language, where
+//! in a flow, whether help must stay close after a crisis, whether the "not legal advice" note
+//! was shown, and when the person was last seen (for expiry). Never message text, never a name.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Audience, FlowId, LocaleId, StepId};
+
+/// Bumped when the stored shape changes; older records start a fresh session.
+pub const SESSION_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub version: u32,
+    pub audience: Option<Audience>,
+    pub locale: LocaleId,
+    pub flow: Option<FlowPosition>,
+    /// Replies left in which "get help now" stays on screen after a crisis message.
+    pub crisis_turns_left: u8,
+    pub disclaimer_shown: bool,
+    pub awaiting: Option<Awaiting>,
+    /// Unix seconds of the last message, for expiry.
+    pub last_seen: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowPosition {
+    pub flow: FlowId,
+    pub step: StepId,
+}
+
+/// A question the bot asked that a button answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Awaiting {
+    ForgetConfirm,
+}
+
+impl Session {
+    pub fn fresh(locale: LocaleId, now: u64) -> Session {
+        Session {
+            version: SESSION_VERSION,
+            audience: None,
+            locale,
+            flow: None,
+            crisis_turns_left: 0,
+            disclaimer_shown: false,
+            awaiting: None,
+            last_seen: now,
+        }
+    }
+
+    /// The audience to word replies for: young people until someone says otherwise.
+    pub fn audience(&self) -> Audience {
+        self.audience.unwrap_or(Audience::YoungPerson)
+    }
+
+    /// The stored form. `/mydata` shows exactly these bytes.
+    pub fn to_record(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a session always serialises")
+    }
+
+    /// Reads a stored record; `None` for anything unreadable or of another version, which the
+    /// caller treats as "start afresh".
+    pub fn from_record(bytes: &[u8]) -> Option<Session> {
+        let session: Session = serde_json::from_slice(bytes).ok()?;
+        (session.version == SESSION_VERSION).then_some(session)
+    }
+}
