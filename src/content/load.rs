@@ -1225,22 +1225,21 @@ fn sources(raw: &[RawSource]) -> Vec<Source> {
 }
 
 /// Trims each paragraph and joins lines within a paragraph, so authors can wrap text freely.
-/// Lines that start a list item keep their own line.
+/// Trims each line and paragraph, keeps the author's line breaks (lists are written one item a
+/// line) and turns a leading "- " into a bullet, so texts read the same in every channel.
 fn tidy(s: &str) -> String {
-    let is_item = |line: &str| {
-        let l = line.trim_start();
-        l.starts_with("- ") || l.starts_with("* ") || l.starts_with('\u{2022}')
-    };
     s.split("\n\n")
         .map(|paragraph| {
-            let mut out = String::new();
-            for line in paragraph.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if !out.is_empty() {
-                    out.push(if is_item(line) { '\n' } else { ' ' });
-                }
-                out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
-            }
-            out
+            paragraph
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| match l.strip_prefix("- ") {
+                    Some(item) => format!("\u{2022} {}", item.trim()),
+                    None => l.split_whitespace().collect::<Vec<_>>().join(" "),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         })
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
