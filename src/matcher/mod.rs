@@ -3,29 +3,68 @@
 //!
 //! Everything that can be precomputed is built once in `Matcher::new` from the content.
 
+mod crisis;
+pub mod eval;
+mod index;
+mod normalise;
+mod vocab;
+
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
-use crate::content::{Content, IntentKind};
+use self::crisis::CrisisPhrases;
+use self::index::Index;
+use self::normalise::Normaliser;
+use crate::content::{Content, IntentKind, Locale};
 use crate::ids::{FlowId, IntentId, LocaleId, TopicId};
 
-/// Thresholds, from `dialogues/matcher.toml`, so content authors can tune them without Rust.
+/// Thresholds and weights, from `dialogues/matcher.toml`, so content authors can tune them
+/// without Rust. The README ("How free text is understood") says what each one does.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Lowest score that may answer with a topic.
+    /// Lowest topic score that may answer straight away.
     pub answer_min: f32,
-    /// A runner-up within this fraction of the winner's score makes a clarifying question.
+    /// Lowest topic score that may be offered in a clarifying question.
+    pub clarify_min: f32,
+    /// Topics scoring within this fraction of the best are too close to call: ask.
     pub clarify_margin: f32,
     /// How many topics a clarifying question may offer.
     pub clarify_max: usize,
+    /// Lowest score for smalltalk or help ("hi", "what can you do").
+    pub intent_min: f32,
+    /// A flow's score is multiplied by this, so a topic wins a tie with a flow.
+    pub flow_factor: f32,
+    /// Weight of a stop word ("the", "my") against 1 for a word found in one topic only.
+    pub stopword_weight: f32,
+    /// Weight of a word no trigger uses: how much an unknown word pulls a message away.
+    pub unknown_weight: f32,
+    /// How much the share of the message a trigger explains matters (0 = not at all).
+    pub message_exponent: f32,
+    /// Share of a trigger's score that depends on its words coming in the same order.
+    pub phrase_bonus: f32,
+    /// Share of a topic's score from all its triggers together rather than the best one.
+    pub bag_weight: f32,
+    /// Words at least this long may carry a typo (one edit; two from nine letters).
+    pub fuzzy_min_chars: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             answer_min: 0.5,
-            clarify_margin: 0.15,
+            clarify_min: 0.3,
+            clarify_margin: 0.12,
             clarify_max: 3,
+            intent_min: 0.6,
+            flow_factor: 0.95,
+            stopword_weight: 0.1,
+            unknown_weight: 0.8,
+            message_exponent: 0.5,
+            phrase_bonus: 0.2,
+            bag_weight: 0.3,
+            fuzzy_min_chars: 4,
         }
     }
 }
@@ -51,7 +90,10 @@ impl Target {
 pub enum CrisisSignal {
     None,
     /// Clearly a crisis; `abuse` when it is about harm by others.
-    Clear { category: String, abuse: bool },
+    Clear {
+        category: String,
+        abuse: bool,
+    },
     /// Could be a figure of speech ("this ward is killing me"): ask gently.
     Ambiguous,
 }
@@ -92,165 +134,177 @@ pub struct Analysis {
     pub decision: Decision,
 }
 
-struct Entry {
-    target: Target,
-    words: Vec<String>,
+/// What a document of the index stands for.
+#[derive(Clone, Debug)]
+enum Doc {
+    Target(Target),
+    Intent(IntentId, IntentKind),
 }
 
+/// Everything precomputed for one locale.
 struct LocaleIndex {
-    locale: LocaleId,
-    crisis: Vec<(String, String)>,
-    ambiguous: Vec<String>,
-    intents: Vec<(IntentId, IntentKind, Vec<String>)>,
+    normaliser: Normaliser,
+    crisis: CrisisPhrases,
+    docs: Vec<Doc>,
+    index: Index,
 }
 
 /// The matcher, built once from the content.
 pub struct Matcher {
     config: Config,
-    entries: Vec<Entry>,
-    locales: Vec<LocaleIndex>,
-}
-
-fn normalise(text: &str) -> String {
-    text.to_lowercase()
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    default_locale: LocaleId,
+    locales: BTreeMap<LocaleId, LocaleIndex>,
 }
 
 impl Matcher {
     pub fn new(content: &Content) -> Self {
-        let mut entries = Vec::new();
-        for topic in content.topics.values() {
-            entries.push(Entry {
-                target: Target::Topic(topic.id.clone()),
-                words: topic.triggers.iter().map(|t| normalise(t)).collect(),
-            });
-        }
-        for flow in content.flows.values() {
-            entries.push(Entry {
-                target: Target::Flow(flow.id.clone()),
-                words: flow.triggers.iter().map(|t| normalise(t)).collect(),
-            });
-        }
+        let default = content.locales.get(&content.default_locale);
         let locales = content
             .locales
             .iter()
-            .map(|(id, l)| LocaleIndex {
-                locale: id.clone(),
-                crisis: l
-                    .crisis_phrases
-                    .iter()
-                    .flat_map(|(cat, list)| list.iter().map(move |p| (cat.clone(), normalise(p))))
-                    .collect(),
-                ambiguous: l.ambiguous_phrases.iter().map(|p| normalise(p)).collect(),
-                intents: l
-                    .intents
-                    .iter()
-                    .map(|i| {
-                        (
-                            i.id.clone(),
-                            i.kind,
-                            i.triggers.iter().map(|t| normalise(t)).collect(),
-                        )
-                    })
-                    .collect(),
+            .map(|(id, locale)| {
+                let index = LocaleIndex::new(content, locale, default);
+                (id.clone(), index)
             })
             .collect();
         Self {
             config: content.matcher.clone(),
-            entries,
+            default_locale: content.default_locale.clone(),
             locales,
         }
     }
 
-    /// Crisis check, then topic decision, for one message.
+    /// Crisis check, then the decision, for one message. Pure and deterministic.
     pub fn analyse(&self, locale: &LocaleId, text: &str) -> Analysis {
-        let norm = normalise(text);
-        let padded = format!(" {norm} ");
-        let index = self
+        let Some(index) = self
             .locales
+            .get(locale)
+            .or_else(|| self.locales.get(&self.default_locale))
+        else {
+            return Analysis {
+                crisis: CrisisSignal::None,
+                decision: Decision::Fallback { score: 0.0 },
+            };
+        };
+        let tokens = index.normaliser.tokens(text);
+        let crisis = match index.crisis.check(&tokens, |w| index.index.knows(w)) {
+            crisis::Found::None => CrisisSignal::None,
+            crisis::Found::Clear { category, abuse } => CrisisSignal::Clear { category, abuse },
+            crisis::Found::Ambiguous => CrisisSignal::Ambiguous,
+        };
+        let decision = self.decide(index, &tokens);
+        Analysis { crisis, decision }
+    }
+
+    fn decide(&self, index: &LocaleIndex, tokens: &[normalise::Token]) -> Decision {
+        let c = &self.config;
+        let scores = index.index.score(tokens).by_doc;
+        let mut ranked: Vec<(f32, usize)> = scores
             .iter()
-            .find(|l| &l.locale == locale)
-            .or(self.locales.first());
-        let mut crisis = CrisisSignal::None;
-        if let Some(index) = index {
-            if let Some((cat, _)) = index
-                .crisis
-                .iter()
-                .find(|(_, p)| !p.is_empty() && padded.contains(&format!(" {p} ")))
-            {
-                crisis = CrisisSignal::Clear {
-                    category: cat.clone(),
-                    abuse: cat == "abuse",
-                };
-            } else if index
-                .ambiguous
-                .iter()
-                .any(|p| !p.is_empty() && padded.contains(&format!(" {p} ")))
-            {
-                crisis = CrisisSignal::Ambiguous;
-            }
-            for (id, kind, triggers) in &index.intents {
-                if triggers.iter().any(|t| *t == norm) {
-                    let decision = match kind {
-                        IntentKind::Smalltalk => Decision::Smalltalk { intent: id.clone() },
-                        IntentKind::Help => Decision::Help,
-                    };
-                    return Analysis { crisis, decision };
-                }
-            }
+            .enumerate()
+            .map(|(doc, &s)| match &index.docs[doc] {
+                Doc::Target(Target::Flow(_)) => (s * c.flow_factor, doc),
+                _ => (s, doc),
+            })
+            .filter(|(s, _)| *s > 0.0)
+            .collect();
+        // Highest first; ties by document order, so the result never depends on chance.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+
+        if let Some(&(score, doc)) = ranked.first()
+            && let Doc::Intent(id, kind) = &index.docs[doc]
+            && score >= c.intent_min
+        {
+            return match kind {
+                IntentKind::Smalltalk => Decision::Smalltalk { intent: id.clone() },
+                IntentKind::Help => Decision::Help,
+            };
         }
-        let words: Vec<&str> = norm.split(' ').filter(|w| w.len() > 2).collect();
-        let mut scored: Vec<(f32, &Target)> = self
-            .entries
+        let targets: Vec<(f32, &Target)> = ranked
             .iter()
-            .map(|e| {
-                let best = e
-                    .words
-                    .iter()
-                    .map(|t| {
-                        let tw: Vec<&str> = t.split(' ').filter(|w| w.len() > 2).collect();
-                        if tw.is_empty() {
-                            return 0.0;
-                        }
-                        let hits = tw.iter().filter(|w| words.contains(w)).count();
-                        hits as f32 / tw.len() as f32
-                    })
-                    .fold(0.0f32, f32::max);
-                (best, &e.target)
+            .filter_map(|&(s, doc)| match &index.docs[doc] {
+                Doc::Target(t) => Some((s, t)),
+                Doc::Intent(..) => None,
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let decision = match scored.as_slice() {
-            [(s, t), rest @ ..] if *s >= self.config.answer_min => {
-                let close: Vec<Target> = rest
-                    .iter()
-                    .take_while(|(r, _)| *r >= s * (1.0 - self.config.clarify_margin))
-                    .map(|(_, t)| (*t).clone())
-                    .take(self.config.clarify_max.saturating_sub(1))
-                    .collect();
-                if close.is_empty() {
-                    Decision::Answer {
-                        target: (*t).clone(),
-                        score: *s,
-                    }
-                } else {
-                    let mut candidates = vec![(*t).clone()];
-                    candidates.extend(close);
-                    Decision::Clarify {
-                        candidates,
-                        score: *s,
-                    }
-                }
-            }
-            [(s, _), ..] => Decision::Fallback { score: *s },
-            [] => Decision::Fallback { score: 0.0 },
+        let Some(&(best, winner)) = targets.first() else {
+            return Decision::Fallback { score: 0.0 };
         };
-        Analysis { crisis, decision }
+        if best < c.clarify_min {
+            return Decision::Fallback { score: best };
+        }
+        let close: Vec<Target> = targets
+            .iter()
+            .skip(1)
+            .take_while(|(s, _)| *s >= best * (1.0 - c.clarify_margin) && *s >= c.clarify_min)
+            .take(c.clarify_max.saturating_sub(1))
+            .map(|(_, t)| (*t).clone())
+            .collect();
+        if best >= c.answer_min && close.is_empty() {
+            return Decision::Answer {
+                target: winner.clone(),
+                score: best,
+            };
+        }
+        let mut candidates = vec![winner.clone()];
+        candidates.extend(close);
+        Decision::Clarify {
+            candidates,
+            score: best,
+        }
+    }
+}
+
+impl LocaleIndex {
+    fn new(content: &Content, locale: &Locale, default: Option<&Locale>) -> Self {
+        // A locale without its own lexicon, phrases or intents borrows the default locale's;
+        // crisis phrases of the default locale always apply too: people switch languages.
+        let lexicon = match (
+            locale.stopwords.is_empty() && locale.replacements.is_empty(),
+            default,
+        ) {
+            (true, Some(d)) => d,
+            _ => locale,
+        };
+        let normaliser = Normaliser::new(lexicon);
+        let mut phrases: Vec<(&String, &Vec<String>)> = locale.crisis_phrases.iter().collect();
+        let mut ambiguous: Vec<String> = locale.ambiguous_phrases.clone();
+        if let Some(d) = default
+            && !std::ptr::eq(d, locale)
+        {
+            phrases.extend(d.crisis_phrases.iter());
+            ambiguous.extend(d.ambiguous_phrases.iter().cloned());
+        }
+        let crisis = CrisisPhrases::new(&normaliser, phrases, &ambiguous);
+
+        let mut docs = Vec::new();
+        let mut triggers: Vec<Vec<&str>> = Vec::new();
+        for topic in content.topics.values() {
+            docs.push(Doc::Target(Target::Topic(topic.id.clone())));
+            triggers.push(topic.triggers.iter().map(String::as_str).collect());
+        }
+        for flow in content.flows.values() {
+            if flow.triggers.is_empty() {
+                continue;
+            }
+            docs.push(Doc::Target(Target::Flow(flow.id.clone())));
+            triggers.push(flow.triggers.iter().map(String::as_str).collect());
+        }
+        let intents = match (locale.intents.is_empty(), default) {
+            (true, Some(d)) => &d.intents,
+            _ => &locale.intents,
+        };
+        for intent in intents {
+            docs.push(Doc::Intent(intent.id.clone(), intent.kind));
+            triggers.push(intent.triggers.iter().map(String::as_str).collect());
+        }
+        let index = Index::new(&normaliser, &triggers, &content.matcher);
+        Self {
+            normaliser,
+            crisis,
+            docs,
+            index,
+        }
     }
 }
 
