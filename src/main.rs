@@ -59,6 +59,9 @@ enum Command {
         /// Print one JSON object per line (the only format for now).
         #[arg(long)]
         json: bool,
+        /// Also print the words the matcher read and its five best candidates, for tuning.
+        #[arg(long)]
+        explain: bool,
         #[arg(long, value_parser = parse_locale)]
         locale: Option<LocaleId>,
     },
@@ -123,7 +126,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_summary(&content);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Match { json: _, locale }) => {
+        Some(Command::Match {
+            json: _,
+            explain,
+            locale,
+        }) => {
             let engine = Engine::new(content);
             let locale = locale.unwrap_or_else(|| engine.content().default_locale.clone());
             let stdin = std::io::stdin();
@@ -133,6 +140,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let a = engine.matcher().analyse(&locale, &line);
                 let json = rightsbot::matcher::decision_json(&line, &a);
                 writeln!(out, "{json}")?;
+                if explain {
+                    let e = engine.matcher().explain(&locale, &line, 5);
+                    writeln!(out, "  words: {}", e.words.join(" "))?;
+                    for (score, name) in e.scores {
+                        writeln!(out, "  {score:.3} {name}")?;
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

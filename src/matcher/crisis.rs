@@ -3,10 +3,12 @@
 //! a miss can cost a life.
 //!
 //! Phrases are compared word by word after normalisation (text-speak expanded, no stemming:
-//! "cutting" must not become "cut", which would fire on "they cut my visits"). A word may carry
-//! a typo (one edit from five letters, two from nine: "sucidal", "overdoze"); phrases of three
-//! or more words may have one extra word between theirs ("a staff member hit me"); and longer
-//! phrases are also found with their spaces moved ("kill my self", "selfharm").
+//! "cutting" must not become "cut", which would fire on "they cut my visits"). A word of six
+//! or more letters may carry a typo that keeps its first letter (one edit, two from nine
+//! letters: "sucidal", "overdoes"), unless it is a word the topics use as it is. Between the
+//! words of a phrase there may be stop words and one other word ("a staff member hit me",
+//! "took a load of pills"). Phrases of eight or more letters are also found with their spaces
+//! in other places ("kill my self", "selfharm").
 
 use std::collections::HashMap;
 
@@ -101,6 +103,7 @@ impl CrisisPhrases {
                     .map(|f| f.id),
             })
             .collect();
+        let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();
         let mut clear: Option<usize> = None;
         let mut abuse = false;
         let mut ambiguous = false;
@@ -115,7 +118,7 @@ impl CrisisPhrases {
             let Some(id) = id else { continue };
             for &p in self.by_first_word.get(id).into_iter().flatten() {
                 let phrase = &self.phrases[p];
-                if matches_at(&phrase.words, &ids, start) {
+                if matches_at(&phrase.words, &ids, &stop, start) {
                     note(phrase);
                 }
             }
@@ -153,15 +156,28 @@ impl CrisisPhrases {
     }
 }
 
-/// Does `phrase` occur in `ids` starting at `start`, in order, with at most one extra word
-/// between its words when it has three or more words?
-fn matches_at(phrase: &[u32], ids: &[Option<u32>], start: usize) -> bool {
-    let gap = if phrase.len() >= 3 { 1 } else { 0 };
+/// Does `phrase` occur in the message starting at word `start`, its words in order? Between
+/// two of its words there may be stop words and at most one other word ("took a load of
+/// pills", "a staff member hit me"), three words at most.
+fn matches_at(phrase: &[u32], ids: &[Option<u32>], stop: &[bool], start: usize) -> bool {
+    const MAX_GAP: usize = 3;
     let mut at = start;
     for &word in &phrase[1..] {
-        let from = at + 1;
-        let to = (from + gap + 1).min(ids.len());
-        match (from..to).find(|&i| ids[i] == Some(word)) {
+        let mut other_words = 0;
+        let mut next = None;
+        for i in (at + 1)..ids.len().min(at + 2 + MAX_GAP) {
+            if ids[i] == Some(word) {
+                next = Some(i);
+                break;
+            }
+            if !stop[i] {
+                other_words += 1;
+                if other_words > 1 {
+                    break;
+                }
+            }
+        }
+        match next {
             Some(i) => at = i,
             None => return false,
         }

@@ -15,10 +15,11 @@
 //! - phrase: how much of the trigger's neighbouring word pairs appear next to each other (one
 //!   stop word apart at most) in the message, so "ward round" beats "round" and "ward" apart.
 //!
-//! A trigger scores `trigger_coverage * message_coverage^message_exponent * (1 - phrase_bonus
-//! + phrase_bonus * phrase)`. A topic scores its best trigger, blended (`bag_weight`) with how
-//! much of the message its triggers explain together ("can my grandma come" meets "my nan wants
-//! to visit" and "can my dad come and see me").
+//! A trigger scores `trigger_coverage * message_coverage ^ message_exponent * (1 -
+//! phrase_bonus + phrase_bonus * phrase)`. A topic scores its best trigger `b`, blended with
+//! the share `s` of the message all its triggers explain together: `(1 - bag_weight) * b +
+//! bag_weight * s * sqrt(b)` ("can my grandma come" meets "my nan wants to visit" and "can my
+//! dad come and see me"; the square root keeps a topic with no good trigger low).
 
 use super::Config;
 use super::normalise::{Normaliser, Token};
@@ -159,43 +160,52 @@ impl Index {
         self.surface.exact(word).is_some()
     }
 
-    /// The trigger word `token` is, or most likely meant: its stem exactly, else the closer
-    /// of a typo of the written word and a typo of the stem.
-    fn find(&self, token: &Token) -> Option<Found> {
+    /// The trigger words `token` is, or most likely meant: its stem exactly, else the nearest
+    /// typos of the written word and of the stem (all equally near ones, best first).
+    fn find(&self, token: &Token, out: &mut Vec<Found>) {
+        out.clear();
         if let Some(id) = self.vocab.exact(&token.stem) {
-            return Some(Found {
+            out.push(Found {
                 id,
                 similarity: 1.0,
             });
+            return;
         }
-        let written = self
-            .surface
-            .find(&token.text, self.fuzzy_min_chars, false)
-            .map(|f| Found {
-                id: self.surface_stem[f.id as usize],
-                similarity: f.similarity,
-            });
-        let stem = self.vocab.find(&token.stem, self.fuzzy_min_chars, false);
-        match (written, stem) {
-            (Some(w), Some(s)) if s.similarity > w.similarity => Some(s),
-            (Some(w), _) => Some(w),
-            (None, s) => s,
+        let mut written = Vec::new();
+        self.surface
+            .find_all(&token.text, self.fuzzy_min_chars, true, &mut written);
+        for w in &mut written {
+            w.id = self.surface_stem[w.id as usize];
+        }
+        self.vocab
+            .find_all(&token.stem, self.fuzzy_min_chars, true, out);
+        for w in written {
+            match out.iter_mut().find(|f| f.id == w.id) {
+                Some(f) => f.similarity = f.similarity.max(w.similarity),
+                None => out.push(w),
+            }
+        }
+        out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        if let Some(best) = out.first().map(|f| f.similarity) {
+            out.retain(|f| f.similarity >= best);
         }
     }
 
     pub fn score(&self, tokens: &[Token]) -> Scores {
         let tokens = &tokens[..tokens.len().min(MAX_SCORED_WORDS)];
         let mut message_total = 0.0f32;
-        let mut found = Vec::with_capacity(tokens.len());
+        // Per message word: the trigger words it may be, and its weight.
+        let mut found: Vec<(Vec<Found>, f32)> = Vec::with_capacity(tokens.len());
         for t in tokens {
-            let hit = self.find(t);
-            let weight = match (hit, t.stop) {
+            let mut hits = Vec::new();
+            self.find(t, &mut hits);
+            let weight = match (hits.first(), t.stop) {
                 (_, true) => self.stopword_weight,
                 (Some(h), false) => self.weight[h.id as usize],
                 (None, false) => self.unknown_weight,
             };
             message_total += weight;
-            found.push(hit.map(|h| (h.id, h.similarity, weight)));
+            found.push((hits, weight));
         }
         let mut by_doc = vec![0.0f32; self.docs];
         if message_total <= 0.0 {
@@ -205,42 +215,51 @@ impl Index {
         let mut hits = vec![Hits::default(); self.triggers.len()];
         let mut touched: Vec<u32> = Vec::new();
         let mut bag = vec![0.0f32; self.docs];
-        for (i, f) in found.iter().enumerate() {
-            let Some((id, similarity, weight)) = *f else {
-                continue;
-            };
+        // The last message word each document's bag counted, so one word counts once.
+        let mut bag_word = vec![usize::MAX; self.docs];
+        for (i, (candidates, weight)) in found.iter().enumerate() {
+            let weight = *weight;
             let i8 = i as u8;
-            // One word counts once per document, however often it is typed.
-            let repeated = found[..i].iter().any(|g| g.is_some_and(|g| g.0 == id));
-            if !repeated {
-                for &doc in &self.doc_postings[id as usize] {
-                    bag[doc as usize] += weight * similarity;
+            // A word typed twice counts once.
+            let repeated = candidates.first().is_some_and(|c| {
+                found[..i]
+                    .iter()
+                    .any(|(g, _)| g.first().is_some_and(|g| g.id == c.id))
+            });
+            for &Found { id, similarity } in candidates {
+                if !repeated {
+                    for &doc in &self.doc_postings[id as usize] {
+                        if bag_word[doc as usize] != i {
+                            bag_word[doc as usize] = i;
+                            bag[doc as usize] += weight * similarity;
+                        }
+                    }
                 }
-            }
-            for &(trigger, pos) in &self.postings[id as usize] {
-                let h = &mut hits[trigger as usize];
-                if h.positions & (1 << pos) != 0 || h.words & (1 << i) != 0 {
-                    continue;
+                for &(trigger, pos) in &self.postings[id as usize] {
+                    let h = &mut hits[trigger as usize];
+                    if h.positions & (1 << pos) != 0 || h.words & (1 << i) != 0 {
+                        continue;
+                    }
+                    if h.positions == 0 {
+                        touched.push(trigger);
+                    }
+                    let words = &self.triggers[trigger as usize].words;
+                    let trigger_word_weight = self.weight[words[pos as usize] as usize];
+                    h.trigger_weight += trigger_word_weight * similarity;
+                    h.message_weight += weight * similarity;
+                    if pos > 0
+                        && h.positions & (1 << (pos - 1)) != 0
+                        && h.last_position + 1 == pos
+                        && i8.saturating_sub(h.last_word) <= 2
+                    {
+                        let before = self.weight[words[pos as usize - 1] as usize];
+                        h.pair_weight += before.min(trigger_word_weight);
+                    }
+                    h.positions |= 1 << pos;
+                    h.words |= 1 << i;
+                    h.last_word = i8;
+                    h.last_position = pos;
                 }
-                if h.positions == 0 {
-                    touched.push(trigger);
-                }
-                let words = &self.triggers[trigger as usize].words;
-                let trigger_word_weight = self.weight[words[pos as usize] as usize];
-                h.trigger_weight += trigger_word_weight * similarity;
-                h.message_weight += weight * similarity;
-                if pos > 0
-                    && h.positions & (1 << (pos - 1)) != 0
-                    && h.last_position + 1 == pos
-                    && i8.saturating_sub(h.last_word) <= 2
-                {
-                    let before = self.weight[words[pos as usize - 1] as usize];
-                    h.pair_weight += before.min(trigger_word_weight);
-                }
-                h.positions |= 1 << pos;
-                h.words |= 1 << i;
-                h.last_word = i8;
-                h.last_position = pos;
             }
         }
 

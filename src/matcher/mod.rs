@@ -16,7 +16,7 @@ use serde::Deserialize;
 use self::crisis::CrisisPhrases;
 use self::index::Index;
 use self::normalise::Normaliser;
-use crate::content::{Content, IntentKind, Locale};
+use crate::content::{Content, IntentKind, Locale, OptionTarget};
 use crate::ids::{FlowId, IntentId, LocaleId, TopicId};
 
 /// Thresholds and weights, from `dialogues/matcher.toml`, so content authors can tune them
@@ -36,6 +36,10 @@ pub struct Config {
     pub intent_min: f32,
     /// A flow's score is multiplied by this, so a topic wins a tie with a flow.
     pub flow_factor: f32,
+    /// A flow steps aside for a topic it leads to that scores within this fraction of it:
+    /// the topic is the more direct answer ("nobody tells me anything" -> the topic about
+    /// information for parents, not the questions that end there).
+    pub flow_yield: f32,
     /// Weight of a stop word ("the", "my") against 1 for a word found in one topic only.
     pub stopword_weight: f32,
     /// Weight of a word no trigger uses: how much an unknown word pulls a message away.
@@ -53,18 +57,19 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            answer_min: 0.5,
-            clarify_min: 0.3,
+            answer_min: 0.34,
+            clarify_min: 0.32,
             clarify_margin: 0.12,
             clarify_max: 3,
-            intent_min: 0.6,
+            intent_min: 0.5,
             flow_factor: 0.95,
+            flow_yield: 0.25,
             stopword_weight: 0.1,
             unknown_weight: 0.8,
             message_exponent: 0.5,
             phrase_bonus: 0.2,
-            bag_weight: 0.3,
-            fuzzy_min_chars: 4,
+            bag_weight: 0.5,
+            fuzzy_min_chars: 5,
         }
     }
 }
@@ -134,6 +139,15 @@ pub struct Analysis {
     pub decision: Decision,
 }
 
+/// What the matcher read in a message and how it scored the best candidates (before flows
+/// are discounted). For people tuning triggers; not a contract.
+#[derive(Clone, Debug, Default)]
+pub struct Explanation {
+    /// The words after normalisation: `(stop)`, `word`, or `word~stem`.
+    pub words: Vec<String>,
+    pub scores: Vec<(f32, String)>,
+}
+
 /// What a document of the index stands for.
 #[derive(Clone, Debug)]
 enum Doc {
@@ -141,11 +155,16 @@ enum Doc {
     Intent(IntentId, IntentKind),
 }
 
+/// Documents (by index) of the topics a flow's steps link to, per document.
+type Links = Vec<Vec<usize>>;
+
 /// Everything precomputed for one locale.
 struct LocaleIndex {
     normaliser: Normaliser,
     crisis: CrisisPhrases,
     docs: Vec<Doc>,
+    /// For a flow's document: the documents of the topics it leads to; empty otherwise.
+    links: Links,
     index: Index,
 }
 
@@ -196,6 +215,47 @@ impl Matcher {
         Analysis { crisis, decision }
     }
 
+    /// The best-scoring topics, flows and intents for `text`, highest first, with the words
+    /// the matcher read: what `rightsbot match --explain` shows a content author.
+    pub fn explain(&self, locale: &LocaleId, text: &str, top: usize) -> Explanation {
+        let Some(index) = self
+            .locales
+            .get(locale)
+            .or_else(|| self.locales.get(&self.default_locale))
+        else {
+            return Explanation::default();
+        };
+        let tokens = index.normaliser.tokens(text);
+        let words = tokens
+            .iter()
+            .map(|t| match (t.stop, t.text == t.stem) {
+                (true, _) => format!("({})", t.text),
+                (false, true) => t.text.clone(),
+                (false, false) => format!("{}~{}", t.text, t.stem),
+            })
+            .collect();
+        let scores = index.index.score(&tokens).by_doc;
+        let mut ranked: Vec<(f32, String)> = scores
+            .iter()
+            .zip(&index.docs)
+            .filter(|(s, _)| **s > 0.0)
+            .map(|(s, d)| {
+                let name = match d {
+                    Doc::Target(Target::Topic(id)) => id.as_str().to_owned(),
+                    Doc::Target(Target::Flow(id)) => format!("flow:{id}"),
+                    Doc::Intent(id, _) => format!("intent:{id}"),
+                };
+                (*s, name)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(top);
+        Explanation {
+            words,
+            scores: ranked,
+        }
+    }
+
     fn decide(&self, index: &LocaleIndex, tokens: &[normalise::Token]) -> Decision {
         let c = &self.config;
         let scores = index.index.score(tokens).by_doc;
@@ -203,7 +263,12 @@ impl Matcher {
             .iter()
             .enumerate()
             .map(|(doc, &s)| match &index.docs[doc] {
-                Doc::Target(Target::Flow(_)) => (s * c.flow_factor, doc),
+                Doc::Target(Target::Flow(_)) => {
+                    let topic_close = index.links[doc]
+                        .iter()
+                        .any(|&t| scores[t] >= s * (1.0 - c.flow_yield));
+                    (if topic_close { 0.0 } else { s * c.flow_factor }, doc)
+                }
                 _ => (s, doc),
             })
             .filter(|(s, _)| *s > 0.0)
@@ -298,11 +363,29 @@ impl LocaleIndex {
             docs.push(Doc::Intent(intent.id.clone(), intent.kind));
             triggers.push(intent.triggers.iter().map(String::as_str).collect());
         }
+        let links = docs
+            .iter()
+            .map(|d| match d {
+                Doc::Target(Target::Flow(flow)) => content.flows[flow]
+                    .steps
+                    .values()
+                    .flat_map(|s| &s.options)
+                    .filter_map(|o| match &o.target {
+                        OptionTarget::Topic(t) => docs
+                            .iter()
+                            .position(|d| matches!(d, Doc::Target(Target::Topic(id)) if id == t)),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         let index = Index::new(&normaliser, &triggers, &content.matcher);
         Self {
             normaliser,
             crisis,
             docs,
+            links,
             index,
         }
     }

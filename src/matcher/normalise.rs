@@ -206,16 +206,18 @@ mod tests {
     use super::*;
 
     fn normaliser() -> Normaliser {
-        let mut locale = Locale::default();
-        locale.stopwords = vec!["my".into(), "the".into()];
-        locale.replacements = [("fone", "phone"), ("idk", "i dont know"), ("u", "you")]
-            .into_iter()
-            .map(|(a, b)| (a.to_owned(), b.to_owned()))
-            .collect();
-        locale.suffixes = ["ies>y", "ing", "ed", "s", "e"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let locale = Locale {
+            stopwords: vec!["my".into(), "the".into()],
+            replacements: [("fone", "phone"), ("idk", "i dont know"), ("u", "you")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+            suffixes: ["ies>y", "ing", "ed", "s", "e"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            ..Locale::default()
+        };
         Normaliser::new(&locale)
     }
 

@@ -79,25 +79,41 @@ impl Vocab {
         fuzzy_min_chars: usize,
         same_first_letter: bool,
     ) -> Option<Found> {
+        let mut found = Vec::new();
+        self.find_all(word, fuzzy_min_chars, same_first_letter, &mut found);
+        found.first().copied()
+    }
+
+    /// Like `find`, but pushes every known word at the smallest distance found (in id order):
+    /// "visitng" is one edit from both "visiting" and "visting", and either may be the one a
+    /// trigger uses.
+    pub fn find_all(
+        &self,
+        word: &str,
+        fuzzy_min_chars: usize,
+        same_first_letter: bool,
+        out: &mut Vec<Found>,
+    ) {
         if let Some(id) = self.exact(word) {
-            return Some(Found {
+            out.push(Found {
                 id,
                 similarity: 1.0,
             });
+            return;
         }
         let len = word.chars().count();
         let edits = allowed_edits(len, fuzzy_min_chars);
         if edits == 0 || word.chars().any(char::is_numeric) {
-            return None;
+            return;
         }
         let mut variants = vec![word.to_owned()];
         deletions(word, edits, &mut variants);
-        let mut best: Option<(usize, u32)> = None;
+        let mut best: Vec<(usize, u32)> = Vec::new();
         for v in &variants {
             let direct = self.ids.get(v.as_str()).map(std::slice::from_ref);
             let via = self.deletions.get(v.as_str()).map(Vec::as_slice);
             for &id in direct.into_iter().chain(via).flatten() {
-                if best.is_some_and(|(_, b)| b == id) {
+                if best.iter().any(|&(_, b)| b == id) {
                     continue;
                 }
                 let known = &self.words[id as usize];
@@ -107,18 +123,24 @@ impl Vocab {
                     continue;
                 }
                 let d = strsim::osa_distance(word, known);
-                if d <= edits && best.is_none_or(|(bd, bid)| (d, id) < (bd, bid)) {
-                    best = Some((d, id));
+                if d > edits {
+                    continue;
+                }
+                match best.first() {
+                    Some(&(bd, _)) if d > bd => {}
+                    Some(&(bd, _)) if d < bd => best = vec![(d, id)],
+                    _ => best.push((d, id)),
                 }
             }
         }
-        best.map(|(d, id)| {
+        best.sort();
+        out.extend(best.into_iter().map(|(d, id)| {
             let longest = len.max(self.words[id as usize].chars().count());
             Found {
                 id,
                 similarity: 1.0 - d as f32 / longest as f32,
             }
-        })
+        }));
     }
 }
 
