@@ -5,3 +5,4 @@ mod cli;
 mod content_check;
 mod store;
 mod tidy;
+mod transcripts;
