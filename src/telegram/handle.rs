@@ -38,7 +38,10 @@ pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
     let id = update.id.0;
     let state = ctx.delivery.state(id);
     if state == State::Handled {
-        tracing::debug!(update = id, "already handled; skipped");
+        tracing::info!(
+            update = id,
+            "a repeat of an update already handled; skipped"
+        );
         return Done::Handled;
     }
     let result = match plan(update) {
@@ -128,7 +131,10 @@ async fn converse_as(
     );
     let messages = render::messages(&outcome.replies);
     let already = match state {
-        State::Sending(n) => n,
+        State::Sending(n) => {
+            tracing::info!(update = id, sent = n, "resuming a reply cut short");
+            n
+        }
         _ => 0,
     };
     let mut gone = false;
