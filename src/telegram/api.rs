@@ -110,6 +110,22 @@ impl Redactor {
     }
 }
 
+/// The error and its causes ("error sending request: operation timed out"), for logs: the
+/// top line alone rarely says what went wrong. Redact before logging.
+pub fn describe(error: &RequestError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Runs `call` until it succeeds, retrying what is worth retrying, until `give_up` is
 /// cancelled. `what` names the method in logs.
 pub async fn retrying<T, F, Fut>(
@@ -134,7 +150,7 @@ where
         match classify(&error) {
             Class::Gone => return Err(Failure::Gone),
             Class::Refused => {
-                tracing::warn!(method = what, error = %redactor.redact(&error.to_string()), "Telegram refused a request");
+                tracing::warn!(method = what, error = %redactor.redact(&describe(&error)), "Telegram refused a request");
                 return Err(Failure::Refused);
             }
             Class::Retry(at_least) => {
@@ -143,7 +159,7 @@ where
                 tracing::warn!(
                     method = what,
                     wait_ms = wait.as_millis() as u64,
-                    error = %redactor.redact(&error.to_string()),
+                    error = %redactor.redact(&describe(&error)),
                     "Telegram call failed; retrying"
                 );
                 tokio::select! {

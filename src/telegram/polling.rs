@@ -139,7 +139,7 @@ async fn confirm_handled(ctx: &Ctx, unfinished: &BTreeSet<u32>, last: Option<u32
             }
         }
         Ok(Err(e)) => {
-            tracing::debug!(error = %ctx.redactor.redact(&e.to_string()), "final confirmation failed")
+            tracing::debug!(error = %ctx.redactor.redact(&super::api::describe(&e)), "final confirmation failed")
         }
         Err(_) => tracing::debug!("final confirmation timed out"),
     }
