@@ -51,7 +51,10 @@ impl Target {
 pub enum CrisisSignal {
     None,
     /// Clearly a crisis; `abuse` when it is about harm by others.
-    Clear { category: String, abuse: bool },
+    Clear {
+        category: String,
+        abuse: bool,
+    },
     /// Could be a figure of speech ("this ward is killing me"): ask gently.
     Ambiguous,
 }
@@ -195,7 +198,7 @@ impl Matcher {
                 crisis = CrisisSignal::Ambiguous;
             }
             for (id, kind, triggers) in &index.intents {
-                if triggers.iter().any(|t| *t == norm) {
+                if triggers.contains(&norm) {
                     let decision = match kind {
                         IntentKind::Smalltalk => Decision::Smalltalk { intent: id.clone() },
                         IntentKind::Help => Decision::Help,
