@@ -30,6 +30,21 @@ fn topic_title(id: &str) -> String {
     content().topics[&TopicId::parse(id).unwrap()].title.clone()
 }
 
+/// Keeps the web chat (when the binary has one) off, so bots in parallel tests do not fight
+/// over its port.
+fn web_off() -> &'static [&'static str] {
+    static HAS_FLAG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let has_flag = *HAS_FLAG.get_or_init(|| {
+        let help = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+            .args(["serve", "--help"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        help.contains("--no-http")
+    });
+    if has_flag { &["--no-http"] } else { &[] }
+}
+
 /// The bot as a child process.
 struct Bot {
     child: Child,
@@ -72,6 +87,7 @@ impl Bot {
                 "--telegram-timeout-secs",
                 "3",
             ])
+            .args(web_off())
             .args(extra)
             .env("TELOXIDE_TOKEN", TOKEN)
             .env("TELOXIDE_API_URL", &fake.api_url)
