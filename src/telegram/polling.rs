@@ -84,7 +84,11 @@ pub async fn run(ctx: Arc<Ctx>, lanes: Lanes, poll_secs: u32) {
         let mut fresh = 0;
         for update in updates {
             let id = update.id.0;
-            if last_dispatched.is_some_and(|last| id <= last) {
+            // Between the offset and the last update dispatched: in progress, or done and not
+            // yet confirmed. Anything else is new, including a lower id after Telegram restarts
+            // its numbering (it does after a week without updates).
+            let seen = offset.is_some_and(|o| id >= o) && last_dispatched.is_some_and(|l| id <= l);
+            if seen {
                 continue;
             }
             last_dispatched = Some(id);

@@ -701,3 +701,56 @@ async fn webhook_mode_answers_only_requests_with_the_secret() {
     assert_eq!(post(Some(&secret)).await.unwrap().status(), 200);
     assert_eq!(fake.sent_to(user).len(), 1);
 }
+
+/// SIGTERM in the middle of a burst: the updates in progress finish, the rest wait in Telegram,
+/// the process exits 0, and after a restart every message has exactly one reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_burst_finishes_what_it_started_and_loses_nothing() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut bot = Bot::start(&fake, &data, &[]).await;
+    let users: Vec<i64> = (0..10).map(|i| 5_550_016_000 + i).collect();
+    let mut last_id = 0;
+    for text in ["/menu", "/help", "/menu", "/help"] {
+        for &user in &users {
+            last_id = fake.text(user, text);
+        }
+    }
+    fake.wait_until("some replies", |f| f.sent().len() >= 10)
+        .await;
+    assert!(bot.stop().await, "exit 0 on SIGTERM");
+    assert!(fake.sent().len() < 40, "stopped mid-burst");
+    let _bot = Bot::start(&fake, &data, &[]).await;
+    fake.wait_done(last_id).await;
+    for &user in &users {
+        let got: Vec<String> = fake.sent_to(user).into_iter().map(|s| s.text).collect();
+        assert_eq!(got.len(), 4, "user {user} got {got:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_asks_first_then_erases_the_session() {
+    let (fake, dir, mut bot) = setup().await;
+    let user = 5_550_017_001;
+    fake.say(user, "/start a_advocate").await;
+    let ask = fake.say(user, "/forget").await;
+    assert!(ask[0].text.contains(&ui("forget.ask")));
+    let no = fake.tap(user, &ask[0], &ui("forget.no")).await;
+    assert!(no[0].text.contains(&ui("forget.cancelled")));
+    assert!(
+        fake.say(user, "/mydata").await[0]
+            .text
+            .contains("\"advocate\"")
+    );
+    let ask = fake.say(user, "/forget").await;
+    let done = fake.tap(user, &ask[0], &ui("forget.yes")).await;
+    assert!(done[0].text.contains(&ui("forget.done")));
+    let mydata = fake.say(user, "/mydata").await;
+    assert!(!mydata[0].text.contains("\"advocate\""), "{mydata:?}");
+    // Pressing the old "Yes" again is out of date, not a second deletion.
+    let again = fake.tap(user, &ask[0], &ui("forget.yes")).await;
+    assert!(again[0].text.contains(&ui("out_of_date")));
+    assert!(bot.stop().await);
+    assert_data_clean(dir.path(), &["5550017001", "Sam", "user5550017001"]);
+}
