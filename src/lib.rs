@@ -3,7 +3,7 @@
 //!
 //! The conversation engine (`engine`) is pure; `content` loads and checks what it says;
 //! `matcher` understands free text; `store` keeps the least possible state; the channels
-//! (`terminal`, and later Telegram and the web chat) are thin shells.
+//! (`terminal`, `telegram`, and later the web chat) are thin shells.
 
 pub mod content;
 pub mod deeplink;
@@ -11,6 +11,7 @@ pub mod engine;
 pub mod ids;
 pub mod matcher;
 pub mod store;
+pub mod telegram;
 pub mod terminal;
 
 /// Seconds since 1970 from the system clock: the shells' only clock.

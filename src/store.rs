@@ -140,6 +140,38 @@ impl Store {
         Ok(())
     }
 
+    /// Saves the session for `key` (or, with `None`, erases it) and inserts one channel
+    /// record into `tree`, in one transaction, then flushes: both happen or neither, even if
+    /// the process is killed. Telegram uses it to save a session together with "this update
+    /// is handled".
+    pub fn commit_with_record(
+        &self,
+        key: &UserKey,
+        session: Option<&Session>,
+        tree: &sled::Tree,
+        record_key: &[u8],
+        record_value: &[u8],
+    ) -> Result<()> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        (&self.sessions, tree)
+            .transaction(|(sessions, records)| {
+                match session {
+                    Some(s) => {
+                        sessions.insert(&key.as_bytes()[..], s.to_record())?;
+                    }
+                    None => {
+                        sessions.remove(&key.as_bytes()[..])?;
+                    }
+                }
+                records.insert(record_key, record_value)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| anyhow::anyhow!("a transaction failed: {e:?}"))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// The stored bytes for `key`, exactly as kept.
     pub fn raw_record(&self, key: &UserKey) -> Option<Vec<u8>> {
         self.sessions

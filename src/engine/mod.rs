@@ -75,6 +75,16 @@ pub const UI_KEYS: &[&str] = &[
     "language.ask",
     "language.name",
     "language.set",
+    "commands.start",
+    "commands.menu",
+    "commands.help",
+    "commands.about",
+    "commands.privacy",
+    "commands.mydata",
+    "commands.forget",
+    "commands.language",
+    "commands.audience",
+    "telegram.private_only",
 ];
 
 /// What a person did.

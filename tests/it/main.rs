@@ -3,6 +3,8 @@
 
 mod cli;
 mod content_check;
+mod fake_telegram;
 mod store;
+mod telegram;
 mod tidy;
 mod transcripts;

@@ -1,0 +1,227 @@
+//! The Telegram channel: a thin shell that turns Telegram updates into engine `Input`s and
+//! the engine's replies into HTML messages with inline keyboards.
+//!
+//! Delivery is exactly-once as far as the bot can make it: updates are confirmed to Telegram
+//! only once handled (`polling`, `webhook`), handling is idempotent (`delivery`, `handle`), and
+//! every call survives 429s, 5xx answers, timeouts and dropped connections (`api`). It uses
+//! teloxide for types and requests (with the Throttle adaptor for Telegram's rate limits) but
+//! not its dispatcher, whose polling confirms updates before they are handled and whose default
+//! handlers log message text.
+//!
+//! It must never log message text, chat or user ids, names or the bot token, never store
+//! anything but sessions under pseudonymous keys and the small delivery log, and never talk
+//! in a group beyond one note that it works in private chats only.
+
+mod api;
+mod delivery;
+mod handle;
+mod lanes;
+mod polling;
+pub mod render;
+pub mod update;
+mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use teloxide::Bot;
+use teloxide::adaptors::Throttle;
+use teloxide::adaptors::throttle::Limits;
+use teloxide::payloads::{DeleteWebhookSetters, SetMyCommandsSetters, SetWebhookSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::BotCommand;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::store::Store;
+use api::{Failure, Redactor, retrying};
+use delivery::DeliveryLog;
+
+pub use webhook::SECRET_HEADER;
+
+/// The commands shown in Telegram's menu; each has a description `commands.<name>` in the
+/// interface strings.
+pub const COMMANDS: &[&str] = &[
+    "start", "menu", "help", "about", "privacy", "mydata", "forget", "language", "audience",
+];
+
+/// How long updates in progress may keep retrying after a shutdown signal before they are
+/// left for Telegram to send again.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Webhook deliveries carry no offset; delivery records older than this are dropped.
+const WEBHOOK_RECORD_TTL_SECS: u64 = 48 * 60 * 60;
+
+/// How the channel connects to Telegram.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Long polling when `None`; otherwise Telegram POSTs updates to this public HTTPS URL.
+    pub webhook_url: Option<String>,
+    /// Where the webhook listens (behind the reverse proxy that serves `webhook_url`).
+    pub webhook_listen: SocketAddr,
+    /// The secret Telegram must send with each webhook request; random per start if `None`.
+    pub webhook_secret: Option<String>,
+    /// How long one getUpdates call waits for news.
+    pub poll_secs: u32,
+    /// How long any call to Telegram may take before it is abandoned and retried.
+    pub timeout_secs: u64,
+}
+
+/// What every update handler needs.
+pub(crate) struct Ctx {
+    /// For calls that are not messages (getUpdates, setMyCommands...).
+    raw_bot: Bot,
+    /// For messages: keeps to Telegram's rate limits and waits out 429s.
+    bot: Throttle<Bot>,
+    engine: Engine,
+    store: Arc<Store>,
+    delivery: DeliveryLog,
+    /// Groups already told that the bot works in private chats only (pseudonymous keys).
+    groups: sled::Tree,
+    bot_username: String,
+    redactor: Redactor,
+    shutdown: CancellationToken,
+    /// Fires a grace period after `shutdown`: retries in progress stop then.
+    give_up: CancellationToken,
+}
+
+/// Runs the Telegram channel until `shutdown` fires. `token` is the bot token; `api_url`
+/// points at another Bot API server (tests use a fake one on loopback).
+pub async fn run(
+    engine: Engine,
+    store: Arc<Store>,
+    options: Options,
+    token: String,
+    api_url: Option<String>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    if options.timeout_secs <= u64::from(options.poll_secs) {
+        bail!("the Telegram request timeout must be longer than the polling time");
+    }
+    let redactor = Redactor::new(&token);
+    let client = teloxide::net::default_reqwest_settings()
+        .timeout(Duration::from_secs(options.timeout_secs))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let mut raw_bot = Bot::with_client(token, client);
+    if let Some(url) = api_url {
+        let url = reqwest::Url::parse(&url).context("TELOXIDE_API_URL is not a URL")?;
+        raw_bot = raw_bot.set_api_url(url);
+    }
+
+    // teloxide's `dispatch()` panics if this first call fails; we wait and retry instead.
+    let me = match retrying("getMe", &redactor, &shutdown, || {
+        let request = raw_bot.get_me();
+        async move { request.await }
+    })
+    .await
+    {
+        Ok(me) => me,
+        Err(Failure::Stopped) => return Ok(()),
+        Err(_) => bail!("Telegram refused the bot token (check TELOXIDE_TOKEN)"),
+    };
+    let bot_username = me.username().to_owned();
+    tracing::info!(bot = %bot_username, "Telegram bot connected");
+
+    let give_up = CancellationToken::new();
+    {
+        let (shutdown, give_up) = (shutdown.clone(), give_up.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            give_up.cancel();
+        });
+    }
+    let ctx = Arc::new(Ctx {
+        bot: Throttle::new_spawn(raw_bot.clone(), Limits::default()),
+        raw_bot,
+        delivery: DeliveryLog::open(store.db())?,
+        groups: store.db().open_tree("telegram_groups_noted")?,
+        engine,
+        store,
+        bot_username,
+        redactor,
+        shutdown,
+        give_up,
+    });
+    tokio::spawn(register_commands(ctx.clone()));
+    let lanes = lanes::Lanes::new(ctx.clone());
+
+    match &options.webhook_url {
+        None => {
+            // getUpdates fails while a webhook is set.
+            let deleted = retrying("deleteWebhook", &ctx.redactor, &ctx.shutdown, || {
+                let request = ctx.raw_bot.delete_webhook().drop_pending_updates(false);
+                async move { request.await }
+            })
+            .await;
+            if deleted == Err(Failure::Stopped) {
+                return Ok(());
+            }
+            polling::run(ctx, lanes, options.poll_secs).await;
+            Ok(())
+        }
+        Some(url) => {
+            let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
+            let path = url.path().to_owned();
+            let secret = match &options.webhook_secret {
+                Some(s) => s.clone(),
+                None => webhook::new_secret()?,
+            };
+            let set = retrying("setWebhook", &ctx.redactor, &ctx.shutdown, || {
+                let request = ctx
+                    .raw_bot
+                    .set_webhook(url.clone())
+                    .secret_token(secret.clone())
+                    .allowed_updates(update::ALLOWED.to_vec());
+                async move { request.await }
+            })
+            .await;
+            match set {
+                Ok(_) => {}
+                Err(Failure::Stopped) => return Ok(()),
+                Err(_) => bail!("Telegram refused the webhook URL"),
+            }
+            tokio::spawn(prune_periodically(ctx.clone()));
+            webhook::serve(ctx, lanes, options.webhook_listen, &path, secret).await
+        }
+    }
+}
+
+/// Registers the command menu, in each language the content has.
+async fn register_commands(ctx: Arc<Ctx>) {
+    let content = ctx.engine.content();
+    for locale in content.locales.keys() {
+        let commands: Vec<BotCommand> = COMMANDS
+            .iter()
+            .map(|name| BotCommand::new(*name, content.ui(locale, &format!("commands.{name}"))))
+            .collect();
+        let default = locale == &content.default_locale;
+        let result = retrying("setMyCommands", &ctx.redactor, &ctx.shutdown, || {
+            let mut request = ctx.raw_bot.set_my_commands(commands.clone());
+            if !default {
+                request = request.language_code(locale.to_string());
+            }
+            async move { request.await }
+        })
+        .await;
+        if result.is_err() {
+            tracing::warn!(%locale, "could not register the command menu");
+        }
+    }
+}
+
+async fn prune_periodically(ctx: Arc<Ctx>) {
+    loop {
+        let cutoff = crate::now_secs().saturating_sub(WEBHOOK_RECORD_TTL_SECS);
+        if let Err(e) = ctx.delivery.forget_older_than(cutoff) {
+            tracing::warn!(error = %e, "cannot prune the delivery log");
+        }
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60 * 60)) => {}
+        }
+    }
+}
