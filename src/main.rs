@@ -14,7 +14,11 @@ use rightsbot::ids::{Audience, LocaleId};
 use rightsbot::store::Store;
 
 #[derive(Parser)]
-#[command(name = "rightsbot", version, about = "Tells young people in mental-health inpatient care, and their families, what their rights are.")]
+#[command(
+    name = "rightsbot",
+    version,
+    about = "Tells young people in mental-health inpatient care, and their families, what their rights are."
+)]
 struct Cli {
     /// Load content from this folder (holding dialogues/ and locales/) instead of the built-in copy.
     #[arg(long, global = true, env = "RIGHTSBOT_CONTENT")]
@@ -23,7 +27,12 @@ struct Cli {
     #[arg(long, global = true, env = "RIGHTSBOT_DATA", default_value = "data")]
     data: PathBuf,
     /// Days after the last message when a session is deleted.
-    #[arg(long, global = true, env = "RIGHTSBOT_SESSION_DAYS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "RIGHTSBOT_SESSION_DAYS",
+        default_value_t = 30
+    )]
     session_days: u64,
     #[command(subcommand)]
     command: Option<Command>,
@@ -148,7 +157,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve(args)) => serve(content, &cli.data, ttl, args),
-        None => serve(content, &cli.data, ttl, rightsbot::serve::ServeArgs::default()),
+        None => serve(
+            content,
+            &cli.data,
+            ttl,
+            rightsbot::serve::ServeArgs::default(),
+        ),
     }
 }
 
@@ -169,7 +183,10 @@ fn print_summary(content: &Content) {
     let steps: usize = content.flows.values().map(|f| f.steps.len()).sum();
     let triggers: usize = content.topics.values().map(|t| t.triggers.len()).sum();
     println!("content OK");
-    println!("  topics:    {} ({triggers} triggers)", content.topics.len());
+    println!(
+        "  topics:    {} ({triggers} triggers)",
+        content.topics.len()
+    );
     println!("  flows:     {} ({steps} steps)", content.flows.len());
     println!("  pages:     {}", content.pages.len());
     println!("  helplines: {}", content.helplines.len());
@@ -200,7 +217,11 @@ fn print_counts(store: &Store) {
     println!("day\tcampaign\ttopic\tcount");
     for (day, campaign, topic, n) in counts {
         // Small numbers in a small workshop could point at a person: show them as "<5".
-        let shown = if n < 5 { "<5".to_owned() } else { n.to_string() };
+        let shown = if n < 5 {
+            "<5".to_owned()
+        } else {
+            n.to_string()
+        };
         println!("{day}\t{campaign}\t{topic}\t{shown}");
     }
 }

@@ -53,7 +53,9 @@ fn collect_embedded(prefix: &str, dir: &Dir<'_>, out: &mut ContentFiles) {
         let path = format!("{prefix}/{}", file.path().display());
         match file.contents_utf8() {
             Some(text) => out.files.insert(path, text.to_owned()),
-            None => out.files.insert(path, String::from_utf8_lossy(file.contents()).into()),
+            None => out
+                .files
+                .insert(path, String::from_utf8_lossy(file.contents()).into()),
         };
     }
     for sub in dir.dirs() {
@@ -172,8 +174,8 @@ impl<'a> Checker<'a> {
                 ["dialogues", "flows", _] => flow_files.push(path),
                 [
                     "dialogues",
-                    "menus.toml" | "helplines.toml" | "crisis.toml" | "pages.toml"
-                    | "matcher.toml" | "catalogue.toml",
+                    "menus.toml" | "helplines.toml" | "crisis.toml" | "pages.toml" | "matcher.toml"
+                    | "catalogue.toml",
                 ] => {}
                 ["locales", lang, _] => {
                     locale_dirs.insert(lang);
@@ -232,13 +234,20 @@ impl<'a> Checker<'a> {
         for id in flow_ids.iter().filter(|id| topic_ids.contains(*id)) {
             self.problems.file(
                 &format!("dialogues/flows/{id}.toml"),
-                format!("\"{id}\" is also a topic id; topics, flows and pages share one set of ids"),
+                format!(
+                    "\"{id}\" is also a topic id; topics, flows and pages share one set of ids"
+                ),
             );
         }
 
         let helpline_ids: BTreeSet<String> = helplines
             .iter()
-            .flat_map(|h| h.value.helplines.iter().map(|l| l.get_ref().id.get_ref().clone()))
+            .flat_map(|h| {
+                h.value
+                    .helplines
+                    .iter()
+                    .map(|l| l.get_ref().id.get_ref().clone())
+            })
             .collect();
 
         let topics: BTreeMap<TopicId, Topic> = topics
@@ -278,7 +287,8 @@ impl<'a> Checker<'a> {
             menus,
             helplines,
             crisis,
-            default_locale: LocaleId::parse(DEFAULT_LOCALE).expect("the default locale id is valid"),
+            default_locale: LocaleId::parse(DEFAULT_LOCALE)
+                .expect("the default locale id is valid"),
             locales,
             matcher,
         };
@@ -310,7 +320,10 @@ impl<'a> Checker<'a> {
                 "no [[sources]]: every fact must trace to a source (title and where)",
             );
         }
-        let triggers = t.triggers.as_ref().map_or(&[][..], |t| t.get_ref().as_slice());
+        let triggers = t
+            .triggers
+            .as_ref()
+            .map_or(&[][..], |t| t.get_ref().as_slice());
         if triggers.len() < MIN_TRIGGERS {
             let message = format!(
                 "{} triggers; a topic needs at least {MIN_TRIGGERS}, written the way people \
@@ -339,22 +352,44 @@ impl<'a> Checker<'a> {
         let short = self.check_text(path, text, &t.short, "short");
         let more = self.check_text(path, text, &t.more, "more");
         if let Some(short) = &short {
-            self.check_words(path, text, t.short.span(), short, MAX_SHORT_WORDS, "short answer");
+            self.check_words(
+                path,
+                text,
+                t.short.span(),
+                short,
+                MAX_SHORT_WORDS,
+                "short answer",
+            );
         }
         if let Some(more) = &more {
-            self.check_words(path, text, t.more.span(), more, MAX_MORE_WORDS, "\"tell me more\"");
+            self.check_words(
+                path,
+                text,
+                t.more.span(),
+                more,
+                MAX_MORE_WORDS,
+                "\"tell me more\"",
+            );
         }
         let ask = self.check_list(path, text, &t.ask);
         if let Some(ask) = &ask
             && ask.all().any(|a| !(2..=4).contains(&a.len()))
         {
-            self.err(path, text, t.ask.span(), "give 2 to 4 \"you could ask\" questions");
+            self.err(
+                path,
+                text,
+                t.ask.span(),
+                "give 2 to 4 \"you could ask\" questions",
+            );
         }
-        let nations = t.nations.as_ref().map_or_else(NationNotes::default, |n| NationNotes {
-            wales: n.wales.clone(),
-            scotland: n.scotland.clone(),
-            northern_ireland: n.northern_ireland.clone(),
-        });
+        let nations = t
+            .nations
+            .as_ref()
+            .map_or_else(NationNotes::default, |n| NationNotes {
+                wales: n.wales.clone(),
+                scotland: n.scotland.clone(),
+                northern_ireland: n.northern_ireland.clone(),
+            });
         Some(Topic {
             id,
             title: t.title.get_ref().trim().to_owned(),
@@ -419,7 +454,10 @@ impl<'a> Checker<'a> {
                 }
                 let target = if let Some(next) = &o.next {
                     if f.steps.keys().any(|k| k.get_ref() == next.get_ref()) {
-                        edges.entry(step_id.get_ref()).or_default().push(next.get_ref());
+                        edges
+                            .entry(step_id.get_ref())
+                            .or_default()
+                            .push(next.get_ref());
                         StepId::parse(next.get_ref()).map(OptionTarget::Step)
                     } else {
                         let hint = did_you_mean(next.get_ref(), step_names.iter().copied());
@@ -494,7 +532,10 @@ impl<'a> Checker<'a> {
                     path,
                     text,
                     step_id.span(),
-                    format!("step \"{}\" cannot be reached from start", step_id.get_ref()),
+                    format!(
+                        "step \"{}\" cannot be reached from start",
+                        step_id.get_ref()
+                    ),
                 );
             }
         }
@@ -551,7 +592,12 @@ impl<'a> Checker<'a> {
                 continue;
             };
             if !seen.insert(id.clone()) {
-                self.err(path, text, h.id.span(), format!("helpline \"{id}\" is listed twice"));
+                self.err(
+                    path,
+                    text,
+                    h.id.span(),
+                    format!("helpline \"{id}\" is listed twice"),
+                );
             }
             let checked = self.check_date(path, text, Some(&h.checked), "checked");
             for nation in &h.nations {
@@ -633,8 +679,10 @@ impl<'a> Checker<'a> {
             (Audience::Advocate, &m.advocate),
         ] {
             if groups.is_empty() {
-                self.problems
-                    .file(path, format!("no menu for {audience}: add [[{audience}]] groups"));
+                self.problems.file(
+                    path,
+                    format!("no menu for {audience}: add [[{audience}]] groups"),
+                );
             }
             let mut seen = HashSet::new();
             let mut out = Vec::new();
@@ -643,7 +691,12 @@ impl<'a> Checker<'a> {
                     continue;
                 };
                 if !seen.insert(id.clone()) {
-                    self.err(path, text, g.id.span(), format!("group \"{id}\" appears twice"));
+                    self.err(
+                        path,
+                        text,
+                        g.id.span(),
+                        format!("group \"{id}\" appears twice"),
+                    );
                 }
                 self.check_title(path, text, &g.label);
                 let items = g
@@ -761,7 +814,9 @@ impl<'a> Checker<'a> {
                     let hint = did_you_mean(key, default.strings.keys().map(String::as_str));
                     let path = format!("locales/{id}/interface.toml");
                     let text = self.files.files.get(&path).map_or("", String::as_str);
-                    let offset = text.find(key.rsplit('.').next().unwrap_or(key)).unwrap_or(0);
+                    let offset = text
+                        .find(key.rsplit('.').next().unwrap_or(key))
+                        .unwrap_or(0);
                     self.problems.at(
                         &path,
                         text,
@@ -800,7 +855,12 @@ impl<'a> Checker<'a> {
                 }
             };
             if kind == IntentKind::Smalltalk && i.reply.is_none() {
-                self.err(path, text, intent.span(), "a smalltalk intent needs a reply key");
+                self.err(
+                    path,
+                    text,
+                    intent.span(),
+                    "a smalltalk intent needs a reply key",
+                );
             }
             if let Some(reply) = &i.reply
                 && !strings.contains_key(reply.get_ref())
@@ -1026,7 +1086,12 @@ impl<'a> Checker<'a> {
         list: &Spanned<Vec<Spanned<String>>>,
     ) -> Vec<Audience> {
         if list.get_ref().is_empty() {
-            self.err(path, text, list.span(), "audiences must name at least one audience");
+            self.err(
+                path,
+                text,
+                list.span(),
+                "audiences must name at least one audience",
+            );
         }
         list.get_ref()
             .iter()

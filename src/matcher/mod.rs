@@ -51,7 +51,10 @@ impl Target {
 pub enum CrisisSignal {
     None,
     /// Clearly a crisis; `abuse` when it is about harm by others.
-    Clear { category: String, abuse: bool },
+    Clear {
+        category: String,
+        abuse: bool,
+    },
     /// Could be a figure of speech ("this ward is killing me"): ask gently.
     Ambiguous,
 }

@@ -1,0 +1,4 @@
+//! The one integration test crate: a module per area.
+
+mod browser;
+mod web;
