@@ -82,9 +82,11 @@ impl SessionId {
     }
 }
 
-/// Whether a post comes from our own page: its `Origin` (sent by browsers on every post)
-/// names the host it was sent to, and `Sec-Fetch-Site` (where sent) says same-origin.
-/// A post with neither header (an old browser) is let through: the CSRF token still guards it.
+/// Whether a post comes from our own page. `Sec-Fetch-Site` (sent by current browsers, and
+/// not settable by pages) must say same-origin; an `Origin` naming a site must name the host
+/// the post was sent to. `Origin: null` is what browsers send for a form post from a page
+/// with `Referrer-Policy: no-referrer` (ours), so it passes here: the CSRF token and the
+/// SameSite=Strict cookie still guard it.
 pub fn same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site")
         && !matches!(site.as_bytes(), b"same-origin" | b"none")
@@ -92,10 +94,15 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         return false;
     }
     let mut origins = headers.get_all(ORIGIN).iter();
-    let (Some(origin), None) = (origins.next(), origins.next()) else {
-        // None at all (an old browser), or several, which no browser sends.
-        return headers.get(ORIGIN).is_none();
+    let origin = match (origins.next(), origins.next()) {
+        (None, _) => return true,
+        (Some(origin), None) => origin,
+        // Several, which no browser sends.
+        (Some(_), Some(_)) => return false,
     };
+    if origin.as_bytes() == b"null" {
+        return true;
+    }
     let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };

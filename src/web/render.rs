@@ -116,14 +116,13 @@ pub fn layout(words: &Words<'_>, frame: &Frame<'_>, main: &str) -> String {
          <link rel=\"stylesheet\" href=\"/assets/chat.css\">\n\
          <script src=\"/assets/chat.js\" defer></script>\n</head>\n<body{body_class}>\n\
          <a class=\"skip\" href=\"#main\">{skip}</a>\n\
-         <header class=\"bar\">\n<div class=\"bar-inner\">\n\
-         <a class=\"brand\" href=\"/\">{site}</a>\n\
-         <nav class=\"urgent\" aria-label=\"{help}\">\n\
+         <header class=\"top\"><a class=\"brand\" href=\"/\">{site}</a></header>\n\
+         <nav class=\"bar\" aria-label=\"{help}\"><div class=\"bar-inner\">\n\
          <a class=\"help\" id=\"help-now\" href=\"/helplines\">{help}</a>\n\
          <a class=\"exit\" href=\"{exit}\" rel=\"noreferrer\" data-exit>{leave}</a>\n\
-         </nav>\n</div>\n\
+         </div>\n\
          <p class=\"crisis-banner\" id=\"crisis-banner\">{banner} <a href=\"/helplines\">{help}</a></p>\n\
-         </header>\n<main id=\"main\" tabindex=\"-1\">\n{main}</main>\n<footer class=\"foot\">\n",
+         </nav>\n<main id=\"main\" tabindex=\"-1\">\n{main}</main>\n<footer class=\"foot\">\n",
         title = escape(frame.title),
         skip = words.html("web.skip"),
         help = words.html("button.get_help_now"),
