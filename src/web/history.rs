@@ -13,7 +13,8 @@ use crate::engine::Reply;
 
 /// How many turns (a message and its replies) the page keeps, counting the newest.
 pub const KEEP_TURNS: usize = 4;
-/// Longest history field we read or write; older turns are dropped to fit.
+/// Longest history field we read or write; older turns are dropped to fit. Percent-encoded
+/// it stays well inside `MAX_BODY_BYTES`.
 pub const MAX_LOG_BYTES: usize = 24 * 1024;
 const MAX_TEXT_CHARS: usize = 6000;
 const MAX_LABEL_CHARS: usize = 120;

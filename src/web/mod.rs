@@ -43,8 +43,9 @@ use render::Words;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Longest message a person can type; longer ones get a kind "please shorten it".
 pub const MAX_MESSAGE_CHARS: usize = 1000;
-/// Largest request body read (the message plus the page's own history field).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request body read: the message plus the page's own history field, both
+/// percent-encoded (at most three bytes per byte), so a genuine page always fits.
+pub const MAX_BODY_BYTES: usize = 96 * 1024;
 
 /// Interface keys the web pages use, on top of the engine's; a test checks each exists.
 pub const WEB_KEYS: &[&str] = &[

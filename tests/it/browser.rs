@@ -216,6 +216,19 @@ async fn a_person_can_hold_the_conversation_in_a_real_browser() {
             assert_eq!(fits, json!(true), "the page fits 320px");
             let help = browser.find(Locator::Css("#help-now")).await.unwrap();
             assert!(help.is_displayed().await.unwrap());
+            // Text at twice the size (as at 200% zoom) still fits at 640px.
+            browser.set_window_size(640, 800).await.unwrap();
+            let fits = browser
+                .execute(
+                    "document.documentElement.style.fontSize = '200%'; \
+                     const fits = document.documentElement.scrollWidth <= window.innerWidth; \
+                     document.documentElement.style.fontSize = ''; return fits;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(fits, json!(true), "the page reflows with text at 200%");
+            browser.set_window_size(320, 800).await.unwrap();
             // What a phone shows: the viewport only, scrolled to the newest reply.
             let png = browser.screenshot().await.unwrap();
             std::fs::write(screenshot_path("web-chat-320.png"), png).unwrap();
@@ -227,6 +240,9 @@ async fn a_person_can_hold_the_conversation_in_a_real_browser() {
                 for path in ["", "/", "/helplines", "/topics/visiting", "/privacy"] {
                     if !path.is_empty() {
                         browser.goto(&format!("{server_url}{path}")).await.unwrap();
+                    }
+                    if path == "/topics/visiting" {
+                        save_screenshot(&browser, "web-topic.png").await;
                     }
                     let page = if path.is_empty() {
                         "the conversation"
