@@ -198,7 +198,7 @@ impl Matcher {
                 crisis = CrisisSignal::Ambiguous;
             }
             for (id, kind, triggers) in &index.intents {
-                if triggers.iter().any(|t| *t == norm) {
+                if triggers.contains(&norm) {
                     let decision = match kind {
                         IntentKind::Smalltalk => Decision::Smalltalk { intent: id.clone() },
                         IntentKind::Help => Decision::Help,

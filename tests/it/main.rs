@@ -1,4 +1,9 @@
-//! The one integration test crate: a module per area.
+//! The one integration test crate: each module tests one area through its user-visible
+//! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
 mod browser;
+mod cli;
+mod content_check;
+mod store;
+mod tidy;
 mod web;
