@@ -36,7 +36,18 @@ pub fn escape(text: &str) -> String {
 /// Plain reply text as HTML: paragraphs at blank lines, "\u{2022} " lines as a list, other
 /// line breaks kept.
 pub fn text_html(text: &str) -> String {
+    blocks_html(text, &escape)
+}
+
+/// Like `text_html`, with web addresses made into links: for the static pages, where following
+/// a link loses nothing (in the chat it would lose the conversation, which lives in the page).
+pub fn text_html_linked(text: &str) -> String {
+    blocks_html(text, &linkify)
+}
+
+fn blocks_html(text: &str, inline: &dyn Fn(&str) -> String) -> String {
     let text = text.replace("\r\n", "\n");
+    let is_item = |line: &str| line.trim_start().starts_with('\u{2022}');
     let mut out = String::new();
     for paragraph in text.split("\n\n") {
         let lines: Vec<&str> = paragraph
@@ -46,24 +57,45 @@ pub fn text_html(text: &str) -> String {
             .collect();
         let mut i = 0;
         while i < lines.len() {
-            if lines[i].starts_with('\u{2022}') {
+            if is_item(lines[i]) {
                 out.push_str("<ul>");
-                while i < lines.len() && lines[i].starts_with('\u{2022}') {
-                    let item = lines[i].trim_start_matches('\u{2022}').trim();
-                    let _ = write!(out, "<li>{}</li>", escape(item));
+                while i < lines.len() && is_item(lines[i]) {
+                    let item = lines[i].trim_start().trim_start_matches('\u{2022}').trim();
+                    let _ = write!(out, "<li>{}</li>", inline(item));
                     i += 1;
                 }
                 out.push_str("</ul>");
             } else {
                 let start = i;
-                while i < lines.len() && !lines[i].starts_with('\u{2022}') {
+                while i < lines.len() && !is_item(lines[i]) {
                     i += 1;
                 }
-                let joined: Vec<String> = lines[start..i].iter().map(|l| escape(l)).collect();
+                let joined: Vec<String> = lines[start..i].iter().map(|l| inline(l)).collect();
                 let _ = write!(out, "<p>{}</p>", joined.join("<br>"));
             }
         }
     }
+    out
+}
+
+/// Escapes `text`, turning each `https://` address into a link. An address runs to the next
+/// space, less closing punctuation.
+fn linkify(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("https://") {
+        out.push_str(&escape(&rest[..start]));
+        let tail = &rest[start..];
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches([')', '.', ',', ';', ':']);
+        let _ = write!(
+            out,
+            "<a href=\"{url}\" rel=\"noreferrer\">{url}</a>",
+            url = escape(url)
+        );
+        rest = &tail[url.len()..];
+    }
+    out.push_str(&escape(rest));
     out
 }
 
@@ -288,7 +320,7 @@ pub fn text_page(words: &Words<'_>, title: &str, text: &str) -> String {
     let main = format!(
         "<article class=\"page\"><h1>{}</h1>{}<p><a href=\"/\">{}</a></p></article>\n",
         escape(title),
-        text_html(text),
+        text_html_linked(text),
         words.html("web.back_to_chat"),
     );
     let frame = Frame {
@@ -375,7 +407,7 @@ pub fn topic_page(
         main,
         "<h2>{}</h2>{}<h2>{}</h2>{}",
         words.html("button.more"),
-        text_html(&render_more(content, locale, topic, audience)),
+        text_html_linked(&render_more(content, locale, topic, audience)),
         words.html("button.ask"),
         text_html(&render_ask(content, locale, topic, audience)),
     );
@@ -408,6 +440,20 @@ mod tests {
             escape("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
+    }
+
+    #[test]
+    fn addresses_become_links_on_static_pages_only() {
+        let text = "See (https://example.org/a?b=1&c=<2>). Or https://x.y";
+        assert_eq!(
+            text_html_linked(text),
+            "<p>See (<a href=\"https://example.org/a?b=1&amp;c=&lt;2&gt;\" rel=\"noreferrer\">\
+             https://example.org/a?b=1&amp;c=&lt;2&gt;</a>). Or \
+             <a href=\"https://x.y\" rel=\"noreferrer\">https://x.y</a></p>"
+        );
+        assert!(!text_html(text).contains("<a "));
+        let sneaky = "https://\"onmouseover=\"x";
+        assert!(!text_html_linked(sneaky).contains("\"onmouseover"));
     }
 
     #[test]
