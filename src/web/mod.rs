@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
@@ -320,6 +320,11 @@ impl App {
         if let Err(e) = saved {
             tracing::error!(user = %key.log_label(), error = %e, "cannot save a web session");
         }
+        self.count(outcome, now);
+    }
+
+    /// Counts the topic shown, if any: anonymous, by day and start-link campaign.
+    fn count(&self, outcome: &Outcome, now: u64) {
         if let Some(topic) = &outcome.shown_topic {
             let day = now / (24 * 60 * 60);
             if let Err(e) = self
@@ -329,6 +334,18 @@ impl App {
                 tracing::error!(error = %e, "cannot count a topic");
             }
         }
+    }
+
+    /// A kind page for the rare internal failure (no randomness for a session id).
+    fn failure(&self, error: &anyhow::Error) -> Response {
+        tracing::error!(error = %error, "cannot make a session id");
+        let locale = self.default_locale();
+        let words = self.words(&locale);
+        let title = words.get("web.problem");
+        html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            render::text_page(&words, &title, ""),
+        )
     }
 }
 
@@ -344,16 +361,15 @@ fn slow_down(mut response: Response, wait: Duration) -> Response {
 async fn chat_page(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<StartQuery>,
+    query: Result<Query<StartQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    // A garbled query is a plain visit: a start link never turns into an error.
+    let query = query.map_or(StartQuery { start: None }, |Query(q)| q);
     let existing = SessionId::from_headers(&headers);
     let id = match existing.clone().map_or_else(SessionId::random, Ok) {
         Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot make a session id");
-            return html(StatusCode::INTERNAL_SERVER_ERROR, String::new());
-        }
+        Err(e) => return app.failure(&e),
     };
     if let Err(wait) = app.limiter.address(peer.ip()) {
         let view = app.notice(
@@ -385,10 +401,8 @@ async fn chat_page(
     };
     if had_session || outcome.session != fresh {
         app.after(&key, &outcome, now);
-    } else if let Some(topic) = &outcome.shown_topic {
-        let _ = app
-            .store
-            .count_topic(now / 86_400, outcome.campaign.as_deref(), topic);
+    } else {
+        app.count(&outcome, now);
     }
     let mut history = History::default();
     history.push(outcome.replies.iter().map(Entry::from_reply).collect());
@@ -415,10 +429,7 @@ async fn chat_post(
     let cookie_id = SessionId::from_headers(&headers);
     let id = match cookie_id.clone().map_or_else(SessionId::random, Ok) {
         Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot make a session id");
-            return html(StatusCode::INTERNAL_SERVER_ERROR, String::new());
-        }
+        Err(e) => return app.failure(&e),
     };
     let default_locale = app.default_locale();
     // Nothing below the address limit and the origin checks is shown back until we know the
@@ -502,6 +513,8 @@ async fn chat_post(
         let new_id = match SessionId::random() {
             Ok(new_id) => new_id,
             Err(e) => {
+                // The record is already gone; keeping the old id only means a new, empty
+                // session under it.
                 tracing::error!(error = %e, "cannot make a session id");
                 id.clone()
             }
@@ -562,8 +575,9 @@ fn shareable(mut response: Response) -> Response {
 async fn topic_page(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
-    Query(query): Query<AudienceQuery>,
+    query: Result<Query<AudienceQuery>, QueryRejection>,
 ) -> Response {
+    let query = query.map_or(AudienceQuery { audience: None }, |Query(q)| q);
     let content = app.engine.content();
     let locale = app.default_locale();
     let Some(topic) = TopicId::parse(&id).and_then(|id| content.topic(&id)) else {
@@ -583,9 +597,10 @@ async fn helplines_page(State(app): State<Arc<App>>) -> Response {
 
 async fn content_page(
     State(app): State<Arc<App>>,
-    Query(query): Query<AudienceQuery>,
+    query: Result<Query<AudienceQuery>, QueryRejection>,
     name: &'static str,
 ) -> Response {
+    let query = query.map_or(AudienceQuery { audience: None }, |Query(q)| q);
     let locale = app.default_locale();
     let page = PageId::parse(name).and_then(|id| app.engine.content().pages.get(&id));
     let Some(page) = page else {

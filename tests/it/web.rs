@@ -554,6 +554,8 @@ async fn start_links_open_a_topic_for_an_audience_and_count_the_campaign() {
     let person = Person::arrive(&server, "/?start=%3Cscript%3E").await;
     assert!(text_of(&person.page).contains("Who are you?"));
     assert!(!person.page.contains("<script>"));
+    let person = Person::arrive(&server, "/?start=t_visiting&start=t_ect").await;
+    assert!(text_of(&person.page).contains("Who are you?"));
 }
 
 #[tokio::test]
@@ -655,6 +657,18 @@ async fn static_pages_need_no_session() {
     }
     let young = text_of(&get("/topics/visiting").await.unwrap().text().await.unwrap());
     assert!(young.contains("You have a right to family life"));
+    // An audience the topic is not written for, or a garbled query, gets the default wording.
+    for odd in [
+        "?audience=advocate",
+        "?audience=nobody",
+        "?audience=a&audience=b",
+    ] {
+        let response = get(&format!("/topics/visiting{odd}")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{odd}");
+        assert!(
+            text_of(&response.text().await.unwrap()).contains("You have a right to family life")
+        );
+    }
 
     for missing in [
         "/topics/nope",
