@@ -116,6 +116,11 @@ impl<'a> Words<'a> {
         self.content.ui(self.locale, key).to_owned()
     }
 
+    /// The page's language, for `<html lang>`.
+    pub fn lang(&self) -> &str {
+        self.locale.as_str()
+    }
+
     /// An interface string, escaped for HTML.
     pub fn html(&self, key: &str) -> String {
         escape(&self.get(key))
@@ -141,7 +146,7 @@ pub fn layout(words: &Words<'_>, frame: &Frame<'_>, main: &str) -> String {
     let mut out = String::with_capacity(main.len() + 3000);
     let _ = write!(
         out,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{title} - {site}</title>\n\
@@ -155,6 +160,7 @@ pub fn layout(words: &Words<'_>, frame: &Frame<'_>, main: &str) -> String {
          </div>\n\
          <p class=\"crisis-banner\" id=\"crisis-banner\">{banner} <a href=\"/helplines\">{help}</a></p>\n\
          </nav>\n<main id=\"main\" tabindex=\"-1\">\n{main}</main>\n<footer class=\"foot\">\n",
+        lang = escape(words.lang()),
         title = escape(frame.title),
         skip = words.html("web.skip"),
         help = words.html("button.get_help_now"),

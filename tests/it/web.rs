@@ -46,9 +46,20 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        Site::url(self, path)
     }
+}
 
+/// Somewhere the web chat is served.
+pub trait Site {
+    fn origin(&self) -> String;
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+}
+
+impl Site for Server {
     fn origin(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -98,7 +109,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 impl Person {
-    async fn arrive(server: &Server, path: &str) -> Person {
+    async fn arrive(server: &impl Site, path: &str) -> Person {
         let mut person = Person {
             client: client(),
             cookie: None,
@@ -125,7 +136,7 @@ impl Person {
         status
     }
 
-    fn post(&self, server: &Server, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    fn post(&self, server: &impl Site, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf), ("log", &self.log)];
         form.extend_from_slice(fields);
         let mut request = self
@@ -139,7 +150,7 @@ impl Person {
         request
     }
 
-    async fn say(&mut self, server: &Server, text: &str) -> StatusCode {
+    async fn say(&mut self, server: &impl Site, text: &str) -> StatusCode {
         let response = self
             .post(server, &[("message", text), ("send", "1")])
             .send()
@@ -148,7 +159,7 @@ impl Person {
         self.take(response).await
     }
 
-    async fn press(&mut self, server: &Server, label: &str) -> StatusCode {
+    async fn press(&mut self, server: &impl Site, label: &str) -> StatusCode {
         let value = button_value(&self.page, label);
         let response = self
             .post(server, &[("message", ""), ("action", &value)])
@@ -158,7 +169,7 @@ impl Person {
         self.take(response).await
     }
 
-    async fn command(&mut self, server: &Server, name: &str) -> StatusCode {
+    async fn command(&mut self, server: &impl Site, name: &str) -> StatusCode {
         let response = self
             .post(server, &[("message", ""), ("command", name)])
             .send()
@@ -736,4 +747,101 @@ async fn the_server_stops_when_told() {
     let stopped = tokio::time::timeout(Duration::from_secs(60), server.task).await;
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
     assert!(client().get(url).send().await.is_err());
+}
+
+/// The real binary, serving the web chat on a loopback port, with its log captured.
+struct Binary {
+    port: u16,
+    child: std::process::Child,
+    _data: tempfile::TempDir,
+}
+
+impl Site for Binary {
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_real_binary_serves_the_chat_and_stops_on_sigterm_logging_nothing_personal() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .arg("--data")
+        .arg(data.path())
+        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "debug")
+        .env_remove("TELOXIDE_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut binary = Binary {
+        port,
+        child,
+        _data: data,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while client().get(binary.url("/healthz")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the web chat did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut person = Person::arrive(&binary, "/").await;
+    assert_eq!(
+        person.say(&binary, "can my mum visit me").await,
+        StatusCode::OK
+    );
+    assert!(text_of(&person.page).contains("Visits from family and friends"));
+    let session_id = person.session_id();
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &binary.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(exit) = binary.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+
+    let mut log = String::new();
+    use std::io::Read;
+    binary
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("web chat on http://127.0.0.1:"), "{log}");
+    assert!(log.contains("stopped cleanly"), "{log}");
+    assert!(!log.contains("mum"), "message text in the log: {log}");
+    assert!(!log.contains(&session_id), "a session id in the log: {log}");
+    assert!(
+        !log.contains("Visits from family"),
+        "reply text in the log: {log}"
+    );
 }
