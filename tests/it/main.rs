@@ -1,6 +1,7 @@
 //! The one integration test crate: each module tests one area through its user-visible
 //! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
+mod browser;
 mod cli;
 mod content_check;
 mod fake_telegram;
@@ -8,3 +9,4 @@ mod store;
 mod telegram;
 mod tidy;
 mod transcripts;
+mod web;
