@@ -6,4 +6,5 @@ mod cli;
 mod content_check;
 mod store;
 mod tidy;
+mod transcripts;
 mod web;
