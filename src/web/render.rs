@@ -351,7 +351,7 @@ pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
             "<li><h2>{name}</h2><p class=\"contact\">{contact}</p><p>{for_whom}</p>\
              <p class=\"small\">{checked} \u{00b7} <a href=\"{source}\" rel=\"noreferrer\">{website}<span class=\"visually-hidden\">: {name}</span></a></p></li>",
             name = escape(&h.name),
-            contact = escape(&h.contact),
+            contact = contact_html(&h.contact),
             for_whom = escape(&h.for_whom),
             checked = escape(&words.get("web.checked").replace("{date}", &h.checked)),
             source = escape(&h.source),
@@ -369,6 +369,30 @@ pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
         chat_footer: false,
     };
     layout(words, &frame, &main)
+}
+
+/// A helpline's contact line, with each "Call <number>" made into a `tel:` link so a phone can
+/// dial it with one tap.
+fn contact_html(contact: &str) -> String {
+    let mut out = String::new();
+    let mut rest = contact;
+    while let Some(at) = rest.find("Call ") {
+        let (before, after) = rest.split_at(at + "Call ".len());
+        out.push_str(&escape(before));
+        let len = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ' '))
+            .unwrap_or(after.len());
+        let number = after[..len].trim_end();
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 3 {
+            let _ = write!(out, "<a href=\"tel:{digits}\">{}</a>", escape(number));
+        } else {
+            out.push_str(&escape(number));
+        }
+        rest = &after[number.len()..];
+    }
+    out.push_str(&escape(rest));
+    out
 }
 
 /// A topic as a printable, shareable page: the short answer, "tell me more" (with rights,
@@ -460,6 +484,16 @@ mod tests {
         assert!(!text_html(text).contains("<a "));
         let sneaky = "https://\"onmouseover=\"x";
         assert!(!text_html_linked(sneaky).contains("\"onmouseover"));
+    }
+
+    #[test]
+    fn helpline_numbers_can_be_tapped() {
+        assert_eq!(
+            contact_html("Call 0800 1111 (free) or chat at childline.org.uk"),
+            "Call <a href=\"tel:08001111\">0800 1111</a> (free) or chat at childline.org.uk"
+        );
+        assert_eq!(contact_html("Call 999"), "Call <a href=\"tel:999\">999</a>");
+        assert_eq!(contact_html("Text SHOUT to 85258"), "Text SHOUT to 85258");
     }
 
     #[test]

@@ -204,6 +204,29 @@ async fn a_person_can_hold_the_conversation_in_a_real_browser() {
             assert_eq!(browser.current_url().await.unwrap().path(), "/");
             save_screenshot(&browser, "web-chat-js.png").await;
 
+            // Keyboard only: after a button press focus is on the new reply, so Tab reaches
+            // its first button and Enter presses it.
+            let focused = browser.active_element().await.unwrap();
+            assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("latest"));
+            focused
+                .send_keys(&String::from(char::from(Key::Tab)))
+                .await
+                .unwrap();
+            let button = browser.active_element().await.unwrap();
+            assert_eq!(button.text().await.unwrap(), "Tell me more");
+            button
+                .send_keys(&String::from(char::from(Key::Enter)))
+                .await
+                .unwrap();
+            browser
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::XPath(
+                    "//section[@id='latest']/p[normalize-space()='Where this comes from:']",
+                ))
+                .await
+                .expect("\"tell me more\" pressed from the keyboard");
+
             // At 320px wide nothing scrolls sideways and help is still on screen.
             browser.set_window_size(320, 800).await.unwrap();
             let fits = browser
