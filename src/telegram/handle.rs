@@ -23,6 +23,7 @@ use super::delivery::{DeliveryLog, State};
 use super::render::{self, Outgoing};
 use super::update::{Plan, plan};
 use crate::engine::{Effect, Input};
+use crate::matcher::CrisisSignal;
 use crate::store::{Channel, UserKey};
 
 /// How an update ended.
@@ -63,6 +64,14 @@ pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
             input,
             callback,
         } => converse(ctx, id, state, chat, user, input, callback).await,
+        Plan::CrisisCheckOnly { chat, user, text } => {
+            if is_crisis(ctx, user, &text) {
+                converse(ctx, id, state, chat, user, Input::Text(text), None).await
+            } else {
+                tracing::debug!(update = id, "an edit without a crisis: ignored");
+                Ok(())
+            }
+        }
     };
     match result {
         Err(Failure::Stopped) => Done::Unfinished,
@@ -80,6 +89,15 @@ pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
 
 fn user_key(ctx: &Ctx, user: UserId) -> UserKey {
     ctx.store.key(Channel::Telegram, &user.0.to_string())
+}
+
+/// Whether `text` is a cry for help, in the person's own language.
+fn is_crisis(ctx: &Ctx, user: UserId, text: &str) -> bool {
+    let locale = ctx
+        .store
+        .load(&user_key(ctx, user), crate::now_secs())
+        .map_or_else(|| ctx.engine.content().default_locale.clone(), |s| s.locale);
+    ctx.engine.matcher().analyse(&locale, text).crisis != CrisisSignal::None
 }
 
 fn forget(ctx: &Ctx, key: &UserKey) {

@@ -3,7 +3,9 @@
 //! it, just stop a button's spinner, or ignore it.
 //!
 //! Pure: no I/O. Location and contact messages become `NonText` here and their content goes
-//! no further; edited messages, messages from bots and update kinds we do not use are ignored.
+//! no further; messages from bots and update kinds we do not use are ignored. Edited messages
+//! are otherwise ignored, but their words still go through the crisis check: a cry for help
+//! is never ignored, however it arrives.
 
 use teloxide::types::{
     CallbackQuery, CallbackQueryId, ChatId, MediaKind, Message, MessageKind, Update, UpdateKind,
@@ -28,6 +30,13 @@ pub enum Plan {
     PrivateOnlyNote(ChatId),
     /// The person blocked the bot: erase their session.
     Blocked(UserId),
+    /// An edited message: answer only if its words are a cry for help (then as a new
+    /// message), else stay silent.
+    CrisisCheckOnly {
+        chat: ChatId,
+        user: UserId,
+        text: String,
+    },
     /// Nothing to do; the reason is for debug logs.
     Ignore(&'static str),
 }
@@ -44,7 +53,8 @@ pub const ALLOWED: &[teloxide::types::AllowedUpdate] = &[
 pub fn plan(update: &Update) -> Plan {
     match &update.kind {
         UpdateKind::Message(m) => message(m),
-        UpdateKind::EditedMessage(_) | UpdateKind::EditedChannelPost(_) => Plan::Ignore("edited"),
+        UpdateKind::EditedMessage(m) => edited(m),
+        UpdateKind::EditedChannelPost(_) => Plan::Ignore("edited"),
         UpdateKind::ChannelPost(m) => Plan::PrivateOnlyNote(m.chat.id),
         UpdateKind::CallbackQuery(q) => callback(q),
         UpdateKind::MyChatMember(change) => {
@@ -83,8 +93,18 @@ fn message(m: &Message) -> Plan {
     if from.is_bot {
         return Plan::Ignore("from a bot");
     }
-    let MessageKind::Common(common) = &m.kind else {
-        return Plan::Ignore("service message");
+    let common = match &m.kind {
+        MessageKind::Common(common) => common,
+        // A dice is something the person sent, like a sticker.
+        MessageKind::Dice(_) => {
+            return Plan::Converse {
+                chat: m.chat.id,
+                user: from.id,
+                input: Input::NonText(NonTextKind::Other),
+                callback: None,
+            };
+        }
+        _ => return Plan::Ignore("service message"),
     };
     let input = match &common.media_kind {
         MediaKind::Text(t) => Input::from_text(&t.text),
@@ -109,6 +129,23 @@ fn message(m: &Message) -> Plan {
         user: from.id,
         input,
         callback: None,
+    }
+}
+
+fn edited(m: &Message) -> Plan {
+    let Some(from) = m.from.as_ref().filter(|f| !f.is_bot) else {
+        return Plan::Ignore("edited");
+    };
+    if !m.chat.is_private() {
+        return Plan::Ignore("edited");
+    }
+    match m.text().or(m.caption()) {
+        Some(text) if !text.trim().is_empty() => Plan::CrisisCheckOnly {
+            chat: m.chat.id,
+            user: from.id,
+            text: text.to_owned(),
+        },
+        _ => Plan::Ignore("edited"),
     }
 }
 
@@ -188,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn groups_get_a_note_and_edits_are_ignored() {
+    fn groups_get_a_note_and_edits_get_the_crisis_check_only() {
         let group = update(serde_json::json!({"update_id": 2, "message": {
             "message_id": 5, "date": 1700000000, "text": "hello",
             "chat": {"id": -100, "type": "group", "title": "G"},
@@ -198,6 +235,9 @@ mod tests {
             "message_id": 5, "date": 1700000000, "edit_date": 1700000001, "text": "hello",
             "chat": {"id": 42, "type": "private", "first_name": "A"},
             "from": {"id": 42, "is_bot": false, "first_name": "A"}}}));
-        assert_eq!(plan(&edited), Plan::Ignore("edited"));
+        assert!(
+            matches!(plan(&edited), Plan::CrisisCheckOnly { ref text, .. } if text == "hello"),
+            "an edit goes to the crisis check only"
+        );
     }
 }

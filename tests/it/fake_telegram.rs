@@ -131,7 +131,8 @@ impl FakeTelegram {
 
     // ----- what people do -----
 
-    fn push(&self, kind: &str, payload: Value) -> u32 {
+    /// Queues any update (`kind` is its field name, such as "message" or "inline_query").
+    pub fn push(&self, kind: &str, payload: Value) -> u32 {
         let id = {
             let mut w = self.world();
             let id = w.next_update_id;

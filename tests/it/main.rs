@@ -5,6 +5,8 @@ mod browser;
 mod cli;
 mod content_check;
 mod fake_telegram;
+mod hostile;
+mod live_bot;
 mod store;
 mod telegram;
 mod tidy;
