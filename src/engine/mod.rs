@@ -250,6 +250,7 @@ impl Engine {
             campaign: None,
             trace: Trace::default(),
             raised_crisis: false,
+            mydata_reply: None,
         };
         turn.session.last_seen = now;
         if !turn.content.locales.contains_key(&turn.session.locale) {
@@ -276,6 +277,8 @@ struct Turn<'a> {
     campaign: Option<String>,
     trace: Trace,
     raised_crisis: bool,
+    /// Which reply shows the stored record (`/mydata`), filled in last.
+    mydata_reply: Option<usize>,
 }
 
 impl<'a> Turn<'a> {
@@ -326,6 +329,13 @@ impl<'a> Turn<'a> {
             }
         }
         self.trace.crisis = self.raised_crisis;
+        if let Some(at) = self.mydata_reply {
+            let record = String::from_utf8_lossy(&self.session.to_record()).into_owned();
+            let text = format!("{}\n\n{record}", self.ui("mydata.intro"));
+            if let Some(reply) = self.replies.get_mut(at) {
+                reply.text = text;
+            }
+        }
         Outcome {
             replies: self.replies,
             session: self.session,
@@ -627,9 +637,10 @@ impl<'a> Turn<'a> {
             Command::About => self.page_by_name("about"),
             Command::Privacy => self.page_by_name("privacy"),
             Command::MyData => {
-                let record = String::from_utf8_lossy(&self.session.to_record()).into_owned();
-                let text = format!("{}\n\n{record}", self.ui("mydata.intro"));
-                self.say(None, text, vec![self.menu_row()]);
+                // The record is written in by `finish`, once the session is as it will be
+                // stored: "exactly what is kept" must be exact.
+                self.mydata_reply = Some(self.replies.len());
+                self.say(None, String::new(), vec![self.menu_row()]);
             }
             Command::Forget => {
                 self.session.awaiting = Some(Awaiting::ForgetConfirm);

@@ -30,23 +30,12 @@ pub fn ui(key: &str) -> String {
 }
 
 /// How to run the bot.
+#[derive(Default)]
 pub struct Options<'a> {
     /// `RUST_LOG` for the child; `None` leaves the bot's default filter.
     pub rust_log: Option<&'a str>,
     /// Serve the web chat too, on a free loopback port.
     pub web: bool,
-    /// The bot token (the fake accepts only `fake_telegram::TOKEN`).
-    pub token: &'a str,
-}
-
-impl Default for Options<'_> {
-    fn default() -> Self {
-        Options {
-            rust_log: None,
-            web: false,
-            token: TOKEN,
-        }
-    }
 }
 
 pub struct LiveBot {
@@ -92,7 +81,7 @@ impl LiveBot {
             None => command.env_remove("RUST_LOG"),
         };
         let child = command
-            .env("TELOXIDE_TOKEN", options.token)
+            .env("TELOXIDE_TOKEN", TOKEN)
             .env("TELOXIDE_API_URL", &fake.api_url)
             .env_remove("RIGHTSBOT_DATA")
             .stdout(Stdio::null())

@@ -7,6 +7,7 @@ mod content_check;
 mod fake_telegram;
 mod hostile;
 mod live_bot;
+mod privacy;
 mod store;
 mod telegram;
 mod tidy;

@@ -1,0 +1,613 @@
+//! Privacy end to end, through the real binary: a scripted conversation on Telegram (the fake
+//! Bot API) and on the web chat (real HTTP), full of distinctive words, names, ids, a location
+//! and a contact; then every byte of the data folder is scanned for them, and every line the
+//! bot logged (at trace level, dependencies at debug, with the fake failing calls in every way
+//! it can) too. `/privacy` must say what the code does, `/mydata` must show exactly the stored
+//! record, and `/forget` must erase everything about the person on both channels.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rightsbot::engine::{Command, Engine, Input};
+use rightsbot::store::{Channel, Store};
+use serde_json::{Value, json};
+
+use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, Fault, Sent, TOKEN};
+use crate::live_bot::{LiveBot, Needle, Options, content, findings, scan_folder, ui};
+
+/// The person on Telegram: every identifying thing about them is distinctive, so a scan can
+/// find it anywhere.
+const USER: i64 = 8_642_097_531;
+const FIRST_NAME: &str = "Zebulonia";
+const LAST_NAME: &str = "Quarterfield";
+const USERNAME: &str = "zq_private_person";
+/// A group they add the bot to.
+const GROUP: i64 = -1_008_642_097_599;
+const GROUP_TITLE: &str = "Kestrel Ward Friends";
+/// The location and contact they send.
+const LATITUDE: &str = "52.123456";
+const LONGITUDE: &str = "-1.987654";
+const PHONE: &str = "+447700900987";
+const CONTACT_FIRST: &str = "Philomena";
+const CONTACT_LAST: &str = "Gatsbyward";
+const CONTACT_ID: i64 = 8_642_097_532;
+
+/// What they type (each distinctive, each meant to reach the engine).
+const TELEGRAM_TEXTS: &[&str] = &[
+    "can my nan Ottoline visit me on ward Kestrel",
+    "they took my phone Quixotically",
+    "i want to die Zanzibar",
+];
+const CAPTION: &str = "can they restrain me Marmalade";
+const WEB_TEXTS: &[&str] = &[
+    "can my brother Thaddeus visit me",
+    "i want to die Xylograph",
+];
+
+/// Every identifying thing about the Telegram person and the web person.
+fn needles(web_ids: &[String]) -> Vec<Needle> {
+    let mut n = Vec::new();
+    for t in TELEGRAM_TEXTS.iter().chain(WEB_TEXTS).chain([&CAPTION]) {
+        n.push(Needle::text("message text", t));
+        // The distinctive (capitalised) words alone, in case text is kept cut up or
+        // normalised; the scan ignores case.
+        for word in t.split(' ').filter(|w| w.starts_with(char::is_uppercase)) {
+            n.push(Needle::text("a word someone typed", word));
+        }
+    }
+    for (what, s) in [
+        ("first name", FIRST_NAME),
+        ("last name", LAST_NAME),
+        ("username", USERNAME),
+        ("group title", GROUP_TITLE),
+        ("latitude", LATITUDE),
+        ("longitude", LONGITUDE),
+        ("longitude", &LONGITUDE[1..]),
+        ("phone number", PHONE),
+        ("phone number", &PHONE[1..]),
+        ("contact's first name", CONTACT_FIRST),
+        ("contact's last name", CONTACT_LAST),
+    ] {
+        n.push(Needle::text(what, s));
+    }
+    n.extend(Needle::number("user id", USER));
+    n.extend(Needle::number("group id", GROUP));
+    n.extend(Needle::number("contact's user id", CONTACT_ID));
+    for id in web_ids {
+        n.push(Needle::text("web session id", id));
+    }
+    n
+}
+
+/// Everything that must never be logged: the above, and the bot token in every form.
+fn log_needles(web_ids: &[String]) -> Vec<Needle> {
+    let mut n = needles(web_ids);
+    let secret = TOKEN.split_once(':').expect("a token has a colon").1;
+    n.push(Needle::text("bot token", TOKEN));
+    n.push(Needle::text(
+        "bot token (URL-encoded)",
+        &TOKEN.replace(':', "%3A"),
+    ));
+    n.push(Needle::text("bot token's secret part", secret));
+    n
+}
+
+// ----- Telegram updates from the person -----
+
+static NEXT_MESSAGE_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(500);
+
+fn message_id() -> i64 {
+    NEXT_MESSAGE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+fn person() -> Value {
+    json!({"id": USER, "is_bot": false, "first_name": FIRST_NAME, "last_name": LAST_NAME,
+        "username": USERNAME, "language_code": "en"})
+}
+
+fn private_message(extra: Value) -> Value {
+    let mut m = json!({
+        "message_id": message_id(),
+        "date": 1_700_000_000,
+        "chat": {"id": USER, "type": "private", "first_name": FIRST_NAME,
+            "last_name": LAST_NAME, "username": USERNAME},
+        "from": person(),
+    });
+    for (k, v) in extra.as_object().expect("an object") {
+        m[k] = v.clone();
+    }
+    m
+}
+
+/// Sends one update from the person and returns what the bot sent them for it.
+async fn send(fake: &FakeTelegram, kind: &str, payload: Value) -> Vec<Sent> {
+    let before = fake.sent_to(USER).len();
+    let id = fake.push(kind, payload);
+    fake.wait_done(id).await;
+    fake.sent_to(USER)[before..].to_vec()
+}
+
+async fn say(fake: &FakeTelegram, text: &str) -> Vec<Sent> {
+    let mut extra = json!({"text": text});
+    if text.starts_with('/') {
+        let len = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .encode_utf16()
+            .count();
+        extra["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
+    }
+    send(fake, "message", private_message(extra)).await
+}
+
+async fn tap(fake: &FakeTelegram, on: &Sent, label: &str) -> Vec<Sent> {
+    let data = on
+        .data_for(label)
+        .unwrap_or_else(|| panic!("no button {label:?} in {:?}", on.labels()));
+    let query = json!({
+        "id": format!("q{}", message_id()),
+        "from": person(),
+        "chat_instance": "ci",
+        "data": data,
+        "message": {"message_id": message_id(), "date": 1_700_000_000,
+            "chat": {"id": USER, "type": "private", "first_name": FIRST_NAME},
+            "from": {"id": 777, "is_bot": true, "first_name": "Rights", "username": BOT_USERNAME},
+            "text": "an earlier message"},
+    });
+    send(fake, "callback_query", query).await
+}
+
+/// The record a `/mydata` reply shows (the last paragraph).
+fn shown_record(text: &str) -> String {
+    text.rsplit("\n\n").next().unwrap_or_default().to_owned()
+}
+
+/// The Telegram half of the conversation, up to and including a last `/mydata`, whose shown
+/// record it returns. Also returns every update id it caused.
+async fn telegram_conversation(fake: &FakeTelegram) -> String {
+    let welcome = say(fake, "/start").await;
+    tap(fake, &welcome[0], &ui("audience.parent")).await;
+    for t in TELEGRAM_TEXTS {
+        assert!(!say(fake, t).await.is_empty(), "no reply to {t:?}");
+    }
+    let photo = json!([{"file_id": "p1", "file_unique_id": "pu1", "width": 9, "height": 9}]);
+    assert!(
+        !send(
+            fake,
+            "message",
+            private_message(json!({"photo": photo, "caption": CAPTION}))
+        )
+        .await
+        .is_empty()
+    );
+    let location = json!({"location": {"latitude": LATITUDE.parse::<f64>().unwrap(),
+        "longitude": LONGITUDE.parse::<f64>().unwrap()}});
+    let replies = send(fake, "message", private_message(location)).await;
+    assert!(replies[0].text.contains(&ui("nontext")));
+    let contact = json!({"contact": {"phone_number": PHONE, "first_name": CONTACT_FIRST,
+        "last_name": CONTACT_LAST, "user_id": CONTACT_ID}});
+    let replies = send(fake, "message", private_message(contact)).await;
+    assert!(replies[0].text.contains(&ui("nontext")));
+    let edit = json!({"text": "i want to die Zanzibar", "edit_date": 1_700_000_100});
+    send(fake, "edited_message", private_message(edit)).await;
+    let group = json!({"message_id": message_id(), "date": 1_700_000_000,
+        "chat": {"id": GROUP, "type": "supergroup", "title": GROUP_TITLE},
+        "from": person(), "text": "/start"});
+    let id = fake.push("message", group);
+    fake.wait_done(id).await;
+    assert_eq!(fake.sent_to(GROUP).len(), 1, "one note in the group");
+
+    let privacy = say(fake, "/privacy").await;
+    check_privacy_text(&privacy[0].text);
+    let mydata = say(fake, "/mydata").await;
+    assert!(mydata[0].text.starts_with(&ui("mydata.intro")));
+    shown_record(&mydata[0].text)
+}
+
+/// The privacy page says what is kept, for how long, who can see it, and that Telegram holds
+/// the chat, and each of those is what the code does.
+fn check_privacy_text(text: &str) {
+    let page = &content().pages[&rightsbot::ids::PageId::parse("privacy").unwrap()];
+    assert!(text.contains(&page.title), "{text}");
+    for (what, words) in [
+        ("what is kept", "What I keep"),
+        (
+            "what is never kept",
+            "your messages, your name, your username or your phone number",
+        ),
+        (
+            "how long (the default expiry)",
+            "30 days after your last message",
+        ),
+        ("how to see it", "/mydata"),
+        ("how to delete it", "/forget"),
+        ("who can see it", "Who can see it"),
+        (
+            "that Telegram holds the chat",
+            "Telegram itself keeps your chat",
+        ),
+        ("the anonymous counts", "counts"),
+        ("the web chat's cookie", "cookie"),
+    ] {
+        assert!(
+            text.contains(words),
+            "/privacy does not say {what} ({words:?}):\n{text}"
+        );
+    }
+    // The default it promises is the default the binary uses.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .arg("--help")
+        .output()
+        .expect("the binary runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let days = help
+        .split_once("--session-days")
+        .map(|(_, rest)| rest.split("\n  -").next().unwrap_or(rest))
+        .unwrap_or_default();
+    assert!(
+        days.contains("default: 30"),
+        "the session expiry default changed:\n{help}"
+    );
+}
+
+// ----- the web chat -----
+
+fn attr_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A person with a browser: keeps the cookie and posts back the page's hidden fields.
+struct Browser {
+    client: reqwest::Client,
+    origin: String,
+    cookie: Option<String>,
+    csrf: String,
+    log: String,
+    page: String,
+}
+
+impl Browser {
+    async fn open(port: u16) -> Browser {
+        let mut b = Browser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            origin: format!("http://127.0.0.1:{port}"),
+            cookie: None,
+            csrf: String::new(),
+            log: String::new(),
+            page: String::new(),
+        };
+        let response = b.client.get(format!("{}/", b.origin)).send().await.unwrap();
+        assert_eq!(b.take(response).await, StatusCode::OK);
+        b
+    }
+
+    fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.page.find(&marker).expect("a hidden field") + marker.len();
+        let end = start + self.page[start..].find('"').unwrap();
+        attr_unescape(&self.page[start..end])
+    }
+
+    async fn take(&mut self, response: reqwest::Response) -> StatusCode {
+        let status = response.status();
+        if let Some(cookie) = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+        {
+            self.cookie = Some(cookie.trim().to_owned());
+        }
+        self.page = response.text().await.unwrap();
+        if self.page.contains("name=\"csrf\"") {
+            self.csrf = self.hidden("csrf");
+            self.log = self.hidden("log");
+        }
+        status
+    }
+
+    async fn post(&mut self, fields: &[(&str, &str)]) -> StatusCode {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf), ("log", &self.log)];
+        form.extend_from_slice(fields);
+        let mut request = self
+            .client
+            .post(format!("{}/chat", self.origin))
+            .header("origin", &self.origin)
+            .form(&form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        self.take(response).await
+    }
+
+    async fn say(&mut self, text: &str) -> StatusCode {
+        self.post(&[("message", text), ("send", "1")]).await
+    }
+
+    async fn command(&mut self, name: &str) -> StatusCode {
+        self.post(&[("message", ""), ("command", name)]).await
+    }
+
+    async fn press(&mut self, label: &str) -> StatusCode {
+        let escaped = label.replace('\'', "&#39;");
+        let end = self
+            .page
+            .find(&format!("\">{escaped}</button>"))
+            .unwrap_or_else(|| panic!("no button {label:?} on the page"));
+        let start = self.page[..end].rfind("value=\"").unwrap() + "value=\"".len();
+        let value = attr_unescape(&self.page[start..end]);
+        self.post(&[("message", ""), ("action", &value)]).await
+    }
+
+    fn session_id(&self) -> String {
+        let cookie = self.cookie.as_ref().expect("a session cookie");
+        cookie.split_once('=').unwrap().1.to_owned()
+    }
+
+    /// The page as text (entities decoded, tags left in).
+    fn text(&self) -> String {
+        attr_unescape(&self.page)
+    }
+
+    /// The stored record the last `/mydata` shows: the JSON object after the intro.
+    fn shown_record(&self) -> String {
+        let text = self.text();
+        let start = text.rfind("{\"version\"").expect("a record on the page");
+        let mut depth = 0;
+        for (i, c) in text[start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return text[start..start + i + 1].to_owned();
+                    }
+                }
+                _ => {}
+            }
+        }
+        panic!("an unfinished record on the page")
+    }
+}
+
+/// The web half of the conversation, ending with `/mydata`; returns the browser.
+async fn web_conversation(port: u16) -> Browser {
+    let mut b = Browser::open(port).await;
+    assert_eq!(b.press(&ui("audience.young_person")).await, StatusCode::OK);
+    for t in WEB_TEXTS {
+        assert_eq!(b.say(t).await, StatusCode::OK, "{t:?}");
+    }
+    assert!(
+        b.text().contains(&ui("crisis.title")),
+        "the web crisis reply"
+    );
+    assert_eq!(b.command("privacy").await, StatusCode::OK);
+    let privacy = b.text();
+    let page = &content().pages[&rightsbot::ids::PageId::parse("privacy").unwrap()];
+    for paragraph in page
+        .text
+        .for_audience(rightsbot::ids::Audience::YoungPerson)
+        .split("\n\n")
+    {
+        assert!(
+            privacy.contains(paragraph.trim()),
+            "the web chat's /privacy lacks {paragraph:?}"
+        );
+    }
+    assert_eq!(b.command("mydata").await, StatusCode::OK);
+    b
+}
+
+/// Checks the stored records as the store itself reads them, after the bot stopped.
+fn stored_record(data: &Path, channel: Channel, user: &str) -> Option<String> {
+    let store = Store::open(data, 30 * 24 * 60 * 60).expect("the store opens after a stop");
+    let key = store.key(channel, user);
+    store
+        .raw_record(&key)
+        .map(|r| String::from_utf8(r).expect("records are UTF-8 JSON"))
+}
+
+/// Every key and value in every tree of the database that mentions `key`, and the delivery
+/// log's records of `updates`.
+fn anything_about(data: &Path, channel: Channel, user: &str, updates: &[u32]) -> Vec<String> {
+    let store = Store::open(data, 30 * 24 * 60 * 60).expect("the store opens after a stop");
+    let key = store.key(channel, user);
+    let db = store.db();
+    let mut found = Vec::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        let tree_name = String::from_utf8_lossy(&name).into_owned();
+        for entry in tree.iter() {
+            let (k, v) = entry.unwrap();
+            let mentions = |b: &[u8]| b.windows(32).any(|w| w == key.as_bytes());
+            if mentions(&k) || mentions(&v) {
+                found.push(format!("tree {tree_name:?} holds the person's key"));
+            }
+            if tree_name.contains("delivery")
+                && k.len() == 4
+                && updates.contains(&u32::from_be_bytes(k.as_ref().try_into().unwrap()))
+            {
+                found.push(format!("tree {tree_name:?} holds one of their updates"));
+            }
+        }
+    }
+    found
+}
+
+fn assert_no_findings(findings: Vec<String>, context: &str) {
+    assert!(findings.is_empty(), "{context}:\n{}", findings.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everything() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let options = || Options {
+        web: true,
+        ..Options::default()
+    };
+    let mut bot = LiveBot::start(&fake, &data, options()).await;
+    let port = bot.web_port.expect("the web chat is on");
+
+    let telegram_shown = telegram_conversation(&fake).await;
+    let browser = web_conversation(port).await;
+    let web_shown = browser.shown_record();
+    let web_id = browser.session_id();
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    assert!(bot.stop().await, "exit 0 on SIGTERM:\n{}", bot.log());
+
+    // The per-install secret is readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("secret.key"))
+            .expect("a secret file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "secret.key is {:o}", mode & 0o777);
+    }
+    // /mydata showed exactly what is stored, on both channels (the Telegram one in the
+    // middle of a crisis, when the help button's countdown changes as the reply is made).
+    assert_eq!(
+        stored_record(&data, Channel::Telegram, &USER.to_string()).as_deref(),
+        Some(telegram_shown.as_str()),
+        "Telegram's /mydata"
+    );
+    assert!(
+        !telegram_shown.contains("\"crisis_turns_left\":0"),
+        "{telegram_shown}"
+    );
+    assert_eq!(
+        stored_record(&data, Channel::Web, &web_id).as_deref(),
+        Some(web_shown.as_str()),
+        "the web chat's /mydata"
+    );
+    assert_no_findings(
+        scan_folder(&data, &needles(std::slice::from_ref(&web_id))),
+        "the data folder holds something identifying",
+    );
+
+    // Forget, on both channels, after a restart on the same folder.
+    let mut bot = LiveBot::start(&fake, &data, options()).await;
+    let port = bot.web_port.expect("the web chat is on");
+    let first_update = fake.confirmed_below();
+    let ask = say(&fake, "/forget").await;
+    assert!(ask[0].text.contains(&ui("forget.ask")));
+    let done = tap(&fake, &ask[0], &ui("forget.yes")).await;
+    assert!(done[0].text.contains(&ui("forget.done")), "{done:?}");
+    let last_update = fake.confirmed_below();
+    let mut browser = Browser::open(port).await;
+    browser.cookie = Some(format!("rightsbot_session={web_id}"));
+    let response = browser
+        .client
+        .get(format!("{}/", browser.origin))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    browser.take(response).await;
+    assert_eq!(browser.command("forget").await, StatusCode::OK);
+    assert_eq!(browser.press(&ui("forget.yes")).await, StatusCode::OK);
+    assert!(browser.text().contains(&ui("forget.done")));
+    assert_ne!(browser.session_id(), web_id, "a new id after forgetting");
+    assert!(bot.stop().await, "exit 0 on SIGTERM:\n{}", bot.log());
+
+    let every_update: Vec<u32> = (1000..last_update.max(first_update)).collect();
+    assert_no_findings(
+        anything_about(&data, Channel::Telegram, &USER.to_string(), &every_update),
+        "after /forget on Telegram",
+    );
+    assert_no_findings(
+        anything_about(&data, Channel::Web, &web_id, &[]),
+        "after forgetting in the web chat",
+    );
+    assert_eq!(
+        stored_record(&data, Channel::Telegram, &USER.to_string()),
+        None
+    );
+    assert_eq!(stored_record(&data, Channel::Web, &web_id), None);
+    assert_no_findings(
+        scan_folder(&data, &needles(&[web_id])),
+        "the data folder holds something identifying after /forget",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_trace_level_hold_no_text_ids_names_or_token_even_when_telegram_fails() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut bot = LiveBot::start(
+        &fake,
+        &data,
+        Options {
+            rust_log: Some("debug,rightsbot=trace"),
+            web: true,
+        },
+    )
+    .await;
+    let port = bot.web_port.expect("the web chat is on");
+    // Every kind of failure, on the calls that carry the person's words and ids.
+    for fault in [
+        Fault::TooManyRequests(1),
+        Fault::BadGateway,
+        Fault::InternalError,
+        Fault::Drop,
+        Fault::Hang(Duration::from_secs(5)),
+    ] {
+        fake.fail_next("sendMessage", fault.clone());
+        fake.fail_next("getUpdates", fault.clone());
+        fake.fail_next("answerCallbackQuery", fault);
+    }
+    telegram_conversation(&fake).await;
+    let browser = web_conversation(port).await;
+    let web_id = browser.session_id();
+    assert!(bot.stop().await, "exit 0 on SIGTERM");
+    let log = bot.log();
+
+    // The log is the strict one asked for, and the failures really happened and were logged.
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "{log}");
+    for status in [429, 502, 500, 0] {
+        assert!(
+            fake.calls("sendMessage").iter().any(|c| c.status == status),
+            "no sendMessage answered {status}"
+        );
+    }
+    assert!(log.contains("retrying"), "no failure was logged:\n{log}");
+    assert!(
+        log.contains("/bot<token>/") || !log.contains("/bot"),
+        "{log}"
+    );
+    let found = findings("the log", log.as_bytes(), &log_needles(&[web_id]));
+    assert!(found.is_empty(), "{}\n\nthe log:\n{log}", found.join("\n"));
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// `/mydata` in the engine shows the record exactly as it will be stored, even while a
+/// crisis countdown changes it during the same turn.
+#[test]
+fn mydata_shows_the_session_as_stored_after_this_turn() {
+    let engine = Engine::new(content().clone());
+    let now = 1_700_000_000;
+    let session = engine.fresh_session(now);
+    let outcome = engine.handle(session, Input::Text("i want to die".into()), now);
+    assert!(outcome.session.crisis_turns_left > 0);
+    let outcome = engine.handle(outcome.session, Input::Command(Command::MyData), now + 5);
+    let shown = shown_record(&outcome.replies[0].text);
+    assert_eq!(
+        shown,
+        String::from_utf8(outcome.session.to_record()).unwrap()
+    );
+}
