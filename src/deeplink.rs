@@ -23,10 +23,7 @@ impl StartLink {
     /// Reads a payload; `None` if any part is malformed, repeated or unknown.
     pub fn parse(payload: &str) -> Option<StartLink> {
         let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
-        if payload.is_empty()
-            || payload.len() > MAX_PAYLOAD_LEN
-            || !payload.bytes().all(allowed)
-        {
+        if payload.is_empty() || payload.len() > MAX_PAYLOAD_LEN || !payload.bytes().all(allowed) {
             return None;
         }
         let mut link = StartLink::default();
@@ -49,7 +46,9 @@ impl StartLink {
                 "c" if link.campaign.is_none() => {
                     let ok = !value.is_empty()
                         && value.len() <= MAX_CAMPAIGN_LEN
-                        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                        && value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
                     link.campaign = Some(ok.then(|| value.to_owned())?)
                 }
                 _ => return None,
@@ -94,15 +93,31 @@ mod tests {
         assert_eq!(link.audience, Some(Audience::Parent));
         assert_eq!(link.campaign.as_deref(), Some("ward7"));
         assert_eq!(link.locale, None);
-        assert_eq!(StartLink::parse("a_yp").unwrap().audience, Some(Audience::YoungPerson));
+        assert_eq!(
+            StartLink::parse("a_yp").unwrap().audience,
+            Some(Audience::YoungPerson)
+        );
         let regional = StartLink::parse("l_pt_br-t_visiting").unwrap();
-        assert_eq!(regional.locale.as_ref().map(LocaleId::as_str), Some("pt-br"));
+        assert_eq!(
+            regional.locale.as_ref().map(LocaleId::as_str),
+            Some("pt-br")
+        );
         assert_eq!(regional.encode().as_deref(), Some("t_visiting-l_pt_br"));
     }
 
     #[test]
     fn refuses_malformed_payloads() {
-        for bad in ["", "hello", "t_", "t_Visiting", "x_1", "t_a-t_b", "t_a b", "t_a%20", "c_"] {
+        for bad in [
+            "",
+            "hello",
+            "t_",
+            "t_Visiting",
+            "x_1",
+            "t_a-t_b",
+            "t_a b",
+            "t_a%20",
+            "c_",
+        ] {
             assert_eq!(StartLink::parse(bad), None, "{bad:?}");
         }
         assert_eq!(StartLink::parse(&"t_a".repeat(30)), None);

@@ -4,10 +4,12 @@
 
 use tracing_subscriber::EnvFilter;
 
-pub const DEFAULT_FILTER: &str = "info,teloxide=warn,teloxide_core=warn,sled=warn,hyper=warn,reqwest=warn";
+pub const DEFAULT_FILTER: &str =
+    "info,teloxide=warn,teloxide_core=warn,sled=warn,hyper=warn,reqwest=warn";
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -14,7 +14,11 @@ use rightsbot::ids::{Audience, LocaleId};
 use rightsbot::store::Store;
 
 #[derive(Parser)]
-#[command(name = "rightsbot", version, about = "Tells young people in mental-health inpatient care, and their families, what their rights are.")]
+#[command(
+    name = "rightsbot",
+    version,
+    about = "Tells young people in mental-health inpatient care, and their families, what their rights are."
+)]
 struct Cli {
     /// Load content from this folder (holding dialogues/ and locales/) instead of the built-in copy.
     #[arg(long, global = true, env = "RIGHTSBOT_CONTENT")]
@@ -23,7 +27,12 @@ struct Cli {
     #[arg(long, global = true, env = "RIGHTSBOT_DATA", default_value = "data")]
     data: PathBuf,
     /// Days after the last message when a session is deleted.
-    #[arg(long, global = true, env = "RIGHTSBOT_SESSION_DAYS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "RIGHTSBOT_SESSION_DAYS",
+        default_value_t = 30
+    )]
     session_days: u64,
     #[command(subcommand)]
     command: Option<Command>,
@@ -50,8 +59,19 @@ enum Command {
         /// Print one JSON object per line (the only format for now).
         #[arg(long)]
         json: bool,
+        /// Also print the words the matcher read and its five best candidates, for tuning.
+        #[arg(long)]
+        explain: bool,
         #[arg(long, value_parser = parse_locale)]
         locale: Option<LocaleId>,
+    },
+    /// Run a labelled set (`accepted<TAB>audience<TAB>locale<TAB>message` lines) through the
+    /// matcher and report against the targets; exit 1 if any target is missed.
+    Eval {
+        file: PathBuf,
+        /// List every message that missed, with the matcher's decision.
+        #[arg(long)]
+        show_misses: bool,
     },
     /// Print the anonymous counts of topics shown, by day and start-link campaign.
     Counts,
@@ -106,7 +126,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_summary(&content);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Match { json: _, locale }) => {
+        Some(Command::Match {
+            json: _,
+            explain,
+            locale,
+        }) => {
             let engine = Engine::new(content);
             let locale = locale.unwrap_or_else(|| engine.content().default_locale.clone());
             let stdin = std::io::stdin();
@@ -116,8 +140,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let a = engine.matcher().analyse(&locale, &line);
                 let json = rightsbot::matcher::decision_json(&line, &a);
                 writeln!(out, "{json}")?;
+                if explain {
+                    let e = engine.matcher().explain(&locale, &line, 5);
+                    writeln!(out, "  words: {}", e.words.join(" "))?;
+                    for (score, name) in e.scores {
+                        writeln!(out, "  {score:.3} {name}")?;
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Eval { file, show_misses }) => {
+            let tsv = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let engine = Engine::new(content);
+            let report = rightsbot::matcher::eval::evaluate(
+                engine.matcher(),
+                engine.content(),
+                &tsv,
+                &rightsbot::matcher::eval::TARGETS,
+                show_misses,
+            )
+            .with_context(|| format!("cannot read {}", file.display()))?;
+            print!("{}", report.text);
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Some(Command::Chat {
             audience,
@@ -148,7 +198,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve(args)) => serve(content, &cli.data, ttl, args),
-        None => serve(content, &cli.data, ttl, rightsbot::serve::ServeArgs::default()),
+        None => serve(
+            content,
+            &cli.data,
+            ttl,
+            rightsbot::serve::ServeArgs::default(),
+        ),
     }
 }
 
@@ -169,7 +224,10 @@ fn print_summary(content: &Content) {
     let steps: usize = content.flows.values().map(|f| f.steps.len()).sum();
     let triggers: usize = content.topics.values().map(|t| t.triggers.len()).sum();
     println!("content OK");
-    println!("  topics:    {} ({triggers} triggers)", content.topics.len());
+    println!(
+        "  topics:    {} ({triggers} triggers)",
+        content.topics.len()
+    );
     println!("  flows:     {} ({steps} steps)", content.flows.len());
     println!("  pages:     {}", content.pages.len());
     println!("  helplines: {}", content.helplines.len());
@@ -200,7 +258,11 @@ fn print_counts(store: &Store) {
     println!("day\tcampaign\ttopic\tcount");
     for (day, campaign, topic, n) in counts {
         // Small numbers in a small workshop could point at a person: show them as "<5".
-        let shown = if n < 5 { "<5".to_owned() } else { n.to_string() };
+        let shown = if n < 5 {
+            "<5".to_owned()
+        } else {
+            n.to_string()
+        };
         println!("{day}\t{campaign}\t{topic}\t{shown}");
     }
 }

@@ -142,7 +142,11 @@ impl Store {
 
     /// The stored bytes for `key`, exactly as kept.
     pub fn raw_record(&self, key: &UserKey) -> Option<Vec<u8>> {
-        self.sessions.get(key.as_bytes()).ok().flatten().map(|v| v.to_vec())
+        self.sessions
+            .get(key.as_bytes())
+            .ok()
+            .flatten()
+            .map(|v| v.to_vec())
     }
 
     /// Erases everything stored under `key`.

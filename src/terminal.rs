@@ -30,7 +30,9 @@ pub fn run(
 ) -> Result<()> {
     let key = store.key(Channel::Terminal, TERMINAL_USER);
     let stored = store.load(&key, clock());
-    let mut session = stored.clone().unwrap_or_else(|| engine.fresh_session(clock()));
+    let mut session = stored
+        .clone()
+        .unwrap_or_else(|| engine.fresh_session(clock()));
     if let Some(a) = options.audience {
         session.audience = Some(a);
     }

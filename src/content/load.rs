@@ -53,7 +53,9 @@ fn collect_embedded(prefix: &str, dir: &Dir<'_>, out: &mut ContentFiles) {
         let path = format!("{prefix}/{}", file.path().display());
         match file.contents_utf8() {
             Some(text) => out.files.insert(path, text.to_owned()),
-            None => out.files.insert(path, String::from_utf8_lossy(file.contents()).into()),
+            None => out
+                .files
+                .insert(path, String::from_utf8_lossy(file.contents()).into()),
         };
     }
     for sub in dir.dirs() {
@@ -172,8 +174,8 @@ impl<'a> Checker<'a> {
                 ["dialogues", "flows", _] => flow_files.push(path),
                 [
                     "dialogues",
-                    "menus.toml" | "helplines.toml" | "crisis.toml" | "pages.toml"
-                    | "matcher.toml" | "catalogue.toml",
+                    "menus.toml" | "helplines.toml" | "crisis.toml" | "pages.toml" | "matcher.toml"
+                    | "catalogue.toml",
                 ] => {}
                 ["locales", lang, _] => {
                     locale_dirs.insert(lang);
@@ -186,6 +188,10 @@ impl<'a> Checker<'a> {
             }
         }
 
+        // Names come from the files, parsed or not, so one broken file does not make every
+        // reference to it an error too.
+        let topic_ids: BTreeSet<String> = topic_files.iter().map(|p| stem(p)).collect();
+        let flow_ids: BTreeSet<String> = flow_files.iter().map(|p| stem(p)).collect();
         let topics: Vec<_> = topic_files
             .into_iter()
             .filter_map(|p| self.parse::<RawTopic>(p))
@@ -205,8 +211,6 @@ impl<'a> Checker<'a> {
         };
 
         // Names first, so every reference below can be resolved and near misses suggested.
-        let topic_ids: BTreeSet<String> = topics.iter().map(|t| stem(t.path)).collect();
-        let flow_ids: BTreeSet<String> = flows.iter().map(|f| stem(f.path)).collect();
         let page_ids: BTreeSet<String> = pages
             .iter()
             .flat_map(|p| p.value.keys().map(|k| k.get_ref().clone()))
@@ -216,13 +220,14 @@ impl<'a> Checker<'a> {
             flows: &flow_ids,
             pages: &page_ids,
         };
-        for path in topics
+        for (id, kind) in topic_ids
             .iter()
-            .map(|t| t.path)
-            .chain(flows.iter().map(|f| f.path))
+            .map(|id| (id, "topics"))
+            .chain(flow_ids.iter().map(|id| (id, "flows")))
         {
-            let id = stem(path);
-            if !is_valid_id(&id) {
+            let path = format!("dialogues/{kind}/{id}.toml");
+            let path = path.as_str();
+            if !is_valid_id(id) {
                 self.problems.file(
                     path,
                     format!(
@@ -235,13 +240,20 @@ impl<'a> Checker<'a> {
         for id in flow_ids.iter().filter(|id| topic_ids.contains(*id)) {
             self.problems.file(
                 &format!("dialogues/flows/{id}.toml"),
-                format!("\"{id}\" is also a topic id; topics, flows and pages share one set of ids"),
+                format!(
+                    "\"{id}\" is also a topic id; topics, flows and pages share one set of ids"
+                ),
             );
         }
 
         let helpline_ids: BTreeSet<String> = helplines
             .iter()
-            .flat_map(|h| h.value.helplines.iter().map(|l| l.get_ref().id.get_ref().clone()))
+            .flat_map(|h| {
+                h.value
+                    .helplines
+                    .iter()
+                    .map(|l| l.get_ref().id.get_ref().clone())
+            })
             .collect();
 
         let topics: BTreeMap<TopicId, Topic> = topics
@@ -274,6 +286,9 @@ impl<'a> Checker<'a> {
         let matcher = matcher.map(|m| m.value).unwrap_or_default();
 
         let (helplines, crisis, menus) = (helplines?, crisis?, menus?);
+        if !self.problems.is_empty() {
+            return None;
+        }
         let content = Content {
             topics,
             flows,
@@ -281,7 +296,8 @@ impl<'a> Checker<'a> {
             menus,
             helplines,
             crisis,
-            default_locale: LocaleId::parse(DEFAULT_LOCALE).expect("the default locale id is valid"),
+            default_locale: LocaleId::parse(DEFAULT_LOCALE)
+                .expect("the default locale id is valid"),
             locales,
             matcher,
         };
@@ -313,7 +329,10 @@ impl<'a> Checker<'a> {
                 "no [[sources]]: every fact must trace to a source (title and where)",
             );
         }
-        let triggers = t.triggers.as_ref().map_or(&[][..], |t| t.get_ref().as_slice());
+        let triggers = t
+            .triggers
+            .as_ref()
+            .map_or(&[][..], |t| t.get_ref().as_slice());
         if triggers.len() < MIN_TRIGGERS {
             let message = format!(
                 "{} triggers; a topic needs at least {MIN_TRIGGERS}, written the way people \
@@ -342,22 +361,44 @@ impl<'a> Checker<'a> {
         let short = self.check_text(path, text, &t.short, "short");
         let more = self.check_text(path, text, &t.more, "more");
         if let Some(short) = &short {
-            self.check_words(path, text, t.short.span(), short, MAX_SHORT_WORDS, "short answer");
+            self.check_words(
+                path,
+                text,
+                t.short.span(),
+                short,
+                MAX_SHORT_WORDS,
+                "short answer",
+            );
         }
         if let Some(more) = &more {
-            self.check_words(path, text, t.more.span(), more, MAX_MORE_WORDS, "\"tell me more\"");
+            self.check_words(
+                path,
+                text,
+                t.more.span(),
+                more,
+                MAX_MORE_WORDS,
+                "\"tell me more\"",
+            );
         }
         let ask = self.check_list(path, text, &t.ask);
         if let Some(ask) = &ask
             && ask.all().any(|a| !(2..=4).contains(&a.len()))
         {
-            self.err(path, text, t.ask.span(), "give 2 to 4 \"you could ask\" questions");
+            self.err(
+                path,
+                text,
+                t.ask.span(),
+                "give 2 to 4 \"you could ask\" questions",
+            );
         }
-        let nations = t.nations.as_ref().map_or_else(NationNotes::default, |n| NationNotes {
-            wales: n.wales.clone(),
-            scotland: n.scotland.clone(),
-            northern_ireland: n.northern_ireland.clone(),
-        });
+        let nations = t
+            .nations
+            .as_ref()
+            .map_or_else(NationNotes::default, |n| NationNotes {
+                wales: n.wales.clone(),
+                scotland: n.scotland.clone(),
+                northern_ireland: n.northern_ireland.clone(),
+            });
         Some(Topic {
             id,
             title: t.title.get_ref().trim().to_owned(),
@@ -422,7 +463,10 @@ impl<'a> Checker<'a> {
                 }
                 let target = if let Some(next) = &o.next {
                     if f.steps.keys().any(|k| k.get_ref() == next.get_ref()) {
-                        edges.entry(step_id.get_ref()).or_default().push(next.get_ref());
+                        edges
+                            .entry(step_id.get_ref())
+                            .or_default()
+                            .push(next.get_ref());
                         StepId::parse(next.get_ref()).map(OptionTarget::Step)
                     } else {
                         let hint = did_you_mean(next.get_ref(), step_names.iter().copied());
@@ -497,7 +541,10 @@ impl<'a> Checker<'a> {
                     path,
                     text,
                     step_id.span(),
-                    format!("step \"{}\" cannot be reached from start", step_id.get_ref()),
+                    format!(
+                        "step \"{}\" cannot be reached from start",
+                        step_id.get_ref()
+                    ),
                 );
             }
         }
@@ -554,7 +601,12 @@ impl<'a> Checker<'a> {
                 continue;
             };
             if !seen.insert(id.clone()) {
-                self.err(path, text, h.id.span(), format!("helpline \"{id}\" is listed twice"));
+                self.err(
+                    path,
+                    text,
+                    h.id.span(),
+                    format!("helpline \"{id}\" is listed twice"),
+                );
             }
             let checked = self.check_date(path, text, Some(&h.checked), "checked");
             for nation in &h.nations {
@@ -636,8 +688,10 @@ impl<'a> Checker<'a> {
             (Audience::Advocate, &m.advocate),
         ] {
             if groups.is_empty() {
-                self.problems
-                    .file(path, format!("no menu for {audience}: add [[{audience}]] groups"));
+                self.problems.file(
+                    path,
+                    format!("no menu for {audience}: add [[{audience}]] groups"),
+                );
             }
             let mut seen = HashSet::new();
             let mut out = Vec::new();
@@ -646,7 +700,12 @@ impl<'a> Checker<'a> {
                     continue;
                 };
                 if !seen.insert(id.clone()) {
-                    self.err(path, text, g.id.span(), format!("group \"{id}\" appears twice"));
+                    self.err(
+                        path,
+                        text,
+                        g.id.span(),
+                        format!("group \"{id}\" appears twice"),
+                    );
                 }
                 self.check_title(path, text, &g.label);
                 let items = g
@@ -723,6 +782,7 @@ impl<'a> Checker<'a> {
                         if let Some(p) = self.parse::<RawLexicon>(path) {
                             locale.stopwords = p.value.stopwords;
                             locale.replacements = p.value.replace;
+                            locale.suffixes = p.value.suffixes;
                         }
                     }
                     "crisis.toml" => {
@@ -764,7 +824,9 @@ impl<'a> Checker<'a> {
                     let hint = did_you_mean(key, default.strings.keys().map(String::as_str));
                     let path = format!("locales/{id}/interface.toml");
                     let text = self.files.files.get(&path).map_or("", String::as_str);
-                    let offset = text.find(key.rsplit('.').next().unwrap_or(key)).unwrap_or(0);
+                    let offset = text
+                        .find(key.rsplit('.').next().unwrap_or(key))
+                        .unwrap_or(0);
                     self.problems.at(
                         &path,
                         text,
@@ -803,7 +865,12 @@ impl<'a> Checker<'a> {
                 }
             };
             if kind == IntentKind::Smalltalk && i.reply.is_none() {
-                self.err(path, text, intent.span(), "a smalltalk intent needs a reply key");
+                self.err(
+                    path,
+                    text,
+                    intent.span(),
+                    "a smalltalk intent needs a reply key",
+                );
             }
             if let Some(reply) = &i.reply
                 && !strings.contains_key(reply.get_ref())
@@ -1030,7 +1097,12 @@ impl<'a> Checker<'a> {
         list: &Spanned<Vec<Spanned<String>>>,
     ) -> Vec<Audience> {
         if list.get_ref().is_empty() {
-            self.err(path, text, list.span(), "audiences must name at least one audience");
+            self.err(
+                path,
+                text,
+                list.span(),
+                "audiences must name at least one audience",
+            );
         }
         list.get_ref()
             .iter()
@@ -1158,22 +1230,21 @@ fn sources(raw: &[RawSource]) -> Vec<Source> {
 }
 
 /// Trims each paragraph and joins lines within a paragraph, so authors can wrap text freely.
-/// Lines that start a list item keep their own line.
+/// Trims each line and paragraph, keeps the author's line breaks (lists are written one item a
+/// line) and turns a leading "- " into a bullet, so texts read the same in every channel.
 fn tidy(s: &str) -> String {
-    let is_item = |line: &str| {
-        let l = line.trim_start();
-        l.starts_with("- ") || l.starts_with("* ") || l.starts_with('\u{2022}')
-    };
     s.split("\n\n")
         .map(|paragraph| {
-            let mut out = String::new();
-            for line in paragraph.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if !out.is_empty() {
-                    out.push(if is_item(line) { '\n' } else { ' ' });
-                }
-                out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
-            }
-            out
+            paragraph
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| match l.strip_prefix("- ") {
+                    Some(item) => format!("\u{2022} {}", item.trim()),
+                    None => l.split_whitespace().collect::<Vec<_>>().join(" "),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         })
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()

@@ -117,7 +117,17 @@ mod tests {
 
     #[test]
     fn forged_and_old_data_decode_to_nothing() {
-        for data in ["", "0:m", "2:m", "1:", "1:t:", "1:t:Visiting", "1:zz", "1:m:extra", "1:fs:a"] {
+        for data in [
+            "",
+            "0:m",
+            "2:m",
+            "1:",
+            "1:t:",
+            "1:t:Visiting",
+            "1:zz",
+            "1:m:extra",
+            "1:fs:a",
+        ] {
             assert_eq!(Action::decode(data), None, "{data:?}");
         }
         assert_eq!(Action::decode(&format!("1:t:{}", "a".repeat(70))), None);

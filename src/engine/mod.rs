@@ -303,7 +303,11 @@ impl<'a> Turn<'a> {
             // state lasts, whatever was pressed or typed.
             let help = self.btn("button.get_help_now", Action::Helplines);
             if let Some(last) = self.replies.last_mut()
-                && !last.buttons.iter().flatten().any(|b| b.action == Action::Helplines)
+                && !last
+                    .buttons
+                    .iter()
+                    .flatten()
+                    .any(|b| b.action == Action::Helplines)
             {
                 last.buttons.insert(0, vec![help]);
             }
@@ -399,7 +403,9 @@ impl<'a> Turn<'a> {
         let Some(flow) = self.content.flows.get(&pos.flow) else {
             return;
         };
-        let label = self.ui("button.resume_flow").replace("{title}", &flow.title);
+        let label = self
+            .ui("button.resume_flow")
+            .replace("{title}", &flow.title);
         if let Some(last) = self.replies.last_mut() {
             last.buttons.push(vec![Button {
                 label,
@@ -424,9 +430,10 @@ impl<'a> Turn<'a> {
                         self.content.topics[id].title.clone(),
                         Action::Topic(id.clone()),
                     ),
-                    Target::Flow(id) => {
-                        (self.content.flows[id].title.clone(), Action::Flow(id.clone()))
-                    }
+                    Target::Flow(id) => (
+                        self.content.flows[id].title.clone(),
+                        Action::Flow(id.clone()),
+                    ),
                 };
                 vec![Button { label, action }]
             })
@@ -466,7 +473,10 @@ impl<'a> Turn<'a> {
                     self.content.topics[id].title.clone(),
                     Action::Topic(id.clone()),
                 ),
-                Target::Flow(id) => (self.content.flows[id].title.clone(), Action::Flow(id.clone())),
+                Target::Flow(id) => (
+                    self.content.flows[id].title.clone(),
+                    Action::Flow(id.clone()),
+                ),
             };
             rows.push(vec![Button { label, action }]);
         }
@@ -479,7 +489,12 @@ impl<'a> Turn<'a> {
         self.raised_crisis = true;
         // Not a full crisis yet, but help stays near until we know more.
         self.session.crisis_turns_left = self.session.crisis_turns_left.max(2);
-        let text = self.content.crisis.check.for_audience(self.audience()).clone();
+        let text = self
+            .content
+            .crisis
+            .check
+            .for_audience(self.audience())
+            .clone();
         let rows = vec![
             vec![self.btn("crisis.need_help", Action::CrisisNeedHelp)],
             vec![self.btn("crisis.ok", Action::CrisisOk)],
@@ -523,7 +538,11 @@ impl<'a> Turn<'a> {
             text.push('\n');
             text.push_str(&self.helpline_lines(&c.nation_helplines));
         }
-        self.say(Some(self.ui("helplines.title")), text, vec![self.menu_row()]);
+        self.say(
+            Some(self.ui("helplines.title")),
+            text,
+            vec![self.menu_row()],
+        );
     }
 
     // ----- buttons -----
@@ -653,9 +672,7 @@ impl<'a> Turn<'a> {
     fn audience_rows(&self) -> Vec<Vec<Button>> {
         Audience::ALL
             .iter()
-            .map(|a| {
-                vec![self.btn(&format!("audience.{a}"), Action::SetAudience(*a))]
-            })
+            .map(|a| vec![self.btn(&format!("audience.{a}"), Action::SetAudience(*a))])
             .collect()
     }
 
@@ -840,7 +857,10 @@ impl<'a> Turn<'a> {
                 }]
             })
             .collect();
-        let ends = !step.options.iter().any(|o| matches!(o.target, OptionTarget::Step(_)));
+        let ends = !step
+            .options
+            .iter()
+            .any(|o| matches!(o.target, OptionTarget::Step(_)));
         self.session.flow = (!ends).then(|| FlowPosition {
             flow: id.clone(),
             step: step_id.clone(),
@@ -872,13 +892,21 @@ impl<'a> Turn<'a> {
 
 /// The "tell me more" text: the detail, notes for the other nations, the rights engaged, the
 /// sources and the date it was checked.
-pub fn render_more(content: &Content, locale: &LocaleId, topic: &Topic, audience: Audience) -> String {
+pub fn render_more(
+    content: &Content,
+    locale: &LocaleId,
+    topic: &Topic,
+    audience: Audience,
+) -> String {
     let ui = |key: &str| content.ui(locale, key).to_owned();
     let mut text = topic.more.for_audience(audience).clone();
     for (key, note) in [
         ("topic.nation.wales", &topic.nations.wales),
         ("topic.nation.scotland", &topic.nations.scotland),
-        ("topic.nation.northern_ireland", &topic.nations.northern_ireland),
+        (
+            "topic.nation.northern_ireland",
+            &topic.nations.northern_ireland,
+        ),
     ] {
         if let Some(note) = note {
             text.push_str(&format!("\n\n{} {note}", ui(key)));
@@ -886,7 +914,11 @@ pub fn render_more(content: &Content, locale: &LocaleId, topic: &Topic, audience
     }
     if !topic.rights.is_empty() {
         text.push_str(&format!("\n\n{}\n", ui("topic.rights")));
-        let lines: Vec<String> = topic.rights.iter().map(|r| format!("\u{2022} {r}")).collect();
+        let lines: Vec<String> = topic
+            .rights
+            .iter()
+            .map(|r| format!("\u{2022} {r}"))
+            .collect();
         text.push_str(&lines.join("\n"));
     }
     text.push_str(&format!("\n\n{}\n", ui("topic.sources")));
@@ -902,7 +934,12 @@ pub fn render_more(content: &Content, locale: &LocaleId, topic: &Topic, audience
 }
 
 /// The "what can I ask?" text.
-pub fn render_ask(content: &Content, locale: &LocaleId, topic: &Topic, audience: Audience) -> String {
+pub fn render_ask(
+    content: &Content,
+    locale: &LocaleId,
+    topic: &Topic,
+    audience: Audience,
+) -> String {
     let mut text = content.ui(locale, "topic.ask_intro").to_owned();
     for question in topic.ask.for_audience(audience) {
         text.push_str(&format!("\n\n\u{2022} \u{201c}{question}\u{201d}"));
@@ -918,8 +955,14 @@ pub fn oversized_replies(content: &Content, max: usize) -> Vec<(String, String)>
             for audience in Audience::ALL {
                 let texts = [
                     ("short answer", topic.short.for_audience(audience).clone()),
-                    ("\"tell me more\"", render_more(content, locale, topic, audience)),
-                    ("\"what can I ask\"", render_ask(content, locale, topic, audience)),
+                    (
+                        "\"tell me more\"",
+                        render_more(content, locale, topic, audience),
+                    ),
+                    (
+                        "\"what can I ask\"",
+                        render_ask(content, locale, topic, audience),
+                    ),
                 ];
                 for (what, text) in texts {
                     let chars = text.chars().count() + topic.title.chars().count() + 400;

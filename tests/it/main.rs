@@ -1,3 +1,11 @@
-//! The one integration test crate: a module per area.
+//! The one integration test crate: each module tests one area through its user-visible
+//! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
+mod browser;
+mod cli;
+mod content_check;
 mod decoders;
+mod store;
+mod tidy;
+mod transcripts;
+mod web;
