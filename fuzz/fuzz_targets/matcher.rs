@@ -30,7 +30,17 @@ fuzz_target!(|data: &[u8]| {
                 assert!(score.is_finite(), "score {score}");
             }
             Decision::Clarify { candidates, score } => {
-                assert!(candidates.len() >= 2, "clarify with {candidates:?}");
+                // One candidate is a "did you mean ...?"; never none, never one twice, never
+                // more than the content allows.
+                let max = content.matcher.clarify_max.max(1);
+                assert!(
+                    (1..=max).contains(&candidates.len()),
+                    "clarify with {candidates:?}"
+                );
+                let mut ids: Vec<&str> = candidates.iter().map(Target::id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                assert_eq!(ids.len(), candidates.len(), "clarify with {candidates:?}");
                 assert!(candidates.iter().all(exists), "clarify with {candidates:?}");
                 assert!(score.is_finite(), "score {score}");
             }
