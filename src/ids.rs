@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Longest id we accept: short enough that two ids and a prefix fit in Telegram's 64-byte
 /// callback data. The longest button is a flow step, `1:fs:<flow>:<step>`: 6 bytes and two
 /// ids, so 29 each (32 gave 70-byte buttons that Telegram refuses).
-pub const MAX_ID_LEN: usize = 29;
+pub const MAX_ID_LEN: usize = 32;
 
 /// Whether `s` is a well-formed id.
 pub fn is_valid_id(s: &str) -> bool {

@@ -154,7 +154,7 @@ fn long_texts_bad_ids_and_missing_catalogue_topics_are_reported() {
         ],
         &[
             "dialogues/catalogue.toml:1:37: catalogue topic \"delta\" has no file: add dialogues/topics/delta.toml",
-            "dialogues/menus.toml:2:6: group id \"All\" is not valid: use a-z, 0-9 and _, at most 29 characters",
+            "dialogues/menus.toml:2:6: group id \"All\" is not valid: use a-z, 0-9 and _, at most 32 characters",
             "dialogues/topics/alpha.toml:24:1: short answer has 91 words; keep it to 90 or fewer",
         ],
     );

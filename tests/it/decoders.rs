@@ -361,10 +361,16 @@ fn start_session() -> impl Strategy<Value = Session> {
 
 proptest! {
     #[test]
-    fn every_action_fits_callback_data_and_decodes_to_itself(action in action()) {
+    fn every_action_that_fits_callback_data_decodes_to_itself(action in action()) {
+        // Only a flow step names two ids, and two of the longest would not fit in 64 bytes:
+        // `rightsbot check` refuses such a flow, and the decoder refuses such data.
         let data = action.encode();
-        prop_assert!(data.len() <= MAX_ACTION_BYTES, "{data:?} is {} bytes", data.len());
-        prop_assert_eq!(Action::decode(&data), Some(action));
+        if data.len() <= MAX_ACTION_BYTES {
+            prop_assert_eq!(Action::decode(&data), Some(action));
+        } else {
+            prop_assert!(matches!(action, Action::FlowStep(..)), "{data:?} is {} bytes", data.len());
+            prop_assert_eq!(Action::decode(&data), None);
+        }
     }
 
     #[test]
