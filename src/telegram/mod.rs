@@ -54,6 +54,70 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Webhook deliveries carry no offset; delivery records older than this are dropped.
 const WEBHOOK_RECORD_TTL_SECS: u64 = 48 * 60 * 60;
 
+/// The `serve` flags for Telegram.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TelegramArgs {
+    /// Telegram: receive updates by webhook at this public HTTPS URL instead of long polling.
+    #[arg(long, env = "RIGHTSBOT_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Telegram: the address the webhook listens on, behind the proxy serving --webhook-url.
+    #[arg(
+        long,
+        env = "RIGHTSBOT_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub webhook_listen: SocketAddr,
+    /// Telegram: seconds one long-polling request waits for news.
+    #[arg(long, default_value_t = 10)]
+    pub telegram_poll_secs: u32,
+    /// Telegram: seconds any request may take before it is abandoned and retried.
+    #[arg(long, default_value_t = 25)]
+    pub telegram_timeout_secs: u64,
+}
+
+impl Default for TelegramArgs {
+    fn default() -> TelegramArgs {
+        TelegramArgs {
+            webhook_url: None,
+            webhook_listen: ([127, 0, 0, 1], 8443).into(),
+            telegram_poll_secs: 10,
+            telegram_timeout_secs: 25,
+        }
+    }
+}
+
+/// Starts the channel when `TELOXIDE_TOKEN` is set (`TELOXIDE_API_URL` may point at another
+/// Bot API server). The task ends once `shutdown` fires and the updates in progress are done,
+/// or early with an error if the set-up is wrong (a refused token, a bad URL).
+pub fn spawn_if_configured(
+    engine: &Engine,
+    store: &Arc<Store>,
+    args: &TelegramArgs,
+    shutdown: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<Result<()>>> {
+    let token = std::env::var("TELOXIDE_TOKEN").unwrap_or_default();
+    let token = token.trim();
+    if token.is_empty() {
+        tracing::info!("TELOXIDE_TOKEN is not set: Telegram is off");
+        return None;
+    }
+    let options = Options {
+        webhook_url: args.webhook_url.clone(),
+        webhook_listen: args.webhook_listen,
+        webhook_secret: std::env::var("RIGHTSBOT_WEBHOOK_SECRET").ok(),
+        poll_secs: args.telegram_poll_secs,
+        timeout_secs: args.telegram_timeout_secs,
+    };
+    Some(tokio::spawn(run(
+        engine.clone(),
+        store.clone(),
+        options,
+        token.to_owned(),
+        std::env::var("TELOXIDE_API_URL").ok(),
+        shutdown.clone(),
+    )))
+}
+
 /// How the channel connects to Telegram.
 #[derive(Clone, Debug)]
 pub struct Options {
