@@ -230,6 +230,7 @@ pub async fn run(
         Some(url) => {
             let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
             let path = url.path().to_owned();
+            let listener = webhook::bind(options.webhook_listen).await?;
             let secret = match &options.webhook_secret {
                 Some(s) => s.clone(),
                 None => webhook::new_secret()?,
@@ -249,7 +250,7 @@ pub async fn run(
                 Err(_) => bail!("Telegram refused the webhook URL"),
             }
             tokio::spawn(prune_periodically(ctx.clone()));
-            webhook::serve(ctx, lanes, options.webhook_listen, &path, secret).await
+            webhook::serve(ctx, lanes, listener, &path, secret).await
         }
     }
 }

@@ -217,6 +217,34 @@ impl FakeTelegram {
         self.push("message", m)
     }
 
+    /// A photo with a caption: the caption is words the person typed.
+    pub fn photo(&self, user: i64, caption: &str) -> u32 {
+        let m = self.message(
+            user,
+            json!({"photo": [{"file_id": "p1", "file_unique_id": "pu1", "width": 90, "height": 90}],
+                "caption": caption}),
+        );
+        self.push("message", m)
+    }
+
+    /// Another bot writes to ours.
+    pub fn from_bot(&self, user: i64, text: &str) -> u32 {
+        let mut m = self.message(user, json!({"text": text}));
+        m["from"]["is_bot"] = json!(true);
+        self.push("message", m)
+    }
+
+    /// A post in a channel the bot was added to.
+    pub fn channel_post(&self, channel: i64, text: &str) -> u32 {
+        let m = json!({
+            "message_id": self.next_message_id(),
+            "date": 1_700_000_000,
+            "chat": {"id": channel, "type": "channel", "title": "Ward news"},
+            "text": text,
+        });
+        self.push("channel_post", m)
+    }
+
     /// Someone writes in a group the bot is in.
     pub fn group_text(&self, group: i64, user: i64, text: &str) -> u32 {
         let m = json!({

@@ -382,6 +382,13 @@ async fn groups_get_one_note_and_nothing_else() {
     fake.wait_done(second.max(third)).await;
     let notes = fake.sent_to(group);
     assert_eq!(notes.len(), 1, "{notes:?}");
+    let channel = -1_009_876_543_210;
+    let posts = [
+        fake.channel_post(channel, "hello"),
+        fake.channel_post(channel, "again"),
+    ];
+    fake.wait_done(posts[1]).await;
+    assert_eq!(fake.sent_to(channel).len(), 1, "one note in a channel too");
     assert!(
         notes[0]
             .text
@@ -405,12 +412,18 @@ async fn stickers_locations_and_contacts_get_a_kind_reply_and_are_never_kept() {
     for r in &replies {
         assert!(r.text.contains(&ui("nontext")), "{r:?}");
     }
-    // An edited message is ignored.
+    // An edited message, and a message from another bot, are ignored.
     let edit = fake.edited(user, "can my mum visit");
-    fake.wait_done(edit).await;
+    let robot = fake.from_bot(user, "can my mum visit");
+    fake.wait_done(edit.max(robot)).await;
     assert_eq!(fake.sent_to(user).len(), 3);
+    // A caption is words the person typed: a cry for help there is heard.
+    let photo = fake.photo(user, "i want to die");
+    fake.wait_done(photo).await;
+    let crisis = &fake.sent_to(user)[3];
+    assert!(crisis.text.starts_with(&ui("crisis.title")), "{crisis:?}");
     assert!(bot.stop().await);
-    let secrets = ["51.50101", "-0.14159", "447700900123", "Alex"];
+    let secrets = ["51.50101", "-0.14159", "447700900123", "Alex", "want to die"];
     bot.assert_log_clean(&secrets);
     assert_data_clean(dir.path(), &secrets);
 }
