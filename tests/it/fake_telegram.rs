@@ -228,7 +228,7 @@ impl FakeTelegram {
     }
 
     /// Another bot writes to ours.
-    pub fn from_bot(&self, user: i64, text: &str) -> u32 {
+    pub fn bot_message(&self, user: i64, text: &str) -> u32 {
         let mut m = self.message(user, json!({"text": text}));
         m["from"]["is_bot"] = json!(true);
         self.push("message", m)

@@ -414,7 +414,7 @@ async fn stickers_locations_and_contacts_get_a_kind_reply_and_are_never_kept() {
     }
     // An edited message, and a message from another bot, are ignored.
     let edit = fake.edited(user, "can my mum visit");
-    let robot = fake.from_bot(user, "can my mum visit");
+    let robot = fake.bot_message(user, "can my mum visit");
     fake.wait_done(edit.max(robot)).await;
     assert_eq!(fake.sent_to(user).len(), 3);
     // A caption is words the person typed: a cry for help there is heard.
@@ -423,7 +423,13 @@ async fn stickers_locations_and_contacts_get_a_kind_reply_and_are_never_kept() {
     let crisis = &fake.sent_to(user)[3];
     assert!(crisis.text.starts_with(&ui("crisis.title")), "{crisis:?}");
     assert!(bot.stop().await);
-    let secrets = ["51.50101", "-0.14159", "447700900123", "Alex", "want to die"];
+    let secrets = [
+        "51.50101",
+        "-0.14159",
+        "447700900123",
+        "Alex",
+        "want to die",
+    ];
     bot.assert_log_clean(&secrets);
     assert_data_clean(dir.path(), &secrets);
 }
