@@ -47,6 +47,17 @@ pub const COMMANDS: &[&str] = &[
     "start", "menu", "help", "about", "privacy", "mydata", "forget", "language", "audience",
 ];
 
+/// Telegram's limits: about 30 messages a second overall and one a second per chat, 20 a
+/// minute in a group. teloxide's default also caps every chat at 20 a minute, which would stall
+/// a person tapping quickly through menus in a private chat for most of a minute; groups only
+/// ever get one note from us, so one a second is the limit that matters per chat.
+const LIMITS: Limits = Limits {
+    messages_per_sec_chat: 1,
+    messages_per_min_chat: 60,
+    messages_per_min_channel_or_supergroup: 20,
+    messages_per_sec_overall: 30,
+};
+
 /// How long updates in progress may keep retrying after a shutdown signal before they are
 /// left for Telegram to send again.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -199,7 +210,7 @@ pub async fn run(
         });
     }
     let ctx = Arc::new(Ctx {
-        bot: Throttle::new_spawn(raw_bot.clone(), Limits::default()),
+        bot: Throttle::new_spawn(raw_bot.clone(), LIMITS),
         raw_bot,
         delivery: DeliveryLog::open(store.db())?,
         groups: store.db().open_tree("telegram_groups_noted")?,

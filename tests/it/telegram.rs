@@ -773,3 +773,44 @@ async fn forget_asks_first_then_erases_the_session() {
     assert!(bot.stop().await);
     assert_data_clean(dir.path(), &["5550017001", "Sam", "user5550017001"]);
 }
+
+/// One person sending a flood of messages (more than Telegram hands over at once) must not hold
+/// up everyone else for the whole flood (Telegram confirms by a single offset, and a chat gets
+/// about one reply a second), and a cry for help inside the flood is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_chat_neither_blocks_others_nor_buries_a_cry_for_help() {
+    let (fake, _dir, bot) = setup().await;
+    let (flooder, other) = (5_550_018_001, 5_550_018_002);
+    let mut cry = 0;
+    for i in 0..150 {
+        if i == 120 {
+            cry = fake.text(flooder, "i want to die");
+        }
+        fake.text(flooder, "/help");
+    }
+    let hello = fake.text(other, "/menu");
+    fake.wait_done(cry.max(hello)).await;
+    let sent = fake.sent();
+    let flood_replies = sent.iter().filter(|s| s.chat == flooder).count();
+    assert!(
+        flood_replies < 100,
+        "the flood was set aside: {flood_replies}"
+    );
+    assert!(
+        sent.iter()
+            .any(|s| s.chat == flooder && s.text.starts_with(&ui("crisis.title"))),
+        "the cry for help was answered"
+    );
+    let other_at = sent.iter().position(|s| s.chat == other).expect("answered");
+    let before_other = sent[..other_at]
+        .iter()
+        .filter(|s| s.chat == flooder)
+        .count();
+    assert!(
+        before_other <= 13,
+        "the other person waited for {before_other} flood replies"
+    );
+    assert_eq!(sent.iter().filter(|s| s.chat == other).count(), 1);
+    assert!(bot.log().contains("flooding"));
+    assert!(fake.refusals().is_empty());
+}
