@@ -59,8 +59,19 @@ enum Command {
         /// Print one JSON object per line (the only format for now).
         #[arg(long)]
         json: bool,
+        /// Also print the words the matcher read and its five best candidates, for tuning.
+        #[arg(long)]
+        explain: bool,
         #[arg(long, value_parser = parse_locale)]
         locale: Option<LocaleId>,
+    },
+    /// Run a labelled set (`accepted<TAB>audience<TAB>locale<TAB>message` lines) through the
+    /// matcher and report against the targets; exit 1 if any target is missed.
+    Eval {
+        file: PathBuf,
+        /// List every message that missed, with the matcher's decision.
+        #[arg(long)]
+        show_misses: bool,
     },
     /// Print the anonymous counts of topics shown, by day and start-link campaign.
     Counts,
@@ -115,7 +126,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_summary(&content);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Match { json: _, locale }) => {
+        Some(Command::Match {
+            json: _,
+            explain,
+            locale,
+        }) => {
             let engine = Engine::new(content);
             let locale = locale.unwrap_or_else(|| engine.content().default_locale.clone());
             let stdin = std::io::stdin();
@@ -125,8 +140,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let a = engine.matcher().analyse(&locale, &line);
                 let json = rightsbot::matcher::decision_json(&line, &a);
                 writeln!(out, "{json}")?;
+                if explain {
+                    let e = engine.matcher().explain(&locale, &line, 5);
+                    writeln!(out, "  words: {}", e.words.join(" "))?;
+                    for (score, name) in e.scores {
+                        writeln!(out, "  {score:.3} {name}")?;
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Eval { file, show_misses }) => {
+            let tsv = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let engine = Engine::new(content);
+            let report = rightsbot::matcher::eval::evaluate(
+                engine.matcher(),
+                engine.content(),
+                &tsv,
+                &rightsbot::matcher::eval::TARGETS,
+                show_misses,
+            )
+            .with_context(|| format!("cannot read {}", file.display()))?;
+            print!("{}", report.text);
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Some(Command::Chat {
             audience,

@@ -779,6 +779,7 @@ impl<'a> Checker<'a> {
                         if let Some(p) = self.parse::<RawLexicon>(path) {
                             locale.stopwords = p.value.stopwords;
                             locale.replacements = p.value.replace;
+                            locale.suffixes = p.value.suffixes;
                         }
                     }
                     "crisis.toml" => {

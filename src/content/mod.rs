@@ -184,6 +184,8 @@ pub struct Locale {
     pub stopwords: Vec<String>,
     /// Text-speak and misspellings: a word and what it stands for.
     pub replacements: BTreeMap<String, String>,
+    /// Suffix rules for the matcher's stemmer, `"ending>replacement"`, tried in order.
+    pub suffixes: Vec<String>,
     pub crisis_phrases: BTreeMap<String, Vec<String>>,
     pub ambiguous_phrases: Vec<String>,
     pub intents: Vec<Intent>,

@@ -202,4 +202,7 @@ pub struct RawLexicon {
     pub stopwords: Vec<String>,
     #[serde(default)]
     pub replace: BTreeMap<String, String>,
+    /// Suffix rules for the matcher's stemmer, `"ending>replacement"`, tried in order.
+    #[serde(default)]
+    pub suffixes: Vec<String>,
 }

@@ -1,9 +1,12 @@
 //! The one integration test crate: each module tests one area through its user-visible
 //! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
+mod browser;
 mod cli;
 mod content_check;
 mod fake_telegram;
 mod store;
 mod telegram;
 mod tidy;
+mod transcripts;
+mod web;

@@ -8,13 +8,13 @@
 //! - `? topic ID` / `? decision NAME` / `? crisis` / `? no crisis`: what the bot must have done
 //! - `? says TEXT`: the last replies contain TEXT (case-insensitive)
 //! - `? button LABEL` / `? no button LABEL`: the last replies offer (or do not offer) a button
-//! - `? help button`: "Get help now" is on the last reply
+//! - `? help button`: a button to the helplines is on the last reply
 //! - `# ...`: a comment
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use rightsbot::engine::{Button, Effect, Engine, Input, Outcome};
+use rightsbot::engine::{Action, Button, Effect, Engine, Input, Outcome};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -23,7 +23,11 @@ fn engine() -> Engine {
 }
 
 fn labels(outcome: &Outcome) -> Vec<&Button> {
-    outcome.replies.iter().flat_map(|r| r.buttons.iter().flatten()).collect()
+    outcome
+        .replies
+        .iter()
+        .flat_map(|r| r.buttons.iter().flatten())
+        .collect()
 }
 
 fn render(outcome: &Outcome, out: &mut String) {
@@ -68,7 +72,9 @@ fn run_script(name: &str, script: &str) -> String {
             writeln!(transcript, "\nuser: {text}").unwrap();
             Some(Input::from_text(text))
         } else if let Some(label) = line.strip_prefix("press ") {
-            let outcome = last.as_ref().unwrap_or_else(|| panic!("{at}: nothing to press yet"));
+            let outcome = last
+                .as_ref()
+                .unwrap_or_else(|| panic!("{at}: nothing to press yet"));
             let button = labels(outcome)
                 .into_iter()
                 .find(|b| b.label == label)
@@ -79,7 +85,9 @@ fn run_script(name: &str, script: &str) -> String {
             writeln!(transcript, "\nuser presses: [{label}]").unwrap();
             Some(Input::Button(button.action.encode()))
         } else if let Some(check) = line.strip_prefix("? ") {
-            let outcome = last.as_ref().unwrap_or_else(|| panic!("{at}: nothing to check yet"));
+            let outcome = last
+                .as_ref()
+                .unwrap_or_else(|| panic!("{at}: nothing to check yet"));
             assert_check(&at, check, outcome);
             None
         } else {
@@ -111,10 +119,16 @@ fn assert_check(at: &str, check: &str, outcome: &Outcome) {
     let (word, arg) = check.split_once(' ').unwrap_or((check, ""));
     let ok = match (word, arg) {
         ("topic", id) => {
-            t.topic.as_deref() == Some(id) || outcome.shown_topic.as_ref().is_some_and(|s| s.as_str() == id)
+            t.topic.as_deref() == Some(id)
+                || outcome
+                    .shown_topic
+                    .as_ref()
+                    .is_some_and(|s| s.as_str() == id)
         }
         ("decision", name) => t.decision == Some(name),
-        ("candidates", ids) => ids.split(',').all(|id| t.candidates.iter().any(|c| c == id)),
+        ("candidates", ids) => ids
+            .split(',')
+            .all(|id| t.candidates.iter().any(|c| c == id)),
         ("crisis", "") => t.crisis,
         ("no", "crisis") => !t.crisis,
         ("says", needle) => text.contains(&needle.to_lowercase()),
@@ -123,10 +137,12 @@ fn assert_check(at: &str, check: &str, outcome: &Outcome) {
             let label = &rest["button ".len()..];
             !labels(outcome).iter().any(|b| b.label == label)
         }
-        ("help", "button") => outcome
-            .replies
-            .last()
-            .is_some_and(|r| r.buttons.iter().flatten().any(|b| b.label == "Get help now")),
+        ("help", "button") => outcome.replies.last().is_some_and(|r| {
+            r.buttons
+                .iter()
+                .flatten()
+                .any(|b| b.action == Action::Helplines)
+        }),
         _ => panic!("{at}: unknown check {check:?}"),
     };
     assert!(

@@ -1,0 +1,195 @@
+//! The crisis check: does a message contain a phrase from `locales/<lang>/crisis.toml`? It runs
+//! first on every message and leans towards saying yes: a false alarm costs one extra message,
+//! a miss can cost a life.
+//!
+//! Phrases are compared word by word after normalisation (text-speak expanded, no stemming:
+//! "cutting" must not become "cut", which would fire on "they cut my visits"). A word of six
+//! or more letters may carry a typo that keeps its first letter (one edit, two from nine
+//! letters: "sucidal", "overdoes"), unless it is a word the topics use as it is. Between the
+//! words of a phrase there may be stop words and one other word ("a staff member hit me",
+//! "took a load of pills"). Phrases of eight or more letters are also found with their spaces
+//! in other places ("kill my self", "selfharm").
+
+use std::collections::HashMap;
+
+use super::normalise::{Normaliser, Token};
+use super::vocab::Vocab;
+
+/// Crisis words shorter than this must be typed exactly ("kms", "od", "blade"): short words
+/// have too many innocent neighbours ("blame").
+const CRISIS_FUZZY_MIN_CHARS: usize = 6;
+/// Phrases whose letters, spaces removed, are at least this long are also found with the
+/// spaces in other places. Shorter ones would be found inside unrelated words.
+const UNSPACED_MIN_CHARS: usize = 8;
+
+#[derive(Debug)]
+struct Phrase {
+    words: Vec<u32>,
+    /// Index into `categories`; `None` for an ambiguous phrase.
+    category: Option<usize>,
+}
+
+/// What the crisis check found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    None,
+    Clear { category: String, abuse: bool },
+    Ambiguous,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CrisisPhrases {
+    vocab: Vocab,
+    categories: Vec<String>,
+    phrases: Vec<Phrase>,
+    /// Phrases by their first word.
+    by_first_word: HashMap<u32, Vec<usize>>,
+    /// Phrases written without spaces, by their first four bytes.
+    unspaced: HashMap<Box<str>, Vec<(Box<str>, usize)>>,
+}
+
+impl CrisisPhrases {
+    pub fn new<'a>(
+        normaliser: &Normaliser,
+        by_category: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+        ambiguous: &[String],
+    ) -> Self {
+        let mut this = Self::default();
+        for (category, phrases) in by_category {
+            let index = this.categories.len();
+            this.categories.push(category.clone());
+            for p in phrases {
+                this.add(normaliser, p, Some(index));
+            }
+        }
+        for p in ambiguous {
+            this.add(normaliser, p, None);
+        }
+        this
+    }
+
+    fn add(&mut self, normaliser: &Normaliser, phrase: &str, category: Option<usize>) {
+        let tokens = normaliser.tokens(phrase);
+        if tokens.is_empty() {
+            return;
+        }
+        let words: Vec<u32> = tokens.iter().map(|t| self.vocab.insert(&t.text)).collect();
+        let index = self.phrases.len();
+        self.by_first_word.entry(words[0]).or_default().push(index);
+        let joined: String = tokens.iter().map(|t| t.text.as_str()).collect();
+        if tokens.len() >= 2 && joined.chars().count() >= UNSPACED_MIN_CHARS {
+            let key: Box<str> = joined[..prefix_len(&joined)].into();
+            self.unspaced
+                .entry(key)
+                .or_default()
+                .push((joined.into(), index));
+        }
+        self.phrases.push(Phrase { words, category });
+    }
+
+    /// Clear beats ambiguous; among clear phrases, the first in the message names the
+    /// category, and any phrase about harm by others marks it as abuse.
+    /// `is_ordinary` says whether a word is one the topics use: such a word is taken as typed,
+    /// never as a typo of a crisis word.
+    pub fn check(&self, tokens: &[Token], is_ordinary: impl Fn(&str) -> bool) -> Found {
+        let ids: Vec<Option<u32>> = tokens
+            .iter()
+            .map(|t| match self.vocab.exact(&t.text) {
+                Some(id) => Some(id),
+                None if is_ordinary(&t.text) => None,
+                None => self
+                    .vocab
+                    .find(&t.text, CRISIS_FUZZY_MIN_CHARS, true)
+                    .map(|f| f.id),
+            })
+            .collect();
+        let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();
+        let mut clear: Option<usize> = None;
+        let mut abuse = false;
+        let mut ambiguous = false;
+        let mut note = |phrase: &Phrase| match phrase.category {
+            Some(c) => {
+                clear.get_or_insert(c);
+                abuse |= self.categories[c] == "abuse";
+            }
+            None => ambiguous = true,
+        };
+        for (start, id) in ids.iter().enumerate() {
+            let Some(id) = id else { continue };
+            for &p in self.by_first_word.get(id).into_iter().flatten() {
+                let phrase = &self.phrases[p];
+                if matches_at(&phrase.words, &ids, &stop, start) {
+                    note(phrase);
+                }
+            }
+        }
+        if !self.unspaced.is_empty() {
+            let mut joined = String::new();
+            let mut starts = Vec::with_capacity(tokens.len());
+            let mut ends = Vec::with_capacity(tokens.len());
+            for t in tokens {
+                starts.push(joined.len());
+                joined.push_str(&t.text);
+                ends.push(joined.len());
+            }
+            for &start in &starts {
+                let rest = &joined[start..];
+                let Some(candidates) = self.unspaced.get(&rest[..prefix_len(rest)]) else {
+                    continue;
+                };
+                for (text, p) in candidates {
+                    // Must start and end on word boundaries: "endmylife" is not in "spendmylife".
+                    if rest.starts_with(text.as_ref()) && ends.contains(&(start + text.len())) {
+                        note(&self.phrases[*p]);
+                    }
+                }
+            }
+        }
+        match clear {
+            Some(c) => Found::Clear {
+                category: self.categories[c].clone(),
+                abuse,
+            },
+            None if ambiguous => Found::Ambiguous,
+            None => Found::None,
+        }
+    }
+}
+
+/// Does `phrase` occur in the message starting at word `start`, its words in order? Between
+/// two of its words there may be stop words and at most one other word ("took a load of
+/// pills", "a staff member hit me"), three words at most.
+fn matches_at(phrase: &[u32], ids: &[Option<u32>], stop: &[bool], start: usize) -> bool {
+    const MAX_GAP: usize = 3;
+    let mut at = start;
+    for &word in &phrase[1..] {
+        let mut other_words = 0;
+        let mut next = None;
+        for i in (at + 1)..ids.len().min(at + 2 + MAX_GAP) {
+            if ids[i] == Some(word) {
+                next = Some(i);
+                break;
+            }
+            if !stop[i] {
+                other_words += 1;
+                if other_words > 1 {
+                    break;
+                }
+            }
+        }
+        match next {
+            Some(i) => at = i,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Up to four bytes, cut on a character boundary.
+fn prefix_len(s: &str) -> usize {
+    let mut n = s.len().min(4);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
+}

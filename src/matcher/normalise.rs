@@ -1,0 +1,269 @@
+//! Normalisation: turns what people type into the words the matcher compares. Unicode NFKC,
+//! lower case, punctuation and emoji dropped, letters repeated for emphasis squeezed ("sooo"),
+//! the locale's text-speak and misspelling map applied ("fone" -> "phone"), stop words marked,
+//! and a light, locale-configured suffix stemmer ("visiting" -> "visit").
+//!
+//! Triggers, crisis phrases and messages all go through the same `Normaliser`, so whatever it
+//! does to a word it does on both sides: a stem need not be a real word, only a consistent one.
+//! It never drops a word silently: stop words are kept and marked, because some questions
+//! ("what can i do") are made of nothing else.
+
+use std::collections::{HashMap, HashSet};
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::content::Locale;
+
+/// Words shorter than this are never stemmed: short words are too easy to confuse.
+const MIN_STEM_CHARS: usize = 3;
+
+/// One word of a message after normalisation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// The word after the text-speak map, before stemming: what crisis phrases compare.
+    pub text: String,
+    /// The stem: what topic and intent triggers compare.
+    pub stem: String,
+    /// A stop word ("the", "my"): counts for little when scoring.
+    pub stop: bool,
+}
+
+/// One locale's normalisation rules, from `locales/<lang>/lexicon.toml`.
+#[derive(Debug, Default)]
+pub(crate) struct Normaliser {
+    stopwords: HashSet<String>,
+    /// A word and the words it stands for ("idk" -> ["i", "dont", "know"]).
+    replace: HashMap<String, Vec<String>>,
+    /// Suffix rules in the order they are tried: (ending, replacement).
+    suffixes: Vec<(String, String)>,
+}
+
+impl Normaliser {
+    pub fn new(locale: &Locale) -> Self {
+        // The lexicon itself is written by people: clean its words the same way as messages.
+        let clean = |s: &str| -> Vec<String> { words(s) };
+        let stopwords = locale
+            .stopwords
+            .iter()
+            .flat_map(|w| clean(w))
+            .collect::<HashSet<_>>();
+        let replace = locale
+            .replacements
+            .iter()
+            .filter_map(|(from, to)| {
+                let from = clean(from);
+                // Only single words are keys: messages are looked up word by word.
+                (from.len() == 1).then(|| (from[0].clone(), clean(to)))
+            })
+            .collect();
+        let suffixes = locale
+            .suffixes
+            .iter()
+            .filter_map(|rule| {
+                let (from, to) = rule.split_once('>').unwrap_or((rule.as_str(), ""));
+                let from = from.trim().to_lowercase();
+                (!from.is_empty()).then(|| (from, to.trim().to_lowercase()))
+            })
+            .collect();
+        Self {
+            stopwords,
+            replace,
+            suffixes,
+        }
+    }
+
+    /// The words of `text`, text-speak expanded, each with its stem and stop-word mark.
+    pub fn tokens(&self, text: &str) -> Vec<Token> {
+        let mut out = Vec::new();
+        for word in words(text) {
+            match self.replace.get(&word) {
+                Some(expansion) => {
+                    for w in expansion {
+                        out.push(self.token(w.clone()));
+                    }
+                }
+                None => out.push(self.token(word)),
+            }
+        }
+        out
+    }
+
+    fn token(&self, text: String) -> Token {
+        let stop = self.stopwords.contains(&text);
+        let stem = if stop { text.clone() } else { self.stem(&text) };
+        Token { text, stem, stop }
+    }
+
+    /// Strips at most two suffixes by the locale's rules (so "searches" -> "searche" ->
+    /// "search"), never below `MIN_STEM_CHARS` characters, and never a number.
+    pub fn stem(&self, word: &str) -> String {
+        let mut stem = word.to_owned();
+        if stem.chars().any(|c| c.is_numeric()) {
+            return stem;
+        }
+        for _ in 0..2 {
+            let Some((from, to)) = self
+                .suffixes
+                .iter()
+                .find(|(from, to)| {
+                    stem.ends_with(from.as_str())
+                        && stem.chars().count() - from.chars().count() + to.chars().count()
+                            >= MIN_STEM_CHARS
+                })
+                .map(|(f, t)| (f.len(), t.as_str()))
+            else {
+                break;
+            };
+            stem.truncate(stem.len() - from);
+            stem.push_str(to);
+            undouble(&mut stem);
+        }
+        stem
+    }
+}
+
+/// "stopp" -> "stop", so "stopped" and "stop" meet; "ll" and "ss" stay ("call", "class").
+fn undouble(stem: &mut String) {
+    let bytes = stem.as_bytes();
+    let n = bytes.len();
+    if n >= 4
+        && bytes[n - 1] == bytes[n - 2]
+        && bytes[n - 1].is_ascii_alphabetic()
+        && !b"aeioulsz".contains(&bytes[n - 1])
+    {
+        stem.pop();
+    }
+}
+
+/// The bare words of `text`: NFKC, lower case, apostrophes joined ("can't" -> "cant"), any
+/// other non-alphanumeric character (punctuation, emoji, symbols) a word break, and letters
+/// repeated three or more times squeezed to one ("sooo" -> "so", "plsss" -> "pls").
+pub(crate) fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut push = |word: &mut String| {
+        if !word.is_empty() {
+            out.push(squeeze(word));
+            word.clear();
+        }
+    };
+    let mut visit = |c: char, word: &mut String| {
+        if is_apostrophe(c) {
+            return;
+        }
+        if c.is_alphanumeric() {
+            // Lower case can be more than one character (and NFKC was applied before).
+            word.extend(c.to_lowercase());
+        } else {
+            push(word);
+        }
+    };
+    if text.is_ascii() {
+        // NFKC leaves ASCII alone: skip the work on the common path.
+        for c in text.chars() {
+            visit(c, &mut word);
+        }
+    } else {
+        for c in text.nfkc() {
+            visit(c, &mut word);
+        }
+    }
+    push(&mut word);
+    out
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(
+        c,
+        '\'' | '\u{2019}' | '\u{2018}' | '`' | '\u{b4}' | '\u{2bc}'
+    )
+}
+
+/// Runs of three or more of the same letter become one letter; digits are left alone ("111").
+fn squeeze(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let keep = if run >= 3 && c.is_alphabetic() {
+            1
+        } else {
+            run
+        };
+        out.extend(std::iter::repeat_n(c, keep));
+        i += run;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normaliser() -> Normaliser {
+        let locale = Locale {
+            stopwords: vec!["my".into(), "the".into()],
+            replacements: [("fone", "phone"), ("idk", "i dont know"), ("u", "you")]
+                .into_iter()
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+            suffixes: ["ies>y", "ing", "ed", "s", "e"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            ..Locale::default()
+        };
+        Normaliser::new(&locale)
+    }
+
+    fn stems(text: &str) -> Vec<String> {
+        normaliser()
+            .tokens(text)
+            .into_iter()
+            .map(|t| t.stem)
+            .collect()
+    }
+
+    #[test]
+    fn words_fold_case_and_drop_punctuation_and_emoji() {
+        assert_eq!(
+            words("They TOOK my Fone!!! 😡"),
+            ["they", "took", "my", "fone"]
+        );
+        assert_eq!(words("can't won’t"), ["cant", "wont"]);
+        assert_eq!(words("ｆｕｌｌ width"), ["full", "width"]);
+        assert_eq!(words("1:1 obs"), ["1", "1", "obs"]);
+    }
+
+    #[test]
+    fn repeated_letters_are_squeezed_but_doubles_and_numbers_stay() {
+        assert_eq!(
+            words("sooo pleeease 111 need"),
+            ["so", "please", "111", "need"]
+        );
+    }
+
+    #[test]
+    fn text_speak_expands_and_stop_words_are_marked() {
+        let tokens = normaliser().tokens("idk where my fone is");
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["i", "dont", "know", "where", "my", "phone", "is"]);
+        assert!(tokens[4].stop);
+        assert!(!tokens[5].stop);
+    }
+
+    #[test]
+    fn inflections_meet_at_one_stem() {
+        assert_eq!(stems("visits visiting visited visit"), ["visit"; 4]);
+        assert_eq!(stems("searches searched search"), ["search"; 3]);
+        assert_eq!(stems("leaving leave leaves"), ["leav"; 3]);
+        assert_eq!(stems("stopped stop"), ["stop"; 2]);
+        assert_eq!(stems("worries worry"), ["worry"; 2]);
+        assert_eq!(stems("s17 his"), ["s17", "his"]);
+    }
+}
