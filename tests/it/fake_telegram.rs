@@ -170,6 +170,11 @@ impl FakeTelegram {
         m
     }
 
+    /// Any update at all, as Telegram might send it (kinds from a newer API, broken ones).
+    pub fn raw(&self, kind: &str, payload: Value) -> u32 {
+        self.push(kind, payload)
+    }
+
     /// A person types `text` in their private chat with the bot.
     pub fn text(&self, user: i64, text: &str) -> u32 {
         let mut extra = json!({"text": text});

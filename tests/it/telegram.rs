@@ -87,7 +87,11 @@ impl Bot {
                 "--telegram-timeout-secs",
                 "3",
             ])
-            .args(web_off())
+            .args(if extra.contains(&"--http") {
+                &[]
+            } else {
+                web_off()
+            })
             .args(extra)
             .env("TELOXIDE_TOKEN", TOKEN)
             .env("TELOXIDE_API_URL", &fake.api_url)
@@ -745,7 +749,8 @@ async fn sigterm_mid_burst_finishes_what_it_started_and_loses_nothing() {
     let fake = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut bot = Bot::start(&fake, &data, &[]).await;
+    // With the web chat running alongside, as in production.
+    let mut bot = Bot::start(&fake, &data, &["--http", "127.0.0.1:0"]).await;
     let users: Vec<i64> = (0..10).map(|i| 5_550_016_000 + i).collect();
     let mut last_id = 0;
     for text in ["/menu", "/help", "/menu", "/help"] {
@@ -830,4 +835,35 @@ async fn a_flood_from_one_chat_neither_blocks_others_nor_buries_a_cry_for_help()
     assert_eq!(sent.iter().filter(|s| s.chat == other).count(), 1);
     assert!(bot.log().contains("flooding"));
     assert!(fake.refusals().is_empty());
+}
+
+/// Updates the bot cannot use (a kind from a newer Bot API, a message missing its chat, an
+/// inline query) are confirmed and skipped, and the bot keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_updates_are_skipped_and_the_bot_carries_on() {
+    let (fake, _dir, bot) = setup().await;
+    let user = 5_550_019_001;
+    let odd = [
+        fake.raw("a_kind_from_the_future", serde_json::json!({"x": 1})),
+        fake.raw("message", serde_json::json!({"message_id": 1, "text": "no chat"})),
+        fake.raw(
+            "inline_query",
+            serde_json::json!({"id": "iq", "from": {"id": user, "is_bot": false, "first_name": "Sam"},
+                "query": "rights", "offset": ""}),
+        ),
+    ];
+    let long = fake.text(user, &"a".repeat(4096));
+    let spaces = fake.text(user, "   \u{200b}\u{202e}  ");
+    let emoji = fake.text(user, "\u{1f62d}\u{1f62d}\u{1f62d}");
+    fake.wait_done(odd[2].max(long).max(spaces).max(emoji))
+        .await;
+    assert_eq!(
+        fake.sent_to(user).len(),
+        3,
+        "one reply to each real message"
+    );
+    let after = fake.say(user, "/menu").await;
+    assert!(after[0].text.contains(&ui("menu.intro")));
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    bot.assert_log_clean(&["aaaaaaaaaaaaaaaaaaaa"]);
 }
