@@ -3,7 +3,7 @@
 //!
 //! The conversation engine (`engine`) is pure; `content` loads and checks what it says;
 //! `matcher` understands free text; `store` keeps the least possible state; the channels
-//! (`terminal`, `telegram`, `web`) are thin shells.
+//! (`terminal`, `web`, `telegram`) are thin shells.
 
 pub mod content;
 pub mod deeplink;

@@ -1,6 +1,5 @@
-//! `rightsbot serve`: runs the channels side by side (the web chat, and Telegram when a token
-//! is set) until SIGTERM or Ctrl-C, with a periodic sweep of expired sessions, then lets them
-//! finish what is in flight, flushes the store and returns.
+//! `rightsbot serve`: runs the channels side by side until SIGTERM or Ctrl-C, with a periodic
+//! sweep of expired sessions, then flushes the store and returns.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 /// How long open web requests may take to finish once stopping.
 const WEB_DRAIN: Duration = Duration::from_secs(10);
 
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Default, Clone)]
 pub struct ServeArgs {
     /// Where the web chat listens (default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR", env = "RIGHTSBOT_HTTP")]
@@ -28,36 +27,8 @@ pub struct ServeArgs {
     /// proxy's `X-Forwarded-Proto: https` also does it per request).
     #[arg(long)]
     pub secure_cookie: bool,
-    /// Telegram: receive updates by webhook at this public HTTPS URL instead of long polling.
-    #[arg(long, env = "RIGHTSBOT_WEBHOOK_URL")]
-    pub webhook_url: Option<String>,
-    /// Telegram: the address the webhook listens on, behind the proxy serving --webhook-url.
-    #[arg(
-        long,
-        env = "RIGHTSBOT_WEBHOOK_LISTEN",
-        default_value = "127.0.0.1:8443"
-    )]
-    pub webhook_listen: std::net::SocketAddr,
-    /// Telegram: seconds one long-polling request waits for news.
-    #[arg(long, default_value_t = 10)]
-    pub telegram_poll_secs: u32,
-    /// Telegram: seconds any request may take before it is abandoned and retried.
-    #[arg(long, default_value_t = 25)]
-    pub telegram_timeout_secs: u64,
-}
-
-impl Default for ServeArgs {
-    fn default() -> ServeArgs {
-        ServeArgs {
-            http: None,
-            no_http: false,
-            secure_cookie: false,
-            webhook_url: None,
-            webhook_listen: ([127, 0, 0, 1], 8443).into(),
-            telegram_poll_secs: 10,
-            telegram_timeout_secs: 25,
-        }
-    }
+    #[command(flatten)]
+    pub telegram: crate::telegram::TelegramArgs,
 }
 
 pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
@@ -93,30 +64,7 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
             shutdown.clone(),
         )))
     };
-    let telegram = match std::env::var("TELOXIDE_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => {
-            let options = crate::telegram::Options {
-                webhook_url: args.webhook_url.clone(),
-                webhook_listen: args.webhook_listen,
-                webhook_secret: std::env::var("RIGHTSBOT_WEBHOOK_SECRET").ok(),
-                poll_secs: args.telegram_poll_secs,
-                timeout_secs: args.telegram_timeout_secs,
-            };
-            let api_url = std::env::var("TELOXIDE_API_URL").ok();
-            Some(tokio::spawn(crate::telegram::run(
-                engine.clone(),
-                store.clone(),
-                options,
-                token.trim().to_owned(),
-                api_url,
-                shutdown.clone(),
-            )))
-        }
-        _ => {
-            tracing::info!("TELOXIDE_TOKEN is not set: Telegram is off");
-            None
-        }
-    };
+    let telegram = crate::telegram::spawn_if_configured(&engine, &store, &args.telegram, &shutdown);
     let mut failure = None;
     if let Some(telegram) = telegram {
         // The channel returns when the shutdown token fires, or early on a set-up error.

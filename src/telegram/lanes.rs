@@ -4,6 +4,12 @@
 //!
 //! Once the bot is stopping, updates not yet started are handed back unfinished (Telegram
 //! sends them again next time), while the ones in progress finish.
+//!
+//! Flood control: Telegram confirms updates by a single offset, so a chat with a long queue
+//! (about a second per reply, Telegram's per-chat limit) holds back everyone's confirmations
+//! and, past 100 updates, everyone's new messages. A chat with `MAX_WAITING` updates already
+//! waiting has further messages set aside unanswered until its queue is empty again, except
+//! any that might be a cry for help, which always join the queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -13,7 +19,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Ctx;
 use super::handle::{Done, handle};
-use super::update::lane;
+use super::update::{Plan, lane, plan};
+use crate::engine::Input;
+use crate::matcher::CrisisSignal;
+
+/// Updates one chat may have waiting (besides the one in progress) before more are set aside.
+pub const MAX_WAITING: usize = 10;
 
 /// Where to say that an update is done.
 pub enum Report {
@@ -41,40 +52,89 @@ struct Job {
     report: Report,
 }
 
+/// One busy chat.
+#[derive(Default)]
+struct Lane {
+    waiting: VecDeque<Job>,
+    /// Set when the queue hit `MAX_WAITING`; cleared when it is empty again.
+    flooding: bool,
+}
+
 #[derive(Clone)]
 pub struct Lanes {
     ctx: Arc<Ctx>,
-    queues: Arc<Mutex<HashMap<i64, VecDeque<Job>>>>,
+    lanes: Arc<Mutex<HashMap<i64, Lane>>>,
 }
 
 impl Lanes {
     pub fn new(ctx: Arc<Ctx>) -> Lanes {
         Lanes {
             ctx,
-            queues: Arc::default(),
+            lanes: Arc::default(),
         }
     }
 
     pub fn submit(&self, update: Update, report: Report) {
         let lane = lane(&update);
         let job = Job { update, report };
-        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(queue) = queues.get_mut(&lane) {
-            queue.push_back(job);
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(busy) = lanes.get_mut(&lane) {
+            busy.flooding |= busy.waiting.len() >= MAX_WAITING;
+            if !busy.flooding || self.might_be_a_cry_for_help(&job.update) {
+                busy.waiting.push_back(job);
+                return;
+            }
+            drop(lanes);
+            self.set_aside(job);
             return;
         }
-        queues.insert(lane, VecDeque::from([job]));
-        drop(queues);
+        lanes.insert(
+            lane,
+            Lane {
+                waiting: VecDeque::from([job]),
+                flooding: false,
+            },
+        );
+        drop(lanes);
         tokio::spawn(self.clone().work(lane));
+    }
+
+    fn might_be_a_cry_for_help(&self, update: &Update) -> bool {
+        let Plan::Converse {
+            input: Input::Text(text),
+            ..
+        } = plan(update)
+        else {
+            return false;
+        };
+        let content = self.ctx.engine.content();
+        let analysis = self
+            .ctx
+            .engine
+            .matcher()
+            .analyse(&content.default_locale, &text);
+        analysis.crisis != CrisisSignal::None
+    }
+
+    fn set_aside(&self, job: Job) {
+        let id = job.update.id.0;
+        tracing::warn!(
+            update = id,
+            "a chat is flooding; a message was set aside unanswered"
+        );
+        if let Err(e) = self.ctx.delivery.mark_handled(id, crate::now_secs()) {
+            tracing::error!(error = %e, "cannot record a handled update");
+        }
+        job.report.send(Done::Handled);
     }
 
     async fn work(self, lane: i64) {
         loop {
             let job = {
-                let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-                let next = queues.get_mut(&lane).and_then(VecDeque::pop_front);
+                let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+                let next = lanes.get_mut(&lane).and_then(|l| l.waiting.pop_front());
                 if next.is_none() {
-                    queues.remove(&lane);
+                    lanes.remove(&lane);
                 }
                 next
             };

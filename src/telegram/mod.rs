@@ -47,12 +47,87 @@ pub const COMMANDS: &[&str] = &[
     "start", "menu", "help", "about", "privacy", "mydata", "forget", "language", "audience",
 ];
 
+/// Telegram's limits: about 30 messages a second overall and one a second per chat, 20 a
+/// minute in a group. teloxide's default also caps every chat at 20 a minute, which would stall
+/// a person tapping quickly through menus in a private chat for most of a minute; groups only
+/// ever get one note from us, so one a second is the limit that matters per chat.
+const LIMITS: Limits = Limits {
+    messages_per_sec_chat: 1,
+    messages_per_min_chat: 60,
+    messages_per_min_channel_or_supergroup: 20,
+    messages_per_sec_overall: 30,
+};
+
 /// How long updates in progress may keep retrying after a shutdown signal before they are
 /// left for Telegram to send again.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Webhook deliveries carry no offset; delivery records older than this are dropped.
 const WEBHOOK_RECORD_TTL_SECS: u64 = 48 * 60 * 60;
+
+/// The `serve` flags for Telegram.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TelegramArgs {
+    /// Telegram: receive updates by webhook at this public HTTPS URL instead of long polling.
+    #[arg(long, env = "RIGHTSBOT_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Telegram: the address the webhook listens on, behind the proxy serving --webhook-url.
+    #[arg(
+        long,
+        env = "RIGHTSBOT_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:8443"
+    )]
+    pub webhook_listen: SocketAddr,
+    /// Telegram: seconds one long-polling request waits for news.
+    #[arg(long, default_value_t = 10)]
+    pub telegram_poll_secs: u32,
+    /// Telegram: seconds any request may take before it is abandoned and retried.
+    #[arg(long, default_value_t = 25)]
+    pub telegram_timeout_secs: u64,
+}
+
+impl Default for TelegramArgs {
+    fn default() -> TelegramArgs {
+        TelegramArgs {
+            webhook_url: None,
+            webhook_listen: ([127, 0, 0, 1], 8443).into(),
+            telegram_poll_secs: 10,
+            telegram_timeout_secs: 25,
+        }
+    }
+}
+
+/// Starts the channel when `TELOXIDE_TOKEN` is set (`TELOXIDE_API_URL` may point at another
+/// Bot API server). The task ends once `shutdown` fires and the updates in progress are done,
+/// or early with an error if the set-up is wrong (a refused token, a bad URL).
+pub fn spawn_if_configured(
+    engine: &Engine,
+    store: &Arc<Store>,
+    args: &TelegramArgs,
+    shutdown: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<Result<()>>> {
+    let token = std::env::var("TELOXIDE_TOKEN").unwrap_or_default();
+    let token = token.trim();
+    if token.is_empty() {
+        tracing::info!("TELOXIDE_TOKEN is not set: Telegram is off");
+        return None;
+    }
+    let options = Options {
+        webhook_url: args.webhook_url.clone(),
+        webhook_listen: args.webhook_listen,
+        webhook_secret: std::env::var("RIGHTSBOT_WEBHOOK_SECRET").ok(),
+        poll_secs: args.telegram_poll_secs,
+        timeout_secs: args.telegram_timeout_secs,
+    };
+    Some(tokio::spawn(run(
+        engine.clone(),
+        store.clone(),
+        options,
+        token.to_owned(),
+        std::env::var("TELOXIDE_API_URL").ok(),
+        shutdown.clone(),
+    )))
+}
 
 /// How the channel connects to Telegram.
 #[derive(Clone, Debug)]
@@ -135,7 +210,7 @@ pub async fn run(
         });
     }
     let ctx = Arc::new(Ctx {
-        bot: Throttle::new_spawn(raw_bot.clone(), Limits::default()),
+        bot: Throttle::new_spawn(raw_bot.clone(), LIMITS),
         raw_bot,
         delivery: DeliveryLog::open(store.db())?,
         groups: store.db().open_tree("telegram_groups_noted")?,
@@ -166,6 +241,7 @@ pub async fn run(
         Some(url) => {
             let url = reqwest::Url::parse(url).context("--webhook-url is not a URL")?;
             let path = url.path().to_owned();
+            let listener = webhook::bind(options.webhook_listen).await?;
             let secret = match &options.webhook_secret {
                 Some(s) => s.clone(),
                 None => webhook::new_secret()?,
@@ -185,7 +261,7 @@ pub async fn run(
                 Err(_) => bail!("Telegram refused the webhook URL"),
             }
             tokio::spawn(prune_periodically(ctx.clone()));
-            webhook::serve(ctx, lanes, options.webhook_listen, &path, secret).await
+            webhook::serve(ctx, lanes, listener, &path, secret).await
         }
     }
 }

@@ -69,12 +69,12 @@ pub async fn run(ctx: Arc<Ctx>, lanes: Lanes, poll_secs: u32) {
         })
         .await;
         let Ok(updates) = polled else {
-            // Only a shutdown ends `retrying` here; anything else was retried.
-            if ctx.shutdown.is_cancelled() {
-                break;
+            // Stopping, or Telegram refused the call itself (a revoked token, say): that is
+            // logged, and polling tries again a little later rather than giving up.
+            tokio::select! {
+                _ = ctx.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
         };
         if let Some(offset) = offset
             && let Err(e) = ctx.delivery.forget_below(offset)

@@ -33,11 +33,18 @@ struct Hook {
     secret: Arc<str>,
 }
 
-/// Serves the webhook at `path` on `listen` until the shutdown token fires.
+/// Listens before Telegram is told the URL, so its first delivery finds us.
+pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen for the Telegram webhook on {listen}"))
+}
+
+/// Serves the webhook at `path` until the shutdown token fires.
 pub async fn serve(
     ctx: Arc<Ctx>,
     lanes: Lanes,
-    listen: SocketAddr,
+    listener: tokio::net::TcpListener,
     path: &str,
     secret: String,
 ) -> Result<()> {
@@ -49,10 +56,9 @@ pub async fn serve(
         .route(path, post(receive))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(hook);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen for the Telegram webhook on {listen}"))?;
-    tracing::info!(%listen, "Telegram webhook listening");
+    if let Ok(listen) = listener.local_addr() {
+        tracing::info!(%listen, "Telegram webhook listening");
+    }
     let shutdown = ctx.shutdown.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -171,6 +171,11 @@ impl FakeTelegram {
         m
     }
 
+    /// Any update at all, as Telegram might send it (kinds from a newer API, broken ones).
+    pub fn raw(&self, kind: &str, payload: Value) -> u32 {
+        self.push(kind, payload)
+    }
+
     /// A person types `text` in their private chat with the bot.
     pub fn text(&self, user: i64, text: &str) -> u32 {
         let mut extra = json!({"text": text});
@@ -216,6 +221,34 @@ impl FakeTelegram {
             json!({"contact": {"phone_number": "+447700900123", "first_name": "Alex", "user_id": 999}}),
         );
         self.push("message", m)
+    }
+
+    /// A photo with a caption: the caption is words the person typed.
+    pub fn photo(&self, user: i64, caption: &str) -> u32 {
+        let m = self.message(
+            user,
+            json!({"photo": [{"file_id": "p1", "file_unique_id": "pu1", "width": 90, "height": 90}],
+                "caption": caption}),
+        );
+        self.push("message", m)
+    }
+
+    /// Another bot writes to ours.
+    pub fn bot_message(&self, user: i64, text: &str) -> u32 {
+        let mut m = self.message(user, json!({"text": text}));
+        m["from"]["is_bot"] = json!(true);
+        self.push("message", m)
+    }
+
+    /// A post in a channel the bot was added to.
+    pub fn channel_post(&self, channel: i64, text: &str) -> u32 {
+        let m = json!({
+            "message_id": self.next_message_id(),
+            "date": 1_700_000_000,
+            "chat": {"id": channel, "type": "channel", "title": "Ward news"},
+            "text": text,
+        });
+        self.push("channel_post", m)
     }
 
     /// Someone writes in a group the bot is in.

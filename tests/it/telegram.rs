@@ -87,7 +87,11 @@ impl Bot {
                 "--telegram-timeout-secs",
                 "3",
             ])
-            .args(web_off())
+            .args(if extra.contains(&"--http") {
+                &[]
+            } else {
+                web_off()
+            })
             .args(extra)
             .env("TELOXIDE_TOKEN", TOKEN)
             .env("TELOXIDE_API_URL", &fake.api_url)
@@ -323,7 +327,24 @@ async fn free_text_gets_an_answer_a_question_back_or_an_honest_fallback() {
         answer[0].text.starts_with(&topic_title("visiting")),
         "{answer:?}"
     );
-    let clarify = fake.say(user, "section").await;
+    // Whichever short message the matcher finds ambiguous today.
+    let matcher = rightsbot::matcher::Matcher::new(content());
+    let ambiguous = [
+        "ward",
+        "section",
+        "staff",
+        "can they",
+        "rights",
+        "my rights",
+        "rules",
+    ]
+    .into_iter()
+    .find(|t| {
+        let a = matcher.analyse(&content().default_locale, t);
+        a.decision.name() == "clarify"
+    })
+    .expect("one of these is ambiguous");
+    let clarify = fake.say(user, ambiguous).await;
     assert_eq!(clarify.len(), 1);
     assert!(clarify[0].text.contains(&ui("clarify")), "{clarify:?}");
     assert!(
@@ -382,6 +403,13 @@ async fn groups_get_one_note_and_nothing_else() {
     fake.wait_done(second.max(third)).await;
     let notes = fake.sent_to(group);
     assert_eq!(notes.len(), 1, "{notes:?}");
+    let channel = -1_009_876_543_210;
+    let posts = [
+        fake.channel_post(channel, "hello"),
+        fake.channel_post(channel, "again"),
+    ];
+    fake.wait_done(posts[1]).await;
+    assert_eq!(fake.sent_to(channel).len(), 1, "one note in a channel too");
     assert!(
         notes[0]
             .text
@@ -405,12 +433,24 @@ async fn stickers_locations_and_contacts_get_a_kind_reply_and_are_never_kept() {
     for r in &replies {
         assert!(r.text.contains(&ui("nontext")), "{r:?}");
     }
-    // An edited message is ignored.
+    // An edited message, and a message from another bot, are ignored.
     let edit = fake.edited(user, "can my mum visit");
-    fake.wait_done(edit).await;
+    let robot = fake.bot_message(user, "can my mum visit");
+    fake.wait_done(edit.max(robot)).await;
     assert_eq!(fake.sent_to(user).len(), 3);
+    // A caption is words the person typed: a cry for help there is heard.
+    let photo = fake.photo(user, "i want to die");
+    fake.wait_done(photo).await;
+    let crisis = &fake.sent_to(user)[3];
+    assert!(crisis.text.starts_with(&ui("crisis.title")), "{crisis:?}");
     assert!(bot.stop().await);
-    let secrets = ["51.50101", "-0.14159", "447700900123", "Alex"];
+    let secrets = [
+        "51.50101",
+        "-0.14159",
+        "447700900123",
+        "Alex",
+        "want to die",
+    ];
     bot.assert_log_clean(&secrets);
     assert_data_clean(dir.path(), &secrets);
 }
@@ -709,7 +749,8 @@ async fn sigterm_mid_burst_finishes_what_it_started_and_loses_nothing() {
     let fake = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut bot = Bot::start(&fake, &data, &[]).await;
+    // With the web chat running alongside, as in production.
+    let mut bot = Bot::start(&fake, &data, &["--http", "127.0.0.1:0"]).await;
     let users: Vec<i64> = (0..10).map(|i| 5_550_016_000 + i).collect();
     let mut last_id = 0;
     for text in ["/menu", "/help", "/menu", "/help"] {
@@ -753,4 +794,76 @@ async fn forget_asks_first_then_erases_the_session() {
     assert!(again[0].text.contains(&ui("out_of_date")));
     assert!(bot.stop().await);
     assert_data_clean(dir.path(), &["5550017001", "Sam", "user5550017001"]);
+}
+
+/// One person sending a flood of messages (more than Telegram hands over at once) must not hold
+/// up everyone else for the whole flood (Telegram confirms by a single offset, and a chat gets
+/// about one reply a second), and a cry for help inside the flood is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_chat_neither_blocks_others_nor_buries_a_cry_for_help() {
+    let (fake, _dir, bot) = setup().await;
+    let (flooder, other) = (5_550_018_001, 5_550_018_002);
+    let mut cry = 0;
+    for i in 0..150 {
+        if i == 120 {
+            cry = fake.text(flooder, "i want to die");
+        }
+        fake.text(flooder, "/help");
+    }
+    let hello = fake.text(other, "/menu");
+    fake.wait_done(cry.max(hello)).await;
+    let sent = fake.sent();
+    let flood_replies = sent.iter().filter(|s| s.chat == flooder).count();
+    assert!(
+        flood_replies < 100,
+        "the flood was set aside: {flood_replies}"
+    );
+    assert!(
+        sent.iter()
+            .any(|s| s.chat == flooder && s.text.starts_with(&ui("crisis.title"))),
+        "the cry for help was answered"
+    );
+    let other_at = sent.iter().position(|s| s.chat == other).expect("answered");
+    let before_other = sent[..other_at]
+        .iter()
+        .filter(|s| s.chat == flooder)
+        .count();
+    assert!(
+        before_other <= 13,
+        "the other person waited for {before_other} flood replies"
+    );
+    assert_eq!(sent.iter().filter(|s| s.chat == other).count(), 1);
+    assert!(bot.log().contains("flooding"));
+    assert!(fake.refusals().is_empty());
+}
+
+/// Updates the bot cannot use (a kind from a newer Bot API, a message missing its chat, an
+/// inline query) are confirmed and skipped, and the bot keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_updates_are_skipped_and_the_bot_carries_on() {
+    let (fake, _dir, bot) = setup().await;
+    let user = 5_550_019_001;
+    let odd = [
+        fake.raw("a_kind_from_the_future", serde_json::json!({"x": 1})),
+        fake.raw("message", serde_json::json!({"message_id": 1, "text": "no chat"})),
+        fake.raw(
+            "inline_query",
+            serde_json::json!({"id": "iq", "from": {"id": user, "is_bot": false, "first_name": "Sam"},
+                "query": "rights", "offset": ""}),
+        ),
+    ];
+    let long = fake.text(user, &"a".repeat(4096));
+    let spaces = fake.text(user, "   \u{200b}\u{202e}  ");
+    let emoji = fake.text(user, "\u{1f62d}\u{1f62d}\u{1f62d}");
+    fake.wait_done(odd[2].max(long).max(spaces).max(emoji))
+        .await;
+    assert_eq!(
+        fake.sent_to(user).len(),
+        3,
+        "one reply to each real message"
+    );
+    let after = fake.say(user, "/menu").await;
+    assert!(after[0].text.contains(&ui("menu.intro")));
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+    bot.assert_log_clean(&["aaaaaaaaaaaaaaaaaaaa"]);
 }
