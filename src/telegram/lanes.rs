@@ -100,12 +100,13 @@ impl Lanes {
     }
 
     fn might_be_a_cry_for_help(&self, update: &Update) -> bool {
-        let Plan::Converse {
-            input: Input::Text(text),
-            ..
-        } = plan(update)
-        else {
-            return false;
+        let text = match plan(update) {
+            Plan::Converse {
+                input: Input::Text(text),
+                ..
+            }
+            | Plan::CrisisCheckOnly { text, .. } => text,
+            _ => return false,
         };
         let content = self.ctx.engine.content();
         let analysis = self

@@ -234,3 +234,27 @@ fn the_built_in_content_passes_the_check() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("topics:    38"), "{stdout}");
 }
+
+/// A translation may word the interface, never add to it: a key the default locale lacks is
+/// refused (and topics have no translated text at all), so a translated locale cannot carry
+/// legal wording of its own.
+#[test]
+fn a_translated_locale_cannot_add_words_the_default_lacks() {
+    let mut files = fixture();
+    let english = files.files["locales/en/interface.toml"].clone();
+    files.files.insert(
+        "locales/cy/interface.toml".into(),
+        format!("{english}\n[law]\nsection_3 = \"Mae adran 3 yn para am byth\"\n"),
+    );
+    let problems: Vec<String> = match content::load(&files) {
+        Ok(_) => vec![],
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("locales/cy/interface.toml:")
+                && p.contains("interface key \"law.section_3\" is not in the default locale")),
+        "{problems:?}"
+    );
+}

@@ -611,3 +611,33 @@ fn mydata_shows_the_session_as_stored_after_this_turn() {
         String::from_utf8(outcome.session.to_record()).unwrap()
     );
 }
+
+/// teloxide's dispatcher logs every update it has no handler for (message text included) and
+/// its default error handler logs errors whole; its `repl` and polling listener do the same or
+/// confirm updates before they are handled. None of them may be used.
+#[test]
+fn teloxide_s_update_logging_machinery_is_never_used() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let forbidden = [
+        "Dispatcher",
+        "teloxide::repl",
+        "repl_with_listener",
+        "LoggingErrorHandler",
+        "default_handler",
+        "polling_default",
+        "update_listeners",
+    ];
+    let mut found = Vec::new();
+    for path in crate::live_bot::walk(&src) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for word in forbidden {
+                if code.contains(word) {
+                    found.push(format!("{}:{}: {word}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
