@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod content_check;
+mod decoders;
 mod fake_telegram;
 mod store;
 mod telegram;
