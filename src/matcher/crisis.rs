@@ -10,10 +10,8 @@
 //! "took a load of pills"). Phrases of eight or more letters are also found with their spaces
 //! in other places ("kill my self", "selfharm").
 
-use std::collections::HashMap;
-
 use super::normalise::{Normaliser, Token};
-use super::vocab::Vocab;
+use super::vocab::{FastMap, Vocab};
 
 /// Crisis words shorter than this must be typed exactly ("kms", "od", "blade"): short words
 /// have too many innocent neighbours ("blame").
@@ -43,9 +41,9 @@ pub(crate) struct CrisisPhrases {
     categories: Vec<String>,
     phrases: Vec<Phrase>,
     /// Phrases by their first word.
-    by_first_word: HashMap<u32, Vec<usize>>,
+    by_first_word: FastMap<u32, Vec<usize>>,
     /// Phrases written without spaces, by their first four bytes.
-    unspaced: HashMap<Box<str>, Vec<(Box<str>, usize)>>,
+    unspaced: FastMap<Box<str>, Vec<(Box<str>, usize)>>,
 }
 
 impl CrisisPhrases {

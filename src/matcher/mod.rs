@@ -58,7 +58,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             answer_min: 0.34,
-            clarify_min: 0.32,
+            clarify_min: 0.30,
             clarify_margin: 0.12,
             clarify_max: 3,
             intent_min: 0.5,
