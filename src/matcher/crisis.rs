@@ -10,7 +10,7 @@
 //! staff member hit me", "took a whole load of pills"); after a stop word, two stop words. Phrases of eight or more letters are also found with their spaces
 //! in other places ("kill my self", "selfharm").
 
-use super::normalise::{Normaliser, Token};
+use super::normalise::{Normaliser, Token, undoubled};
 use super::vocab::{FastMap, Vocab};
 
 /// Crisis words shorter than this must be typed exactly ("kms", "od", "blade"): short words
@@ -99,13 +99,19 @@ impl CrisisPhrases {
     pub fn check(&self, tokens: &[Token], is_ordinary: impl Fn(&str) -> bool) -> Found {
         let ids: Vec<Option<u32>> = tokens
             .iter()
-            .map(|t| match self.vocab.exact(&t.text) {
-                Some(id) => Some(id),
-                None if is_ordinary(&t.text) => None,
-                None => self
+            .map(|t| {
+                match self
                     .vocab
-                    .find(&t.text, CRISIS_FUZZY_MIN_CHARS, true)
-                    .map(|f| f.id),
+                    .exact(&t.text)
+                    .or_else(|| undoubled(&t.text).and_then(|single| self.vocab.exact(&single)))
+                {
+                    Some(id) => Some(id),
+                    None if is_ordinary(&t.text) => None,
+                    None => self
+                        .vocab
+                        .find(&t.text, CRISIS_FUZZY_MIN_CHARS, true)
+                        .map(|f| f.id),
+                }
             })
             .collect();
         let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();

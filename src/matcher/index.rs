@@ -22,7 +22,7 @@
 //! dad come and see me"; the square root keeps a topic with no good trigger low).
 
 use super::Config;
-use super::normalise::{Normaliser, Token};
+use super::normalise::{Normaliser, Token, undoubled};
 use super::vocab::{Found, Vocab};
 
 /// At most this many words of a message are scored (bit masks of 64); the crisis check reads
@@ -209,6 +209,15 @@ impl Index {
             });
             return;
         }
+        if let Some(single) = undoubled(&token.text)
+            && let Some(id) = self.surface.exact(&single)
+        {
+            out.push(Found {
+                id: self.surface_stem[id as usize],
+                similarity: 1.0,
+            });
+            return;
+        }
         let mut written = Vec::new();
         self.surface
             .find_all(&token.text, self.fuzzy_min_chars, true, &mut written);
@@ -277,7 +286,7 @@ impl Index {
                     .any(|(g, _, _)| g.first().is_some_and(|g| g.id == c.id))
             });
             for &Found { id, similarity } in candidates {
-                if !repeated && !self.stop[id as usize] {
+                if !repeated {
                     for &doc in &self.doc_postings[id as usize] {
                         if bag_word[doc as usize] != i {
                             bag_word[doc as usize] = i;
@@ -297,7 +306,7 @@ impl Index {
             }
         }
         // Pass 2: weak words, added to the triggers found and to those made only of weak
-        // words. They count in each document's bag only if not a stop word.
+        // words, and to each document's bag.
         if any_strong {
             let weak: Vec<(u8, Found, f32)> = found
                 .iter()
@@ -307,7 +316,7 @@ impl Index {
                 .collect();
             for &(i, f, weight) in &weak {
                 let repeated = weak.iter().any(|(j, g, _)| *j < i && g.id == f.id);
-                if !repeated && !self.stop[f.id as usize] {
+                if !repeated {
                     for &doc in &self.doc_postings[f.id as usize] {
                         bag[doc as usize] += weight * f.similarity;
                     }

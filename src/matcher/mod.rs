@@ -57,8 +57,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            answer_min: 0.34,
-            clarify_min: 0.30,
+            answer_min: 0.36,
+            clarify_min: 0.33,
             clarify_margin: 0.12,
             clarify_max: 3,
             intent_min: 0.5,

@@ -172,6 +172,20 @@ pub(crate) fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// `word` with every doubled letter made single ("heyy" -> "hey", "pleease" -> "please"), if
+/// that changes it: tried when a word is not known as typed.
+pub(crate) fn undoubled(word: &str) -> Option<String> {
+    let mut out = String::with_capacity(word.len());
+    let mut previous = None;
+    for c in word.chars() {
+        if Some(c) != previous || !c.is_alphabetic() {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    (out.len() != word.len()).then_some(out)
+}
+
 fn is_apostrophe(c: char) -> bool {
     matches!(
         c,
@@ -246,6 +260,13 @@ mod tests {
             words("sooo pleeease 111 need"),
             ["so", "please", "111", "need"]
         );
+    }
+
+    #[test]
+    fn doubled_letters_can_be_made_single() {
+        assert_eq!(undoubled("heyy").as_deref(), Some("hey"));
+        assert_eq!(undoubled("hi"), None);
+        assert_eq!(undoubled("1100"), None);
     }
 
     #[test]
