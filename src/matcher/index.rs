@@ -42,8 +42,9 @@ const NONE: u8 = u8::MAX;
 struct Trigger {
     doc: u32,
     words: Vec<u32>,
-    /// Per position: the position of the content word before it, or `NONE`. Phrases are
-    /// pairs of neighbouring content words; stop words between them do not break a pair.
+    /// Per position of a strong word: the position of the strong word before it, or `NONE`.
+    /// Phrases are pairs of neighbouring strong words; weak words between them do not break a
+    /// pair.
     previous_content: Vec<u8>,
     /// Positions of weak words (see `WEAK_WEIGHT`).
     weak_positions: Vec<u8>,
@@ -139,18 +140,10 @@ impl Index {
                     }
                     words.push(id);
                 }
-                let mut previous_content = Vec::with_capacity(tokens.len());
-                let mut last = NONE;
-                for (pos, t) in tokens.iter().enumerate() {
-                    previous_content.push(last);
-                    if !t.stop {
-                        last = pos as u8;
-                    }
-                }
                 this.triggers.push(Trigger {
                     doc,
                     words,
-                    previous_content,
+                    previous_content: Vec::new(),
                     weak_positions: Vec::new(),
                     total: 0.0,
                     pair_total: 0.0,
@@ -178,6 +171,19 @@ impl Index {
             if t.weak_positions.len() == t.words.len() {
                 this.weak_only.push(index as u32);
             }
+            // Pairs link neighbouring strong words, skipping weak ones between them.
+            let mut last = NONE;
+            t.previous_content = t
+                .words
+                .iter()
+                .enumerate()
+                .map(|(pos, &w)| {
+                    if this.weight[w as usize] < WEAK_WEIGHT {
+                        return NONE;
+                    }
+                    std::mem::replace(&mut last, pos as u8)
+                })
+                .collect();
             t.total = t.words.iter().map(|&w| this.weight[w as usize]).sum();
             t.pair_total = t
                 .previous_content
@@ -388,7 +394,6 @@ impl Index {
         // message words (stop words, say) before this one.
         let previous = t.previous_content[pos as usize];
         if previous != NONE
-            && !self.stop[t.words[pos as usize] as usize]
             && h.positions & (1 << previous) != 0
             && h.last_position == previous
             && i.saturating_sub(h.last_word) <= 3
