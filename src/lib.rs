@@ -3,7 +3,7 @@
 //!
 //! The conversation engine (`engine`) is pure; `content` loads and checks what it says;
 //! `matcher` understands free text; `store` keeps the least possible state; the channels
-//! (`terminal`, and later Telegram and the web chat) are thin shells.
+//! (`terminal`, `web`, and later Telegram) are thin shells.
 
 pub mod content;
 pub mod deeplink;
@@ -12,6 +12,7 @@ pub mod ids;
 pub mod matcher;
 pub mod store;
 pub mod terminal;
+pub mod web;
 
 /// Seconds since 1970 from the system clock: the shells' only clock.
 pub fn now_secs() -> u64 {

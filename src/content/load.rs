@@ -188,6 +188,10 @@ impl<'a> Checker<'a> {
             }
         }
 
+        // Names come from the files, parsed or not, so one broken file does not make every
+        // reference to it an error too.
+        let topic_ids: BTreeSet<String> = topic_files.iter().map(|p| stem(p)).collect();
+        let flow_ids: BTreeSet<String> = flow_files.iter().map(|p| stem(p)).collect();
         let topics: Vec<_> = topic_files
             .into_iter()
             .filter_map(|p| self.parse::<RawTopic>(p))
@@ -207,8 +211,6 @@ impl<'a> Checker<'a> {
         };
 
         // Names first, so every reference below can be resolved and near misses suggested.
-        let topic_ids: BTreeSet<String> = topics.iter().map(|t| stem(t.path)).collect();
-        let flow_ids: BTreeSet<String> = flows.iter().map(|f| stem(f.path)).collect();
         let page_ids: BTreeSet<String> = pages
             .iter()
             .flat_map(|p| p.value.keys().map(|k| k.get_ref().clone()))
@@ -218,13 +220,14 @@ impl<'a> Checker<'a> {
             flows: &flow_ids,
             pages: &page_ids,
         };
-        for path in topics
+        for (id, kind) in topic_ids
             .iter()
-            .map(|t| t.path)
-            .chain(flows.iter().map(|f| f.path))
+            .map(|id| (id, "topics"))
+            .chain(flow_ids.iter().map(|id| (id, "flows")))
         {
-            let id = stem(path);
-            if !is_valid_id(&id) {
+            let path = format!("dialogues/{kind}/{id}.toml");
+            let path = path.as_str();
+            if !is_valid_id(id) {
                 self.problems.file(
                     path,
                     format!("file name \"{id}\" is not a valid id: use a-z, 0-9 and _, at most 32"),
@@ -280,6 +283,9 @@ impl<'a> Checker<'a> {
         let matcher = matcher.map(|m| m.value).unwrap_or_default();
 
         let (helplines, crisis, menus) = (helplines?, crisis?, menus?);
+        if !self.problems.is_empty() {
+            return None;
+        }
         let content = Content {
             topics,
             flows,
@@ -1220,22 +1226,21 @@ fn sources(raw: &[RawSource]) -> Vec<Source> {
 }
 
 /// Trims each paragraph and joins lines within a paragraph, so authors can wrap text freely.
-/// Lines that start a list item keep their own line.
+/// Trims each line and paragraph, keeps the author's line breaks (lists are written one item a
+/// line) and turns a leading "- " into a bullet, so texts read the same in every channel.
 fn tidy(s: &str) -> String {
-    let is_item = |line: &str| {
-        let l = line.trim_start();
-        l.starts_with("- ") || l.starts_with("* ") || l.starts_with('\u{2022}')
-    };
     s.split("\n\n")
         .map(|paragraph| {
-            let mut out = String::new();
-            for line in paragraph.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if !out.is_empty() {
-                    out.push(if is_item(line) { '\n' } else { ' ' });
-                }
-                out.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
-            }
-            out
+            paragraph
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| match l.strip_prefix("- ") {
+                    Some(item) => format!("\u{2022} {}", item.trim()),
+                    None => l.split_whitespace().collect::<Vec<_>>().join(" "),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         })
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()

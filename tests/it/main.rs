@@ -1,4 +1,11 @@
-//! The one integration test crate: a module per area, each testing behaviour a user would
-//! notice through the real parts (real content, real store, real HTTP on loopback).
+//! The one integration test crate: each module tests one area through its user-visible
+//! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
+mod browser;
+mod cli;
+mod content_check;
 mod matcher;
+mod store;
+mod tidy;
+mod transcripts;
+mod web;

@@ -1,0 +1,507 @@
+//! HTML for the web chat, written by hand: the chat page, the conversation fragment the script
+//! inserts, and the static pages (topics, helplines, privacy, about, not found).
+//!
+//! Every piece of text from content, from the person or from the form's own history goes
+//! through `escape` (or `text_html`, which escapes): nothing is ever inserted raw. There are
+//! no inline scripts or styles (the Content-Security-Policy forbids them), and no third-party
+//! assets.
+
+use std::fmt::Write as _;
+
+use crate::content::{Content, Topic};
+use crate::engine::{render_ask, render_more};
+use crate::ids::{Audience, LocaleId};
+
+use super::history::{Entry, Speaker};
+
+/// Where "Leave this page quickly" goes: a neutral, everyday page.
+pub const EXIT_URL: &str = "https://www.bbc.co.uk/weather";
+
+/// Escapes text for use in HTML text and in double- or single-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Plain reply text as HTML: paragraphs at blank lines, "\u{2022} " lines as a list, other
+/// line breaks kept.
+pub fn text_html(text: &str) -> String {
+    blocks_html(text, &escape)
+}
+
+/// Like `text_html`, with web addresses made into links: for the static pages, where following
+/// a link loses nothing (in the chat it would lose the conversation, which lives in the page).
+pub fn text_html_linked(text: &str) -> String {
+    blocks_html(text, &linkify)
+}
+
+fn blocks_html(text: &str, inline: &dyn Fn(&str) -> String) -> String {
+    let text = text.replace("\r\n", "\n");
+    let is_item = |line: &str| line.trim_start().starts_with('\u{2022}');
+    let mut out = String::new();
+    for paragraph in text.split("\n\n") {
+        let lines: Vec<&str> = paragraph
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let mut i = 0;
+        while i < lines.len() {
+            if is_item(lines[i]) {
+                out.push_str("<ul>");
+                while i < lines.len() && is_item(lines[i]) {
+                    let item = lines[i].trim_start().trim_start_matches('\u{2022}').trim();
+                    let _ = write!(out, "<li>{}</li>", inline(item));
+                    i += 1;
+                }
+                out.push_str("</ul>");
+            } else {
+                let start = i;
+                while i < lines.len() && !is_item(lines[i]) {
+                    i += 1;
+                }
+                let joined: Vec<String> = lines[start..i].iter().map(|l| inline(l)).collect();
+                let _ = write!(out, "<p>{}</p>", joined.join("<br>"));
+            }
+        }
+    }
+    out
+}
+
+/// Escapes `text`, turning each `https://` address into a link. An address runs to the next
+/// space, less closing punctuation.
+fn linkify(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("https://") {
+        out.push_str(&escape(&rest[..start]));
+        let tail = &rest[start..];
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches([')', '.', ',', ';', ':']);
+        let _ = write!(
+            out,
+            "<a href=\"{url}\" rel=\"noreferrer\">{url}</a>",
+            url = escape(url)
+        );
+        rest = &tail[url.len()..];
+    }
+    out.push_str(&escape(rest));
+    out
+}
+
+/// The words of the page around the conversation, in one locale.
+pub struct Words<'a> {
+    content: &'a Content,
+    locale: &'a LocaleId,
+}
+
+impl<'a> Words<'a> {
+    pub fn new(content: &'a Content, locale: &'a LocaleId) -> Self {
+        Words { content, locale }
+    }
+
+    /// An interface string, raw (escape it when writing HTML). A missing key shows the key
+    /// itself, which a test catches, rather than failing a young person's request.
+    pub fn get(&self, key: &str) -> String {
+        self.content.ui(self.locale, key).to_owned()
+    }
+
+    /// The page's language, for `<html lang>`.
+    pub fn lang(&self) -> &str {
+        self.locale.as_str()
+    }
+
+    /// An interface string, escaped for HTML.
+    pub fn html(&self, key: &str) -> String {
+        escape(&self.get(key))
+    }
+}
+
+/// What the layout needs to know about the page it wraps.
+pub struct Frame<'a> {
+    pub title: &'a str,
+    pub crisis: bool,
+    /// The chat page has the data buttons in its footer (they post through its form).
+    pub chat_footer: bool,
+}
+
+/// The whole document around `main`.
+pub fn layout(words: &Words<'_>, frame: &Frame<'_>, main: &str) -> String {
+    let site = words.html("web.site_name");
+    let body_class = if frame.crisis {
+        " class=\"crisis\""
+    } else {
+        ""
+    };
+    let mut out = String::with_capacity(main.len() + 3000);
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <title>{title} - {site}</title>\n\
+         <link rel=\"stylesheet\" href=\"/assets/chat.css\">\n\
+         <script src=\"/assets/chat.js\" defer></script>\n</head>\n<body{body_class}>\n\
+         <a class=\"skip\" href=\"#main\">{skip}</a>\n\
+         <header class=\"top\"><a class=\"brand\" href=\"/\">{site}</a></header>\n\
+         <nav class=\"bar\" aria-label=\"{help}\"><div class=\"bar-inner\">\n\
+         <a class=\"help\" id=\"help-now\" href=\"/helplines\">{help}</a>\n\
+         <a class=\"exit\" href=\"{exit}\" rel=\"noreferrer\" data-exit>{leave}</a>\n\
+         </div>\n\
+         <p class=\"crisis-banner\" id=\"crisis-banner\">{banner} <a href=\"/helplines\">{help}</a></p>\n\
+         </nav>\n<main id=\"main\" tabindex=\"-1\">\n{main}</main>\n<footer class=\"foot\">\n",
+        lang = escape(words.lang()),
+        title = escape(frame.title),
+        skip = words.html("web.skip"),
+        help = words.html("button.get_help_now"),
+        exit = EXIT_URL,
+        leave = words.html("web.leave"),
+        banner = words.html("web.crisis_banner"),
+    );
+    if frame.chat_footer {
+        let _ = write!(
+            out,
+            "<div class=\"data-buttons\">\
+             <button type=\"submit\" form=\"chat\" name=\"command\" value=\"mydata\" class=\"link\">{mydata}</button> \
+             <button type=\"submit\" form=\"chat\" name=\"command\" value=\"forget\" class=\"link\">{forget}</button>\
+             </div>",
+            mydata = words.html("web.my_data"),
+            forget = words.html("web.forget"),
+        );
+    }
+    let _ = write!(
+        out,
+        "<nav aria-label=\"{site}\"><a href=\"/\">{chat}</a> <a href=\"/helplines\">{helplines}</a> \
+         <a href=\"/privacy\">{privacy}</a> <a href=\"/about\">{about}</a></nav>\n\
+         </footer>\n</body>\n</html>\n",
+        chat = words.html("web.back_to_chat"),
+        helplines = words.html("web.helplines"),
+        privacy = words.html("web.privacy"),
+        about = words.html("web.about"),
+    );
+    out
+}
+
+/// One conversation entry. `live` entries carry their buttons; `latest` marks the first reply
+/// of the newest turn, where the page scrolls to and focus can go.
+pub fn entry_html(words: &Words<'_>, entry: &Entry, latest: bool) -> String {
+    let id = if latest {
+        " id=\"latest\" tabindex=\"-1\""
+    } else {
+        ""
+    };
+    match entry.speaker {
+        Speaker::Person => format!(
+            "<div class=\"msg you\"{id}><p><span class=\"visually-hidden\">{who} </span>{text}</p></div>\n",
+            who = words.html("web.you_said"),
+            text = escape(&entry.text),
+        ),
+        Speaker::Bot => {
+            let mut out = format!("<section class=\"msg bot\"{id}>");
+            let _ = write!(
+                out,
+                "<span class=\"visually-hidden\">{} </span>",
+                words.html("web.bot_said")
+            );
+            if let Some(title) = &entry.title {
+                let _ = write!(out, "<h2>{}</h2>", escape(title));
+            }
+            out.push_str(&text_html(&entry.text));
+            if !entry.buttons.is_empty() {
+                out.push_str("<div class=\"actions\">");
+                for row in &entry.buttons {
+                    out.push_str("<div class=\"btn-row\">");
+                    for button in row {
+                        let _ = write!(
+                            out,
+                            "<button type=\"submit\" form=\"chat\" name=\"action\" value=\"{value}\">{label}</button>",
+                            value = escape(&button.value),
+                            label = escape(&button.label),
+                        );
+                    }
+                    out.push_str("</div>");
+                }
+                out.push_str("</div>");
+            }
+            out.push_str("</section>\n");
+            out
+        }
+    }
+}
+
+/// The entries of the newest turn, with their buttons. The first reply is marked as the
+/// latest (the page scrolls there and focus can go there).
+pub fn newest_html(words: &Words<'_>, newest: &[Entry]) -> String {
+    let latest = newest
+        .iter()
+        .position(|e| e.speaker == Speaker::Bot)
+        .unwrap_or(0);
+    newest
+        .iter()
+        .enumerate()
+        .map(|(i, e)| entry_html(words, e, i == latest))
+        .collect()
+}
+
+/// What the chat page shows.
+pub struct ChatPage<'a> {
+    /// Earlier turns, already without buttons.
+    pub earlier: &'a [Entry],
+    /// The newest turn: what the person said (when known) and the replies, with buttons.
+    pub newest: &'a [Entry],
+    pub csrf: &'a str,
+    /// The history to post back with the next message (the only place it lives).
+    pub log: &'a str,
+    /// A kind note about the last request (too long, too fast...), shown by the form.
+    pub notice: Option<&'a str>,
+    pub crisis: bool,
+}
+
+pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
+    let mut main = String::new();
+    let _ = write!(
+        main,
+        "<h1 class=\"chat-title\">{}</h1>\n\
+         <div id=\"log\" class=\"log\" role=\"log\" aria-live=\"polite\" aria-relevant=\"additions\" aria-label=\"{}\">\n",
+        words.html("web.chat_heading"),
+        words.html("web.chat_heading"),
+    );
+    main.insert_str(
+        0,
+        &format!(
+            // The form's default button, first in the document: pressing Enter in the message
+            // box must send the message, not press the first reply button.
+            "<button type=\"submit\" form=\"chat\" name=\"send\" value=\"1\" class=\"visually-hidden\" \
+             tabindex=\"-1\" aria-hidden=\"true\">{}</button>\n",
+            words.html("web.send")
+        ),
+    );
+    for entry in page.earlier {
+        main.push_str(&entry_html(words, entry, false));
+    }
+    main.push_str(&newest_html(words, page.newest));
+    main.push_str("</div>\n");
+    let notice = page.notice.map(escape).unwrap_or_default();
+    let _ = write!(
+        main,
+        "<form id=\"chat\" class=\"ask\" method=\"post\" action=\"/chat#latest\" data-problem=\"{problem}\">\n\
+         <p id=\"notice\" class=\"notice\" role=\"status\">{notice}</p>\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+         <input type=\"hidden\" name=\"log\" value=\"{log}\">\n\
+         <label for=\"message\">{label}</label>\n\
+         <div class=\"send-row\">\
+         <input id=\"message\" name=\"message\" type=\"text\" maxlength=\"{max}\" autocomplete=\"off\" \
+         enterkeyhint=\"send\" aria-describedby=\"hint\">\
+         <button type=\"submit\" name=\"send\" value=\"1\">{send}</button></div>\n\
+         <p id=\"hint\" class=\"hint\">{hint}</p>\n</form>\n",
+        problem = words.html("web.problem"),
+        csrf = escape(page.csrf),
+        log = escape(page.log),
+        label = words.html("web.message_label"),
+        max = super::MAX_MESSAGE_CHARS,
+        send = words.html("web.send"),
+        hint = words.html("web.hint"),
+    );
+    let title = words.get("web.chat_heading");
+    let frame = Frame {
+        title: &title,
+        crisis: page.crisis,
+        chat_footer: true,
+    };
+    layout(words, &frame, &main)
+}
+
+/// A page of fixed text (privacy, about, not found).
+pub fn text_page(words: &Words<'_>, title: &str, text: &str) -> String {
+    let main = format!(
+        "<article class=\"page\"><h1>{}</h1>{}<p><a href=\"/\">{}</a></p></article>\n",
+        escape(title),
+        text_html_linked(text),
+        words.html("web.back_to_chat"),
+    );
+    let frame = Frame {
+        title,
+        crisis: false,
+        chat_footer: false,
+    };
+    layout(words, &frame, &main)
+}
+
+/// Every helpline, with its contact, who it is for, when it was checked and its website.
+pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
+    let title = words.get("helplines.title");
+    let mut main = format!(
+        "<article class=\"page\"><h1>{}</h1>{}<ul class=\"helplines\">",
+        escape(&title),
+        text_html(&words.get("helplines.intro")),
+    );
+    for h in &content.helplines {
+        let _ = write!(
+            main,
+            "<li><h2>{name}</h2><p class=\"contact\">{contact}</p><p>{for_whom}</p>\
+             <p class=\"small\">{checked} \u{00b7} <a href=\"{source}\" rel=\"noreferrer\">{website}<span class=\"visually-hidden\">: {name}</span></a></p></li>",
+            name = escape(&h.name),
+            contact = contact_html(&h.contact),
+            for_whom = escape(&h.for_whom),
+            checked = escape(&words.get("web.checked").replace("{date}", &h.checked)),
+            source = escape(&h.source),
+            website = words.html("web.website"),
+        );
+    }
+    let _ = writeln!(
+        main,
+        "</ul><p><a href=\"/\">{}</a></p></article>",
+        words.html("web.back_to_chat")
+    );
+    let frame = Frame {
+        title: &title,
+        crisis: false,
+        chat_footer: false,
+    };
+    layout(words, &frame, &main)
+}
+
+/// A helpline's contact line, with each "Call <number>" made into a `tel:` link so a phone can
+/// dial it with one tap.
+fn contact_html(contact: &str) -> String {
+    let mut out = String::new();
+    let mut rest = contact;
+    while let Some(at) = rest.find("Call ") {
+        let (before, after) = rest.split_at(at + "Call ".len());
+        out.push_str(&escape(before));
+        let len = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ' '))
+            .unwrap_or(after.len());
+        let number = after[..len].trim_end();
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 3 {
+            let _ = write!(out, "<a href=\"tel:{digits}\">{}</a>", escape(number));
+        } else {
+            out.push_str(&escape(number));
+        }
+        rest = &after[number.len()..];
+    }
+    out.push_str(&escape(rest));
+    out
+}
+
+/// A topic as a printable, shareable page: the short answer, "tell me more" (with rights,
+/// sources and the review date) and "what can I ask?", worded for one audience.
+pub fn topic_page(
+    words: &Words<'_>,
+    content: &Content,
+    locale: &LocaleId,
+    topic: &Topic,
+    audience: Audience,
+) -> String {
+    let mut main = format!(
+        "<article class=\"page topic\"><h1>{}</h1>",
+        escape(&topic.title)
+    );
+    if topic.audiences.len() > 1 {
+        let _ = write!(main, "<p class=\"small\">{} ", words.html("web.read_for"));
+        let links: Vec<String> = topic
+            .audiences
+            .iter()
+            .map(|a| {
+                let label = words.html(&format!("web.for_{a}"));
+                if *a == audience {
+                    format!("<strong aria-current=\"page\">{label}</strong>")
+                } else {
+                    format!("<a href=\"/topics/{}?audience={a}\">{label}</a>", topic.id)
+                }
+            })
+            .collect();
+        main.push_str(&links.join(" \u{00b7} "));
+        main.push_str("</p>");
+    }
+    main.push_str(&text_html(topic.short.for_audience(audience)));
+    if topic.crisis_signpost {
+        let _ = write!(
+            main,
+            "<p><a href=\"/helplines\">{}</a></p>",
+            words.html("button.get_help_now")
+        );
+    }
+    let _ = write!(
+        main,
+        "<h2>{}</h2>{}<h2>{}</h2>{}",
+        words.html("button.more"),
+        text_html_linked(&render_more(content, locale, topic, audience)),
+        words.html("button.ask"),
+        text_html(&render_ask(content, locale, topic, audience)),
+    );
+    let short_audience = match audience {
+        Audience::YoungPerson => "yp",
+        Audience::Parent => "p",
+        Audience::Advocate => "adv",
+    };
+    let _ = writeln!(
+        main,
+        "<p class=\"no-print\"><a href=\"/?start=t_{id}-a_{short_audience}\">{ask}</a></p></article>",
+        id = topic.id,
+        ask = words.html("web.ask_in_chat"),
+    );
+    let frame = Frame {
+        title: &topic.title,
+        crisis: false,
+        chat_footer: false,
+    };
+    layout(words, &frame, &main)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_that_could_open_markup() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+
+    #[test]
+    fn addresses_become_links_on_static_pages_only() {
+        let text = "See (https://example.org/a?b=1&c=<2>). Or https://x.y";
+        assert_eq!(
+            text_html_linked(text),
+            "<p>See (<a href=\"https://example.org/a?b=1&amp;c=&lt;2&gt;\" rel=\"noreferrer\">\
+             https://example.org/a?b=1&amp;c=&lt;2&gt;</a>). Or \
+             <a href=\"https://x.y\" rel=\"noreferrer\">https://x.y</a></p>"
+        );
+        assert!(!text_html(text).contains("<a "));
+        let sneaky = "https://\"onmouseover=\"x";
+        assert!(!text_html_linked(sneaky).contains("\"onmouseover"));
+    }
+
+    #[test]
+    fn helpline_numbers_can_be_tapped() {
+        assert_eq!(
+            contact_html("Call 0800 1111 (free) or chat at childline.org.uk"),
+            "Call <a href=\"tel:08001111\">0800 1111</a> (free) or chat at childline.org.uk"
+        );
+        assert_eq!(contact_html("Call 999"), "Call <a href=\"tel:999\">999</a>");
+        assert_eq!(contact_html("Text SHOUT to 85258"), "Text SHOUT to 85258");
+    }
+
+    #[test]
+    fn paragraphs_and_bullets() {
+        let html = text_html("Hello\nthere\n\nYou could ask:\n\u{2022} one <b>\n\u{2022} two");
+        assert_eq!(
+            html,
+            "<p>Hello<br>there</p><p>You could ask:</p><ul><li>one &lt;b&gt;</li><li>two</li></ul>"
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! The command line as a content author uses it: the terminal chat with the real store, and
+//! `match --json`'s contract.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run(args: &[&str], data: &std::path::Path, stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_terminal_chat_holds_a_conversation_and_remembers_it() {
+    let data = tempfile::tempdir().unwrap();
+    // Press "I'm a parent or carer", then the first menu group, then its first item.
+    let (ok, out, err) = run(&["chat"], data.path(), "2\n1\n1\n");
+    assert!(ok, "{err}");
+    assert!(out.contains("Who are you?"), "{out}");
+    assert!(out.contains("[2] I'm a parent or carer"), "{out}");
+    assert!(out.contains("What would you like to know about?"), "{out}");
+
+    // A second run picks up the saved session: no welcome question, straight to the menu.
+    let (ok, out, _) = run(&["chat"], data.path(), "i want to die\n");
+    assert!(ok);
+    assert!(!out.contains("Who are you?"), "{out}");
+    assert!(
+        out.contains("999"),
+        "the crisis reply comes on any message: {out}"
+    );
+    assert!(out.contains("Childline"), "{out}");
+}
+
+#[test]
+fn the_terminal_chat_stores_no_message_text() {
+    let data = tempfile::tempdir().unwrap();
+    let secret_words = "zebracrossing marmalade";
+    let (ok, _, err) = run(
+        &["chat"],
+        data.path(),
+        &format!("1\n{secret_words}\n/menu\n"),
+    );
+    assert!(ok, "{err}");
+    for file in walk(data.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for word in secret_words.split(' ') {
+            assert!(
+                !bytes.windows(word.len()).any(|w| w == word.as_bytes()),
+                "{word} was written to {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn match_json_prints_one_decision_per_line() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(
+        &["match", "--json"],
+        data.path(),
+        "i want to die\nhello\nzzzz qqqq\n",
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        for field in ["text", "decision", "topic", "candidates", "crisis", "score"] {
+            assert!(line.get(field).is_some(), "{field} missing in {line}");
+        }
+    }
+    assert_eq!(lines[0]["text"], "i want to die");
+    assert_eq!(lines[0]["crisis"], true);
+    assert_eq!(lines[1]["decision"], "smalltalk");
+    assert_eq!(lines[1]["crisis"], false);
+    assert_eq!(lines[2]["decision"], "fallback");
+    assert_eq!(lines[2]["topic"], serde_json::Value::Null);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -1,0 +1,236 @@
+//! `rightsbot check`: broken content must be reported at the right file, line and column,
+//! with a hint, and nothing may start.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rightsbot::content::{self, ContentFiles};
+
+fn fixture_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/content")
+}
+
+fn fixture() -> ContentFiles {
+    let root = fixture_root();
+    let mut files = BTreeMap::new();
+    for top in ["dialogues", "locales"] {
+        read(&root, &root.join(top), &mut files);
+    }
+    ContentFiles { files }
+}
+
+fn read(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            read(root, &path, out);
+        } else {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.insert(rel, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+/// Applies `edit` (file, from, to) to the fixture and checks the diagnostics are exactly `expect`.
+#[track_caller]
+fn check(edits: &[(&str, &str, &str)], expect: &[&str]) {
+    let mut files = fixture();
+    for (path, from, to) in edits {
+        let text = files
+            .files
+            .get_mut(*path)
+            .unwrap_or_else(|| panic!("no fixture file {path}"));
+        assert!(text.contains(from), "{path} does not contain {from:?}");
+        *text = text.replacen(from, to, 1);
+    }
+    let got: Vec<String> = match content::load(&files) {
+        Ok(_) => vec![],
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
+    };
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn the_fixture_itself_is_clean() {
+    check(&[], &[]);
+}
+
+#[test]
+fn a_misspelt_related_topic_points_at_it_with_a_suggestion() {
+    check(
+        &[("dialogues/topics/alpha.toml", "\"gamma\"]", "\"gama\"]")],
+        &[
+            "dialogues/topics/alpha.toml:5:20: unknown topic \"gama\" in related; did you mean \"gamma\"?",
+        ],
+    );
+}
+
+#[test]
+fn a_broken_flow_reference_and_an_unreachable_step_are_both_reported() {
+    check(
+        &[
+            (
+                "dialogues/flows/check.toml",
+                "next = \"yes\"",
+                "next = \"yess\"",
+            ),
+            (
+                "dialogues/flows/check.toml",
+                "topic = \"alpha\"",
+                "topic = \"alfa\"",
+            ),
+        ],
+        &[
+            "dialogues/flows/check.toml:11:8: unknown step \"yess\" in next; did you mean \"yes\"?",
+            "dialogues/flows/check.toml:17:8: step \"yes\" cannot be reached from start",
+            "dialogues/flows/check.toml:22:9: unknown topic \"alfa\" in topic",
+        ],
+    );
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    check(
+        &[(
+            "dialogues/topics/beta.toml",
+            "title = ",
+            "titel = \"x\"\ntitle = ",
+        )],
+        &[
+            "dialogues/topics/beta.toml:1:1: unknown field `titel`, expected one of `title`, `reviewed`, `audiences`, `rights`, `related`, `triggers`, `crisis_signpost`, `short`, `more`, `ask`, `nations`, `sources`",
+        ],
+    );
+}
+
+#[test]
+fn topics_need_sources_a_review_date_and_enough_triggers() {
+    check(
+        &[
+            (
+                "dialogues/topics/gamma.toml",
+                "reviewed = \"2026-11-22\"\n",
+                "",
+            ),
+            (
+                "dialogues/topics/gamma.toml",
+                "  \"gamma question 14\",\n",
+                "",
+            ),
+            (
+                "dialogues/topics/gamma.toml",
+                "[[sources]]\ntitle = \"A source\"\nwhere = \"https://example.org/gamma\"\n",
+                "",
+            ),
+        ],
+        &[
+            "dialogues/topics/gamma.toml:1:1: missing reviewed = \"YYYY-MM-DD\": when the facts were last checked",
+            "dialogues/topics/gamma.toml:1:1: no [[sources]]: every fact must trace to a source (title and where)",
+            "dialogues/topics/gamma.toml:5:12: 14 triggers; a topic needs at least 15, written the way people really type",
+        ],
+    );
+}
+
+#[test]
+fn long_texts_bad_ids_and_missing_catalogue_topics_are_reported() {
+    let long = vec!["word"; 91].join(" ");
+    check(
+        &[
+            (
+                "dialogues/topics/alpha.toml",
+                "You have alpha rights.",
+                &long,
+            ),
+            ("dialogues/menus.toml", "id = \"all\"", "id = \"All\""),
+            (
+                "dialogues/catalogue.toml",
+                "\"gamma\"]",
+                "\"gamma\", \"delta\"]",
+            ),
+        ],
+        &[
+            "dialogues/catalogue.toml:1:37: catalogue topic \"delta\" has no file: add dialogues/topics/delta.toml",
+            "dialogues/menus.toml:2:6: group id \"All\" is not valid: use a-z, 0-9 and _, at most 32 characters",
+            "dialogues/topics/alpha.toml:24:1: short answer has 91 words; keep it to 90 or fewer",
+        ],
+    );
+}
+
+#[test]
+fn interface_keys_the_bot_needs_must_exist() {
+    check(
+        &[("locales/en/interface.toml", "nontext = ", "non_text = ")],
+        &["locales/en/interface.toml:1:1: interface key \"nontext\" is missing; the bot uses it"],
+    );
+}
+
+#[test]
+fn a_topic_missing_from_every_menu_is_too_many_taps_away() {
+    check(
+        &[(
+            "dialogues/menus.toml",
+            "items = [\"alpha\", \"beta\", \"gamma\"]\n\n[[advocate]]",
+            "items = [\"check\"]\n\n[[advocate]]",
+        )],
+        &[
+            "dialogues/menus.toml:1:1: topic \"alpha\" is more than 3 taps from the parent menu: list it in a group",
+            "dialogues/menus.toml:1:1: topic \"gamma\" is more than 3 taps from the parent menu: list it in a group",
+        ],
+    );
+}
+
+#[test]
+fn the_check_command_exits_non_zero_and_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in fixture().files {
+        let target = dir.path().join(&path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        let text = if path == "dialogues/topics/beta.toml" {
+            text.replacen("\"alpha\", \"gamma\"", "\"alpha\", \"gama\"", 1)
+        } else {
+            text
+        };
+        std::fs::write(target, text).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .args(["check", "--content"])
+        .arg(dir.path())
+        .env("RIGHTSBOT_DATA", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "dialogues/topics/beta.toml:5:21: unknown topic \"gama\" in related; did you mean \"gamma\"?"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 problem in the content; nothing was started"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing may start on broken content"
+    );
+}
+
+#[test]
+fn the_built_in_content_passes_the_check() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("topics:    38"), "{stdout}");
+}
