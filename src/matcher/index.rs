@@ -23,7 +23,7 @@
 
 use super::Config;
 use super::normalise::{Normaliser, Token, undoubled};
-use super::vocab::{Found, Vocab};
+use super::vocab::{FastMap, Found, Vocab};
 
 /// At most this many words of a message are scored (bit masks of 64); the crisis check reads
 /// every word regardless.
@@ -230,8 +230,11 @@ impl Index {
         for w in &mut written {
             w.id = self.surface_stem[w.id as usize];
         }
-        self.vocab
-            .find_all(&token.stem, self.fuzzy_min_chars, true, out);
+        // When stemming changed nothing, the written word's typos already cover the stem's.
+        if token.stem != token.text {
+            self.vocab
+                .find_all(&token.stem, self.fuzzy_min_chars, true, out);
+        }
         for w in written {
             match out.iter_mut().find(|f| f.id == w.id) {
                 Some(f) => f.similarity = f.similarity.max(w.similarity),
@@ -334,13 +337,20 @@ impl Index {
                     hits.push((trigger, Hits::default()));
                 }
             }
+            // The message's weak words by word id, so each trigger position is one lookup.
+            let mut weak_by_id: FastMap<u32, Vec<(u8, Found, f32)>> = FastMap::default();
+            for &w in &weak {
+                weak_by_id.entry(w.1.id).or_default().push(w);
+            }
             for (trigger, h) in &mut hits {
                 let t = &self.triggers[*trigger as usize];
                 for &p in &t.weak_positions {
                     let id = t.words[p as usize];
-                    if let Some(&(i, f, weight)) = weak
-                        .iter()
-                        .find(|(i, f, _)| f.id == id && h.words & (1 << i) == 0)
+                    let Some(typed) = weak_by_id.get(&id) else {
+                        continue;
+                    };
+                    if let Some(&(i, f, weight)) =
+                        typed.iter().find(|(i, _, _)| h.words & (1 << i) == 0)
                     {
                         let trigger_word_weight = self.weight[id as usize];
                         h.trigger_weight += trigger_word_weight * f.similarity;
