@@ -222,10 +222,15 @@ mod tests {
     fn normaliser() -> Normaliser {
         let locale = Locale {
             stopwords: vec!["my".into(), "the".into()],
-            replacements: [("fone", "phone"), ("idk", "i dont know"), ("u", "you")]
-                .into_iter()
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                .collect(),
+            replacements: [
+                ("fone", "phone"),
+                ("idk", "i dont know"),
+                ("u", "you"),
+                ("mate", ""),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
             suffixes: ["ies>y", "ing", "ed", "s", "e"]
                 .into_iter()
                 .map(str::to_owned)
@@ -276,6 +281,12 @@ mod tests {
         assert_eq!(texts, ["i", "dont", "know", "where", "my", "phone", "is"]);
         assert!(tokens[4].stop);
         assert!(!tokens[5].stop);
+        let texts: Vec<String> = normaliser()
+            .tokens("cheers mate")
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
+        assert_eq!(texts, ["cheers"], "a filler mapped to nothing disappears");
     }
 
     #[test]
