@@ -39,7 +39,10 @@ impl StartLink {
                         _ => None,
                     })?)
                 }
-                "l" if link.locale.is_none() => link.locale = Some(LocaleId::parse(value)?),
+                // `-` separates parts, so a region's dash travels as `_`: `l_pt_br`.
+                "l" if link.locale.is_none() => {
+                    link.locale = Some(LocaleId::parse(&value.replace('_', "-"))?)
+                }
                 "c" if link.campaign.is_none() => {
                     let ok = !value.is_empty()
                         && value.len() <= MAX_CAMPAIGN_LEN
@@ -69,7 +72,7 @@ impl StartLink {
             parts.push(format!("a_{short}"));
         }
         if let Some(l) = &self.locale {
-            parts.push(format!("l_{l}"));
+            parts.push(format!("l_{}", l.as_str().replace('-', "_")));
         }
         if let Some(c) = &self.campaign {
             parts.push(format!("c_{c}"));
@@ -94,6 +97,12 @@ mod tests {
             StartLink::parse("a_yp").unwrap().audience,
             Some(Audience::YoungPerson)
         );
+        let regional = StartLink::parse("l_pt_br-t_visiting").unwrap();
+        assert_eq!(
+            regional.locale.as_ref().map(LocaleId::as_str),
+            Some("pt-br")
+        );
+        assert_eq!(regional.encode().as_deref(), Some("t_visiting-l_pt_br"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use toml::Spanned;
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::raw::*;
 use super::*;
-use crate::ids::is_valid_id;
+use crate::ids::{MAX_ID_LEN, is_valid_id};
 
 static EMBEDDED_DIALOGUES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/dialogues");
 static EMBEDDED_LOCALES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/locales");
@@ -230,7 +230,10 @@ impl<'a> Checker<'a> {
             if !is_valid_id(id) {
                 self.problems.file(
                     path,
-                    format!("file name \"{id}\" is not a valid id: use a-z, 0-9 and _, at most 32"),
+                    format!(
+                        "file name \"{id}\" is not a valid id: use a-z, 0-9 and _, \
+                         at most {MAX_ID_LEN}"
+                    ),
                 );
             }
         }
@@ -1026,7 +1029,8 @@ impl<'a> Checker<'a> {
                 text,
                 id.span(),
                 format!(
-                    "{what} id \"{}\" is not valid: use a-z, 0-9 and _, at most 32 characters",
+                    "{what} id \"{}\" is not valid: use a-z, 0-9 and _, at most {MAX_ID_LEN} \
+                     characters",
                     id.get_ref()
                 ),
             );

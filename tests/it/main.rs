@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod content_check;
+mod decoders;
 mod matcher;
 mod store;
 mod tidy;
