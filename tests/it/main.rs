@@ -6,6 +6,7 @@ mod cli;
 mod content_check;
 mod decoders;
 mod fake_telegram;
+mod matcher;
 mod store;
 mod telegram;
 mod tidy;
