@@ -5,15 +5,13 @@
 //! Phrases are compared word by word after normalisation (text-speak expanded, no stemming:
 //! "cutting" must not become "cut", which would fire on "they cut my visits"). A word of six
 //! or more letters may carry a typo that keeps its first letter (one edit, two from nine
-//! letters: "sucidal", "overdoes"), unless it is a word the topics use as it is. Between the
-//! words of a phrase there may be stop words and one other word ("a staff member hit me",
-//! "took a load of pills"). Phrases of eight or more letters are also found with their spaces
+//! letters: "sucidal", "overdoes"), unless it is a word the topics use as it is. After a content
+//! word of a phrase there may be up to four words, at most two of them not stop words ("a
+//! staff member hit me", "took a whole load of pills"); after a stop word, two stop words. Phrases of eight or more letters are also found with their spaces
 //! in other places ("kill my self", "selfharm").
 
-use std::collections::HashMap;
-
-use super::normalise::{Normaliser, Token};
-use super::vocab::Vocab;
+use super::normalise::{Normaliser, Token, undoubled};
+use super::vocab::{FastMap, Vocab};
 
 /// Crisis words shorter than this must be typed exactly ("kms", "od", "blade"): short words
 /// have too many innocent neighbours ("blame").
@@ -25,6 +23,8 @@ const UNSPACED_MIN_CHARS: usize = 8;
 #[derive(Debug)]
 struct Phrase {
     words: Vec<u32>,
+    /// Per word: a stop word ("i", "a" in "i have a plan").
+    stop: Vec<bool>,
     /// Index into `categories`; `None` for an ambiguous phrase.
     category: Option<usize>,
 }
@@ -43,9 +43,9 @@ pub(crate) struct CrisisPhrases {
     categories: Vec<String>,
     phrases: Vec<Phrase>,
     /// Phrases by their first word.
-    by_first_word: HashMap<u32, Vec<usize>>,
+    by_first_word: FastMap<u32, Vec<usize>>,
     /// Phrases written without spaces, by their first four bytes.
-    unspaced: HashMap<Box<str>, Vec<(Box<str>, usize)>>,
+    unspaced: FastMap<Box<str>, Vec<(Box<str>, usize)>>,
 }
 
 impl CrisisPhrases {
@@ -84,7 +84,12 @@ impl CrisisPhrases {
                 .or_default()
                 .push((joined.into(), index));
         }
-        self.phrases.push(Phrase { words, category });
+        let stop = tokens.iter().map(|t| t.stop).collect();
+        self.phrases.push(Phrase {
+            words,
+            stop,
+            category,
+        });
     }
 
     /// Clear beats ambiguous; among clear phrases, the first in the message names the
@@ -94,13 +99,19 @@ impl CrisisPhrases {
     pub fn check(&self, tokens: &[Token], is_ordinary: impl Fn(&str) -> bool) -> Found {
         let ids: Vec<Option<u32>> = tokens
             .iter()
-            .map(|t| match self.vocab.exact(&t.text) {
-                Some(id) => Some(id),
-                None if is_ordinary(&t.text) => None,
-                None => self
+            .map(|t| {
+                match self
                     .vocab
-                    .find(&t.text, CRISIS_FUZZY_MIN_CHARS, true)
-                    .map(|f| f.id),
+                    .exact(&t.text)
+                    .or_else(|| undoubled(&t.text).and_then(|single| self.vocab.exact(&single)))
+                {
+                    Some(id) => Some(id),
+                    None if is_ordinary(&t.text) => None,
+                    None => self
+                        .vocab
+                        .find(&t.text, CRISIS_FUZZY_MIN_CHARS, true)
+                        .map(|f| f.id),
+                }
             })
             .collect();
         let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();
@@ -118,7 +129,7 @@ impl CrisisPhrases {
             let Some(id) = id else { continue };
             for &p in self.by_first_word.get(id).into_iter().flatten() {
                 let phrase = &self.phrases[p];
-                if matches_at(&phrase.words, &ids, &stop, start) {
+                if matches_at(phrase, &ids, &stop, start) {
                     note(phrase);
                 }
             }
@@ -156,23 +167,25 @@ impl CrisisPhrases {
     }
 }
 
-/// Does `phrase` occur in the message starting at word `start`, its words in order? Between
-/// two of its words there may be stop words and at most one other word ("took a load of
-/// pills", "a staff member hit me"), three words at most.
-fn matches_at(phrase: &[u32], ids: &[Option<u32>], stop: &[bool], start: usize) -> bool {
-    const MAX_GAP: usize = 3;
+/// Does `phrase` occur in the message starting at word `start`, its words in order? After a
+/// content word of the phrase there may be up to four other words, at most two of them not
+/// stop words ("took a whole load of pills", "a staff member hit me"); after a stop word of
+/// the phrase, at most two stop words ("want to just die"), so "i have a plan" is not found in
+/// "can i have a copy of my care plan".
+fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize) -> bool {
     let mut at = start;
-    for &word in &phrase[1..] {
+    for (k, &word) in phrase.words.iter().enumerate().skip(1) {
+        let (max_gap, max_other_words) = if phrase.stop[k - 1] { (2, 0) } else { (4, 2) };
         let mut other_words = 0;
         let mut next = None;
-        for i in (at + 1)..ids.len().min(at + 2 + MAX_GAP) {
+        for i in (at + 1)..ids.len().min(at + 2 + max_gap) {
             if ids[i] == Some(word) {
                 next = Some(i);
                 break;
             }
             if !stop[i] {
                 other_words += 1;
-                if other_words > 1 {
+                if other_words > max_other_words {
                     break;
                 }
             }

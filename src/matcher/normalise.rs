@@ -172,6 +172,20 @@ pub(crate) fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// `word` with every doubled letter made single ("heyy" -> "hey", "pleease" -> "please"), if
+/// that changes it: tried when a word is not known as typed.
+pub(crate) fn undoubled(word: &str) -> Option<String> {
+    let mut out = String::with_capacity(word.len());
+    let mut previous = None;
+    for c in word.chars() {
+        if Some(c) != previous || !c.is_alphabetic() {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    (out.len() != word.len()).then_some(out)
+}
+
 fn is_apostrophe(c: char) -> bool {
     matches!(
         c,
@@ -208,10 +222,15 @@ mod tests {
     fn normaliser() -> Normaliser {
         let locale = Locale {
             stopwords: vec!["my".into(), "the".into()],
-            replacements: [("fone", "phone"), ("idk", "i dont know"), ("u", "you")]
-                .into_iter()
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                .collect(),
+            replacements: [
+                ("fone", "phone"),
+                ("idk", "i dont know"),
+                ("u", "you"),
+                ("mate", ""),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
             suffixes: ["ies>y", "ing", "ed", "s", "e"]
                 .into_iter()
                 .map(str::to_owned)
@@ -249,12 +268,25 @@ mod tests {
     }
 
     #[test]
+    fn doubled_letters_can_be_made_single() {
+        assert_eq!(undoubled("heyy").as_deref(), Some("hey"));
+        assert_eq!(undoubled("hi"), None);
+        assert_eq!(undoubled("1100"), None);
+    }
+
+    #[test]
     fn text_speak_expands_and_stop_words_are_marked() {
         let tokens = normaliser().tokens("idk where my fone is");
         let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
         assert_eq!(texts, ["i", "dont", "know", "where", "my", "phone", "is"]);
         assert!(tokens[4].stop);
         assert!(!tokens[5].stop);
+        let texts: Vec<String> = normaliser()
+            .tokens("cheers mate")
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
+        assert_eq!(texts, ["cheers"], "a filler mapped to nothing disappears");
     }
 
     #[test]

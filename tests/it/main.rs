@@ -8,6 +8,7 @@ mod decoders;
 mod fake_telegram;
 mod hostile;
 mod live_bot;
+mod matcher;
 mod privacy;
 mod store;
 mod telegram;

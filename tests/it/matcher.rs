@@ -1,0 +1,226 @@
+//! Free-text understanding, through the matcher's public API and the engine, with the real
+//! built-in content: crisis first and typo-tolerant, typo-tolerant topics, honest fallbacks,
+//! smalltalk and help, the labelled set in `matcher_cases.tsv`, and a property test that no
+//! input can make the matcher panic or change its mind.
+
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use rightsbot::content::{self, Content};
+use rightsbot::engine::{Action, Engine, Input};
+use rightsbot::ids::LocaleId;
+use rightsbot::matcher::{Analysis, CrisisSignal, Decision, Matcher, Target, eval};
+
+fn content() -> &'static Content {
+    static CONTENT: OnceLock<Content> = OnceLock::new();
+    CONTENT.get_or_init(|| content::load_embedded().expect("built-in content is valid"))
+}
+
+fn matcher() -> &'static Matcher {
+    static MATCHER: OnceLock<Matcher> = OnceLock::new();
+    MATCHER.get_or_init(|| Matcher::new(content()))
+}
+
+fn second_matcher() -> &'static Matcher {
+    static MATCHER: OnceLock<Matcher> = OnceLock::new();
+    MATCHER.get_or_init(|| Matcher::new(content()))
+}
+
+fn en() -> LocaleId {
+    LocaleId::parse("en").expect("valid locale")
+}
+
+fn analyse(text: &str) -> Analysis {
+    matcher().analyse(&en(), text)
+}
+
+fn answered_topic(text: &str) -> Option<String> {
+    match analyse(text).decision {
+        Decision::Answer {
+            target: Target::Topic(id),
+            ..
+        } => Some(id.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+#[test]
+fn cries_for_help_are_caught_however_they_are_typed() {
+    for text in [
+        "kms",
+        "i wanna unalive myself",
+        "thinking about sewerslide",
+        "i cant do this anymore",
+        "i cant do this any more",
+        "i want to kill my self",
+        "im feeling really suicidel",
+        "i took a whole load of pills",
+        "I've been SELF-HARMING again 😢",
+        "i dont wanna be here anymore",
+        "a member of staff hit me",
+        "my daughter says she wants to end it all",
+    ] {
+        assert!(
+            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
+            "no crisis reply for {text:?}"
+        );
+    }
+}
+
+#[test]
+fn harm_by_others_brings_the_abuse_helplines() {
+    let CrisisSignal::Clear { abuse, .. } = analyse("a nurse slapped me").crisis else {
+        panic!("no crisis reply");
+    };
+    assert!(abuse);
+}
+
+#[test]
+fn a_figure_of_speech_gets_a_gentle_check_not_the_full_crisis_reply() {
+    assert_eq!(
+        analyse("this ward is killing me").crisis,
+        CrisisSignal::Ambiguous
+    );
+}
+
+#[test]
+fn ordinary_questions_raise_no_crisis() {
+    for text in [
+        "can they take my phone",
+        "im putting in a complaint about the food",
+        "they cut my visits short",
+        "who do i blame for this",
+        "can i go to the shop on my leave",
+        "what happens at a tribunal",
+        "can i have a look at my care plan",
+    ] {
+        assert_eq!(
+            analyse(text).crisis,
+            CrisisSignal::None,
+            "false alarm on {text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_crisis_with_a_topic_shows_helplines_first_and_offers_the_topic_after() {
+    let engine = Engine::new(content().clone());
+    let session = engine.fresh_session(1_000);
+    let outcome = engine.handle(
+        session,
+        Input::Text("they restrained me and now i cant breathe".into()),
+        1_000,
+    );
+    let first = &outcome.replies[0];
+    assert!(
+        first.text.contains("999"),
+        "helplines first: {}",
+        first.text
+    );
+    let offers_restraint = first
+        .buttons
+        .iter()
+        .flatten()
+        .any(|b| matches!(&b.action, Action::Topic(id) if id.as_str() == "restraint"));
+    assert!(offers_restraint, "restraint offered after the helplines");
+    assert!(outcome.crisis_active);
+}
+
+#[test]
+fn typos_and_text_speak_still_find_the_topic() {
+    for (text, topic) in [
+        ("they took my fone", "phone_and_internet"),
+        ("r staff alowed to restrain u", "restraint"),
+        (
+            "nobody tells me anything about my son",
+            "information_for_parents",
+        ),
+        ("wen can my nan vistit", "visiting"),
+        ("how do i apeal my sectoin", "tribunal"),
+        ("im on 2:1 obs ALL THE TIME!!!", "observations"),
+    ] {
+        assert_eq!(answered_topic(text).as_deref(), Some(topic), "for {text:?}");
+    }
+}
+
+#[test]
+fn questions_the_bot_cannot_answer_get_an_honest_fallback() {
+    for text in [
+        "what time does the football start",
+        "how do I renew my car tax",
+        "asdfghjkl",
+        "",
+        "🙂🙂🙂",
+    ] {
+        assert!(
+            matches!(analyse(text).decision, Decision::Fallback { .. }),
+            "{text:?} -> {:?}",
+            analyse(text).decision
+        );
+    }
+}
+
+#[test]
+fn smalltalk_and_help_are_recognised_even_around_punctuation() {
+    assert!(matches!(
+        analyse("hiya!!").decision,
+        Decision::Smalltalk { .. }
+    ));
+    assert!(matches!(
+        analyse("ok thanks so much").decision,
+        Decision::Smalltalk { .. }
+    ));
+    assert!(matches!(
+        analyse("are u a bot?").decision,
+        Decision::Smalltalk { .. }
+    ));
+    assert_eq!(
+        analyse("what can you help me with").decision,
+        Decision::Help
+    );
+    // With a real question in it, the question wins over the greeting.
+    assert_eq!(
+        answered_topic("hi, can i see my medical records").as_deref(),
+        Some("records")
+    );
+}
+
+#[test]
+fn the_labelled_cases_meet_every_target() {
+    let tsv = include_str!("matcher_cases.tsv");
+    let report = eval::evaluate(matcher(), content(), tsv, &eval::TARGETS, true)
+        .expect("the labelled set parses");
+    assert!(report.passed, "{}", report.text);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn never_panics_and_always_decides_the_same(text in any::<String>()) {
+        let first = analyse(&text);
+        prop_assert_eq!(&first, &analyse(&text));
+        // A matcher built separately from the same content agrees too: nothing depends on
+        // hash order or on what was asked before.
+        prop_assert_eq!(&first, &second_matcher().analyse(&en(), &text));
+    }
+
+    #[test]
+    fn never_panics_on_messages_made_of_real_words_and_noise(
+        words in proptest::collection::vec(
+            prop_oneof![
+                Just("kill".to_owned()), Just("my".to_owned()), Just("self".to_owned()),
+                Just("phone".to_owned()), Just("sectoin".to_owned()), Just("u".to_owned()),
+                Just("😡".to_owned()), Just("ﬁ".to_owned()), Just("İ".to_owned()),
+                Just("ǅ".to_owned()), Just("’".to_owned()), Just("\u{301}".to_owned()),
+                "\\PC{0,12}",
+            ],
+            0..80,
+        ),
+        separator in prop_oneof![Just(" "), Just(""), Just("-"), Just("\n")],
+    ) {
+        let text = words.join(separator);
+        let first = analyse(&text);
+        prop_assert_eq!(first, analyse(&text));
+    }
+}
