@@ -43,12 +43,33 @@ pub struct LiveBot {
     log: PathBuf,
     /// The web chat's port, when it serves one.
     pub web_port: Option<u16>,
+    /// getUpdates calls the fake had seen before this bot started.
+    polls_before: usize,
 }
 
 impl LiveBot {
-    /// Starts the bot on `data` and waits (generously) until it polls the fake.
+    /// Starts the bot on `data` and waits (generously) until it polls the fake. A start that
+    /// fails because the database is still locked (sled releases its lock a moment after the
+    /// test's own `Store` is dropped) is tried again.
     pub async fn start(fake: &FakeTelegram, data: &Path, options: Options<'_>) -> LiveBot {
-        let before = fake.calls("getUpdates").len();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let mut bot = LiveBot::spawn(fake, data, &options);
+            match bot.ready(fake, deadline).await {
+                Ok(()) => return bot,
+                Err(log) if log.contains("cannot open the database") => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the database stayed locked:\n{log}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(log) => panic!("the bot did not start:\n{log}"),
+            }
+        }
+    }
+
+    fn spawn(fake: &FakeTelegram, data: &Path, options: &Options<'_>) -> LiveBot {
         let log = data.with_extension(format!(
             "{}.log",
             std::time::SystemTime::now()
@@ -88,33 +109,44 @@ impl LiveBot {
             .stderr(file)
             .spawn()
             .expect("the binary starts");
-        let mut bot = LiveBot {
+        LiveBot {
             child,
             log,
             web_port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while fake.calls("getUpdates").len() <= before {
+            polls_before: fake.calls("getUpdates").len(),
+        }
+    }
+
+    /// Waits until the bot polls (and serves the web chat, if asked); `Err(log)` if it exits
+    /// first.
+    async fn ready(&mut self, fake: &FakeTelegram, deadline: Instant) -> Result<(), String> {
+        while fake.calls("getUpdates").len() <= self.polls_before {
+            if !self.is_running() {
+                return Err(self.log());
+            }
             assert!(
-                bot.is_running() && Instant::now() < deadline,
+                Instant::now() < deadline,
                 "the bot did not start:\n{}",
-                bot.log()
+                self.log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if let Some(port) = web_port {
+        if let Some(port) = self.web_port {
             let client = reqwest::Client::new();
             let url = format!("http://127.0.0.1:{port}/healthz");
             while client.get(&url).send().await.is_err() {
+                if !self.is_running() {
+                    return Err(self.log());
+                }
                 assert!(
-                    bot.is_running() && Instant::now() < deadline,
+                    Instant::now() < deadline,
                     "the web chat did not start:\n{}",
-                    bot.log()
+                    self.log()
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        bot
+        Ok(())
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -409,19 +409,30 @@ async fn web_conversation(port: u16) -> Browser {
     b
 }
 
-/// Checks the stored records as the store itself reads them, after the bot stopped.
-fn stored_record(data: &Path, channel: Channel, user: &str) -> Option<String> {
-    let store = Store::open(data, 30 * 24 * 60 * 60).expect("the store opens after a stop");
-    let key = store.key(channel, user);
+/// Opens the stopped bot's store, waiting while sled still releases its lock.
+async fn open_store(data: &Path) -> Store {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        match Store::open(data, 30 * 24 * 60 * 60) {
+            Ok(store) => return store,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{e:#}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// The stored record, exactly as kept.
+fn stored_record(store: &Store, channel: Channel, user: &str) -> Option<String> {
     store
-        .raw_record(&key)
+        .raw_record(&store.key(channel, user))
         .map(|r| String::from_utf8(r).expect("records are UTF-8 JSON"))
 }
 
-/// Every key and value in every tree of the database that mentions `key`, and the delivery
-/// log's records of `updates`.
-fn anything_about(data: &Path, channel: Channel, user: &str, updates: &[u32]) -> Vec<String> {
-    let store = Store::open(data, 30 * 24 * 60 * 60).expect("the store opens after a stop");
+/// Every key and value in every tree of the database that mentions the person's key, and
+/// the delivery log's records of `updates`.
+fn anything_about(store: &Store, channel: Channel, user: &str, updates: &[u32]) -> Vec<String> {
     let key = store.key(channel, user);
     let db = store.db();
     let mut found = Vec::new();
@@ -480,20 +491,23 @@ async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everyth
     }
     // /mydata showed exactly what is stored, on both channels (the Telegram one in the
     // middle of a crisis, when the help button's countdown changes as the reply is made).
-    assert_eq!(
-        stored_record(&data, Channel::Telegram, &USER.to_string()).as_deref(),
-        Some(telegram_shown.as_str()),
-        "Telegram's /mydata"
-    );
-    assert!(
-        !telegram_shown.contains("\"crisis_turns_left\":0"),
-        "{telegram_shown}"
-    );
-    assert_eq!(
-        stored_record(&data, Channel::Web, &web_id).as_deref(),
-        Some(web_shown.as_str()),
-        "the web chat's /mydata"
-    );
+    {
+        let store = open_store(&data).await;
+        assert_eq!(
+            stored_record(&store, Channel::Telegram, &USER.to_string()).as_deref(),
+            Some(telegram_shown.as_str()),
+            "Telegram's /mydata"
+        );
+        assert!(
+            !telegram_shown.contains("\"crisis_turns_left\":0"),
+            "{telegram_shown}"
+        );
+        assert_eq!(
+            stored_record(&store, Channel::Web, &web_id).as_deref(),
+            Some(web_shown.as_str()),
+            "the web chat's /mydata"
+        );
+    }
     assert_no_findings(
         scan_folder(&data, &needles(std::slice::from_ref(&web_id))),
         "the data folder holds something identifying",
@@ -525,19 +539,22 @@ async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everyth
     assert!(bot.stop().await, "exit 0 on SIGTERM:\n{}", bot.log());
 
     let every_update: Vec<u32> = (1000..last_update.max(first_update)).collect();
-    assert_no_findings(
-        anything_about(&data, Channel::Telegram, &USER.to_string(), &every_update),
-        "after /forget on Telegram",
-    );
-    assert_no_findings(
-        anything_about(&data, Channel::Web, &web_id, &[]),
-        "after forgetting in the web chat",
-    );
-    assert_eq!(
-        stored_record(&data, Channel::Telegram, &USER.to_string()),
-        None
-    );
-    assert_eq!(stored_record(&data, Channel::Web, &web_id), None);
+    {
+        let store = open_store(&data).await;
+        assert_no_findings(
+            anything_about(&store, Channel::Telegram, &USER.to_string(), &every_update),
+            "after /forget on Telegram",
+        );
+        assert_no_findings(
+            anything_about(&store, Channel::Web, &web_id, &[]),
+            "after forgetting in the web chat",
+        );
+        assert_eq!(
+            stored_record(&store, Channel::Telegram, &USER.to_string()),
+            None
+        );
+        assert_eq!(stored_record(&store, Channel::Web, &web_id), None);
+    }
     assert_no_findings(
         scan_folder(&data, &needles(&[web_id])),
         "the data folder holds something identifying after /forget",
