@@ -1,6 +1,7 @@
 //! The `rightsbot` command: serve the channels, chat in the terminal, check content, and show
 //! how the matcher reads messages.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,7 +124,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let ttl = cli.session_days.saturating_mul(24 * 60 * 60);
     match cli.command {
         Some(Command::Check) => {
-            print_summary(&content);
+            emit(&summary(&content));
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Match {
@@ -162,7 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 show_misses,
             )
             .with_context(|| format!("cannot read {}", file.display()))?;
-            print!("{}", report.text);
+            emit(&report.text);
             Ok(if report.passed {
                 ExitCode::SUCCESS
             } else {
@@ -194,7 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Counts) => {
             let store = Store::open(&cli.data, ttl)?;
-            print_counts(&store);
+            emit(&counts_table(&store));
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Serve(args)) => serve(content, &cli.data, ttl, args),
@@ -220,23 +221,30 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(content: &Content) {
+fn summary(content: &Content) -> String {
+    let mut out = String::new();
     let steps: usize = content.flows.values().map(|f| f.steps.len()).sum();
     let triggers: usize = content.topics.values().map(|t| t.triggers.len()).sum();
-    println!("content OK");
-    println!(
+    let _ = writeln!(out, "content OK");
+    let _ = writeln!(
+        out,
         "  topics:    {} ({triggers} triggers)",
         content.topics.len()
     );
-    println!("  flows:     {} ({steps} steps)", content.flows.len());
-    println!("  pages:     {}", content.pages.len());
-    println!("  helplines: {}", content.helplines.len());
+    let _ = writeln!(out, "  flows:     {} ({steps} steps)", content.flows.len());
+    let _ = writeln!(out, "  pages:     {}", content.pages.len());
+    let _ = writeln!(out, "  helplines: {}", content.helplines.len());
     for (audience, groups) in &content.menus {
         let items: usize = groups.iter().map(|g| g.items.len()).sum();
-        println!("  menu {audience}: {} groups, {items} items", groups.len());
+        let _ = writeln!(
+            out,
+            "  menu {audience}: {} groups, {items} items",
+            groups.len()
+        );
     }
     for (id, locale) in &content.locales {
-        println!(
+        let _ = writeln!(
+            out,
             "  locale {id}: {} interface strings, {} crisis phrases, {} intents",
             locale.strings.len(),
             locale.crisis_phrases.values().map(Vec::len).sum::<usize>(),
@@ -245,17 +253,19 @@ fn print_summary(content: &Content) {
     }
     let oldest = content.topics.values().map(|t| t.reviewed.as_str()).min();
     if let Some(oldest) = oldest {
-        println!("  oldest topic review: {oldest}");
+        let _ = writeln!(out, "  oldest topic review: {oldest}");
     }
+    out
 }
 
-fn print_counts(store: &Store) {
+fn counts_table(store: &Store) -> String {
+    let mut out = String::new();
     let counts = store.counts();
     if counts.is_empty() {
-        println!("no counts yet");
-        return;
+        let _ = writeln!(out, "no counts yet");
+        return out;
     }
-    println!("day\tcampaign\ttopic\tcount");
+    let _ = writeln!(out, "day\tcampaign\ttopic\tcount");
     for (day, campaign, topic, n) in counts {
         // Small numbers in a small workshop could point at a person: show them as "<5".
         let shown = if n < 5 {
@@ -263,6 +273,14 @@ fn print_counts(store: &Store) {
         } else {
             n.to_string()
         };
-        println!("{day}\t{campaign}\t{topic}\t{shown}");
+        let _ = writeln!(out, "{day}\t{campaign}\t{topic}\t{shown}");
     }
+    out
+}
+
+/// Writes a report to stdout. A reader that goes away early (`rightsbot check | head`) is not
+/// an error worth a panic.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

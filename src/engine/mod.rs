@@ -320,7 +320,7 @@ impl<'a> Turn<'a> {
                     .buttons
                     .iter()
                     .flatten()
-                    .any(|b| b.action == Action::Helplines)
+                    .any(|b| matches!(b.action, Action::Helplines | Action::CrisisNeedHelp))
             {
                 last.buttons.insert(0, vec![help]);
             }
@@ -351,22 +351,21 @@ impl<'a> Turn<'a> {
 
     fn text(&mut self, text: &str) {
         let text: String = text.chars().take(MAX_INPUT_CHARS).collect();
-        if self.session.awaiting.take().is_some() {
-            // Anything but the confirm button cancels a pending "forget me".
-        }
+        // Anything but the confirm button cancels a pending "forget me".
+        self.session.awaiting = None;
         let analysis = self.matcher.analyse(&self.session.locale, &text);
         self.trace_analysis(&analysis);
+        let matched = match &analysis.decision {
+            Decision::Answer { target, .. } => Some(target.clone()),
+            _ => None,
+        };
         match &analysis.crisis {
             CrisisSignal::Clear { abuse, .. } => {
-                let topic = match &analysis.decision {
-                    Decision::Answer { target, .. } => Some(target.clone()),
-                    _ => None,
-                };
-                self.crisis(*abuse, topic);
+                self.crisis(*abuse, matched);
                 return;
             }
             CrisisSignal::Ambiguous => {
-                self.crisis_check();
+                self.crisis_check(matched);
                 return;
             }
             CrisisSignal::None => {}
@@ -441,22 +440,22 @@ impl<'a> Turn<'a> {
         }
     }
 
+    /// A button that opens what the matcher found, labelled with its title.
+    fn target_button(&self, target: &Target) -> Button {
+        let (label, action) = match target {
+            Target::Topic(id) => (&self.content.topics[id].title, Action::Topic(id.clone())),
+            Target::Flow(id) => (&self.content.flows[id].title, Action::Flow(id.clone())),
+        };
+        Button {
+            label: label.clone(),
+            action,
+        }
+    }
+
     fn clarify(&mut self, candidates: &[Target]) {
         let mut rows: Vec<Vec<Button>> = candidates
             .iter()
-            .map(|c| {
-                let (label, action) = match c {
-                    Target::Topic(id) => (
-                        self.content.topics[id].title.clone(),
-                        Action::Topic(id.clone()),
-                    ),
-                    Target::Flow(id) => (
-                        self.content.flows[id].title.clone(),
-                        Action::Flow(id.clone()),
-                    ),
-                };
-                vec![Button { label, action }]
-            })
+            .map(|c| vec![self.target_button(c)])
             .collect();
         rows.push(vec![self.btn("button.something_else", Action::Menu)]);
         self.say(None, self.ui("clarify"), rows);
@@ -488,24 +487,14 @@ impl<'a> Turn<'a> {
             // Offered after the helplines, never instead of them.
             text.push_str("\n\n");
             text.push_str(&self.ui("crisis.topic_offer"));
-            let (label, action) = match &target {
-                Target::Topic(id) => (
-                    self.content.topics[id].title.clone(),
-                    Action::Topic(id.clone()),
-                ),
-                Target::Flow(id) => (
-                    self.content.flows[id].title.clone(),
-                    Action::Flow(id.clone()),
-                ),
-            };
-            rows.push(vec![Button { label, action }]);
+            rows.push(vec![self.target_button(&target)]);
         }
         rows.push(vec![self.btn("helplines.more", Action::Helplines)]);
         rows.push(self.menu_row());
         self.say(Some(self.ui("crisis.title")), text, rows);
     }
 
-    fn crisis_check(&mut self) {
+    fn crisis_check(&mut self, topic: Option<Target>) {
         self.raised_crisis = true;
         // Not a full crisis yet, but help stays near until we know more.
         self.session.crisis_turns_left = self.session.crisis_turns_left.max(2);
@@ -515,10 +504,14 @@ impl<'a> Turn<'a> {
             .check
             .for_audience(self.audience())
             .clone();
-        let rows = vec![
+        let mut rows = vec![
             vec![self.btn("crisis.need_help", Action::CrisisNeedHelp)],
             vec![self.btn("crisis.ok", Action::CrisisOk)],
         ];
+        if let Some(target) = topic {
+            // What else the message asked about stays one tap away, below the check.
+            rows.push(vec![self.target_button(&target)]);
+        }
         self.say(None, text, rows);
     }
 
