@@ -68,11 +68,13 @@ impl Store {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
         let secret = load_or_create_secret(&dir.join(SECRET_FILE))?;
-        let db = sled::Config::new()
-            .path(dir.join(DB_DIR))
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .with_context(|| format!("cannot open the database in {}", dir.display()))?;
+        let db = open_db(&dir.join(DB_DIR)).with_context(|| {
+            format!(
+                "cannot open the database in {} (one process at a time: is rightsbot already \
+                     running with this data folder?)",
+                dir.display()
+            )
+        })?;
         let sessions = db.open_tree("sessions")?;
         let counts = db.open_tree("counts")?;
         Ok(Store {
@@ -237,6 +239,30 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// How long to wait for the database's lock: a process that is still exiting (a quick restart,
+/// or a store dropped a moment ago whose flusher thread has not yet finished) holds it briefly.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open();
+        match opened {
+            // sled reports a held lock only in the message of an `Other` error.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 
