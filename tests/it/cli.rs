@@ -59,7 +59,7 @@ fn the_terminal_chat_stores_no_message_text() {
         &format!("1\n{secret_words}\n/menu\n"),
     );
     assert!(ok, "{err}");
-    for file in walk(data.path()) {
+    for file in crate::live_bot::walk(data.path()) {
         let bytes = std::fs::read(&file).unwrap();
         for word in secret_words.split(' ') {
             assert!(
@@ -96,17 +96,4 @@ fn match_json_prints_one_decision_per_line() {
     assert_eq!(lines[1]["crisis"], false);
     assert_eq!(lines[2]["decision"], "fallback");
     assert_eq!(lines[2]["topic"], serde_json::Value::Null);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

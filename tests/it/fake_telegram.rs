@@ -178,17 +178,7 @@ impl FakeTelegram {
 
     /// A person types `text` in their private chat with the bot.
     pub fn text(&self, user: i64, text: &str) -> u32 {
-        let mut extra = json!({"text": text});
-        if text.starts_with('/') {
-            let len = text
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .encode_utf16()
-                .count();
-            extra["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
-        }
-        let m = self.message(user, extra);
+        let m = self.message(user, text_fields(text));
         self.push("message", m)
     }
 
@@ -739,4 +729,20 @@ pub fn parse_html(html: &str) -> Result<String, String> {
         ));
     }
     Ok(out)
+}
+
+/// The fields of a text message as Telegram sends them: a leading /command is marked as a
+/// bot_command entity (its length in UTF-16 units, as Telegram counts).
+pub fn text_fields(text: &str) -> Value {
+    let mut extra = json!({"text": text});
+    if text.starts_with('/') {
+        let len = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .encode_utf16()
+            .count();
+        extra["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
+    }
+    extra
 }

@@ -59,16 +59,7 @@ fn private_message(extra: Value) -> Value {
 type Update = (&'static str, Value);
 
 fn text(t: &str) -> Update {
-    let mut extra = json!({"text": t});
-    if t.starts_with('/') {
-        let len = t
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .encode_utf16()
-            .count();
-        extra["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
-    }
+    let extra = crate::fake_telegram::text_fields(t);
     ("message", private_message(extra))
 }
 

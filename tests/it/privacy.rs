@@ -129,16 +129,7 @@ async fn send(fake: &FakeTelegram, kind: &str, payload: Value) -> Vec<Sent> {
 }
 
 async fn say(fake: &FakeTelegram, text: &str) -> Vec<Sent> {
-    let mut extra = json!({"text": text});
-    if text.starts_with('/') {
-        let len = text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .encode_utf16()
-            .count();
-        extra["entities"] = json!([{"type": "bot_command", "offset": 0, "length": len}]);
-    }
+    let extra = crate::fake_telegram::text_fields(text);
     send(fake, "message", private_message(extra)).await
 }
 

@@ -121,7 +121,7 @@ fn the_install_secret_is_owner_only_and_ids_never_reach_the_disk() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     let mut found = Vec::new();
-    for entry in walk(dir.path()) {
+    for entry in crate::live_bot::walk(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         if bytes
             .windows(user_id.len())
@@ -131,19 +131,6 @@ fn the_install_secret_is_owner_only_and_ids_never_reach_the_disk() {
         }
     }
     assert!(found.is_empty(), "the raw user id was written to {found:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -151,26 +151,13 @@ impl Drop for Bot {
 
 /// Every byte under `dir` must be free of these.
 fn assert_data_clean(dir: &Path, secrets: &[&str]) {
-    for entry in walk(dir) {
+    for entry in crate::live_bot::walk(dir) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         for s in secrets {
             assert!(!text.contains(s), "{s:?} is stored in {}", entry.display());
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn assert_html(messages: &[Sent]) {

@@ -321,26 +321,13 @@ async fn a_whole_conversation_without_javascript_keeps_no_message_text() {
     assert!(record.contains("\"version\""), "{record}");
     assert!(!record.contains("mum"));
     server.store.flush().unwrap();
-    for entry in walk(server.dir.path()) {
+    for entry in crate::live_bot::walk(server.dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         let found = bytes
             .windows(b"my mum visit".len())
             .any(|w| w == b"my mum visit");
         assert!(!found, "message text found in {}", entry.display());
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]
