@@ -97,3 +97,27 @@ fn match_json_prints_one_decision_per_line() {
     assert_eq!(lines[2]["decision"], "fallback");
     assert_eq!(lines[2]["topic"], serde_json::Value::Null);
 }
+
+#[test]
+fn counts_hide_small_numbers_that_could_point_at_a_person() {
+    let data = tempfile::tempdir().unwrap();
+    {
+        let store = rightsbot::store::Store::open(data.path(), 30 * 24 * 60 * 60).unwrap();
+        let topic = |id| rightsbot::ids::TopicId::parse(id).unwrap();
+        for _ in 0..3 {
+            store
+                .count_topic(20_400, Some("ward7"), &topic("sectioned"))
+                .unwrap();
+        }
+        for _ in 0..7 {
+            store
+                .count_topic(20_400, Some("ward7"), &topic("visiting"))
+                .unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let (ok, out, err) = run(&["counts"], data.path(), "");
+    assert!(ok, "{err}");
+    assert!(out.contains("20400\tward7\tsectioned\t<5"), "{out}");
+    assert!(out.contains("20400\tward7\tvisiting\t7"), "{out}");
+}
