@@ -231,7 +231,34 @@ struct View {
     reset: bool,
 }
 
+impl View {
+    /// What a handled turn shows. After "forget me" (`reset`) nothing of the crisis state is
+    /// left to emphasise: the session it lived in is gone.
+    fn turn(outcome: &Outcome, history: History, reset: bool) -> View {
+        View {
+            locale: outcome.session.locale.clone(),
+            history,
+            notice: None,
+            crisis: outcome.crisis_active && !reset,
+            reset,
+        }
+    }
+}
+
 impl App {
+    /// A handled turn's response, renewing the session cookie.
+    fn respond_turn(
+        &self,
+        mode: Mode,
+        id: &SessionId,
+        headers: &HeaderMap,
+        view: View,
+    ) -> Response {
+        let mut response = self.respond(mode, StatusCode::OK, id, view);
+        self.set_cookie(&mut response, id, headers);
+        response
+    }
+
     fn words<'a>(&'a self, locale: &'a LocaleId) -> Words<'a> {
         Words::new(self.engine.content(), locale)
     }
@@ -406,16 +433,8 @@ async fn chat_page(
     }
     let mut history = History::default();
     history.push(outcome.replies.iter().map(Entry::from_reply).collect());
-    let view = View {
-        locale: outcome.session.locale.clone(),
-        history,
-        notice: None,
-        crisis: outcome.crisis_active,
-        reset: false,
-    };
-    let mut response = app.respond(Mode::Page, StatusCode::OK, &id, view);
-    app.set_cookie(&mut response, &id, &headers);
-    response
+    let view = View::turn(&outcome, history, false);
+    app.respond_turn(Mode::Page, &id, &headers, view)
 }
 
 /// `POST /chat`: one message or button press.
@@ -521,29 +540,13 @@ async fn chat_post(
         };
         let mut history = History::default();
         history.push(replies);
-        let view = View {
-            locale: outcome.session.locale.clone(),
-            history,
-            notice: None,
-            crisis: false,
-            reset: true,
-        };
-        let mut response = app.respond(mode, StatusCode::OK, &new_id, view);
-        app.set_cookie(&mut response, &new_id, &headers);
-        return response;
+        let view = View::turn(&outcome, history, true);
+        return app.respond_turn(mode, &new_id, &headers, view);
     }
     let mut history = history;
     history.push(said.into_iter().chain(replies).collect());
-    let view = View {
-        locale: outcome.session.locale.clone(),
-        history,
-        notice: None,
-        crisis: outcome.crisis_active,
-        reset: false,
-    };
-    let mut response = app.respond(mode, StatusCode::OK, &id, view);
-    app.set_cookie(&mut response, &id, &headers);
-    response
+    let view = View::turn(&outcome, history, false);
+    app.respond_turn(mode, &id, &headers, view)
 }
 
 // ----- pages that need no session -----

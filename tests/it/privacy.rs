@@ -245,14 +245,6 @@ fn check_privacy_text(text: &str) {
 
 // ----- the web chat -----
 
-fn attr_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// A person with a browser: keeps the cookie and posts back the page's hidden fields.
 struct Browser {
     client: reqwest::Client,
@@ -282,27 +274,15 @@ impl Browser {
         b
     }
 
-    fn hidden(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.page.find(&marker).expect("a hidden field") + marker.len();
-        let end = start + self.page[start..].find('"').unwrap();
-        attr_unescape(&self.page[start..end])
-    }
-
     async fn take(&mut self, response: reqwest::Response) -> StatusCode {
         let status = response.status();
-        if let Some(cookie) = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-        {
-            self.cookie = Some(cookie.trim().to_owned());
+        if let Some(cookie) = crate::web::session_cookie(response.headers()) {
+            self.cookie = Some(cookie);
         }
         self.page = response.text().await.unwrap();
         if self.page.contains("name=\"csrf\"") {
-            self.csrf = self.hidden("csrf");
-            self.log = self.hidden("log");
+            self.csrf = crate::web::hidden(&self.page, "csrf");
+            self.log = crate::web::hidden(&self.page, "log");
         }
         status
     }
@@ -337,7 +317,7 @@ impl Browser {
             .find(&format!("\">{escaped}</button>"))
             .unwrap_or_else(|| panic!("no button {label:?} on the page"));
         let start = self.page[..end].rfind("value=\"").unwrap() + "value=\"".len();
-        let value = attr_unescape(&self.page[start..end]);
+        let value = crate::web::attr_unescape(&self.page[start..end]);
         self.post(&[("message", ""), ("action", &value)]).await
     }
 
@@ -348,7 +328,7 @@ impl Browser {
 
     /// The page as text (entities decoded, tags left in).
     fn text(&self) -> String {
-        attr_unescape(&self.page)
+        crate::web::attr_unescape(&self.page)
     }
 
     /// The stored record the last `/mydata` shows: the JSON object after the intro.

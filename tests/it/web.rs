@@ -83,7 +83,7 @@ struct Person {
     page: String,
 }
 
-fn attr_unescape(s: &str) -> String {
+pub fn attr_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&lt;", "<")
@@ -92,7 +92,7 @@ fn attr_unescape(s: &str) -> String {
 }
 
 /// The value of the hidden field `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -102,7 +102,8 @@ fn hidden(html: &str, name: &str) -> String {
     attr_unescape(&html[start..end])
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The `name=value` of the cookie a response sets, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("set-cookie")?.to_str().ok()?;
     let pair = value.split(';').next()?;
     Some(pair.trim().to_owned())
