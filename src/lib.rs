@@ -7,6 +7,7 @@
 
 pub mod content;
 pub mod deeplink;
+pub mod embedder;
 pub mod engine;
 pub mod ids;
 pub mod matcher;

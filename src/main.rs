@@ -76,6 +76,11 @@ enum Command {
     },
     /// Print the anonymous counts of topics shown, by day and start-link campaign.
     Counts,
+    /// Rebuild each locale's precomputed sentence vectors and crisis classifier
+    /// (`locales/<lang>/model/vectors.bin`) after phrasings, triggers or examples change.
+    /// Works on the content folder (`--content`, else the current folder), never the built-in
+    /// copy. Build with --release: it embeds several thousand texts.
+    Embed,
 }
 
 fn parse_audience(s: &str) -> Result<Audience, String> {
@@ -98,6 +103,43 @@ fn main() -> ExitCode {
     }
 }
 
+/// `rightsbot embed`: stale vectors are what it is for, so they do not stop it.
+fn embed(cli: &Cli) -> Result<ExitCode> {
+    let root = cli.content.clone().unwrap_or_else(|| PathBuf::from("."));
+    let loaded = content::read_dir_files(&root).and_then(|f| content::load_checked(&f, false));
+    let content = match loaded {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for (id, locale) in &content.locales {
+        if locale.model.is_none() {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let bytes = rightsbot::matcher::semantic::build_vectors(&content, locale, |done, all| {
+            eprint!("\rlocales/{id}: {done}/{all} texts embedded");
+        })
+        .map_err(|e| anyhow::anyhow!("locales/{id}: {e}"))?;
+        let path = root
+            .join("locales")
+            .join(id.as_str())
+            .join(content::semantic::VECTORS_PATH);
+        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "\nwrote {} ({} KiB) in {:.0} s",
+            path.display(),
+            bytes.len() / 1024,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn load_content(cli: &Cli) -> Result<Content, ExitCode> {
     let loaded = match &cli.content {
         Some(dir) => content::load_dir(dir),
@@ -117,12 +159,16 @@ fn load_content(cli: &Cli) -> Result<Content, ExitCode> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(Command::Embed) = cli.command {
+        return embed(&cli);
+    }
     let content = match load_content(&cli) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
     let ttl = cli.session_days.saturating_mul(24 * 60 * 60);
     match cli.command {
+        Some(Command::Embed) => unreachable!("embed runs before the content is checked"),
         Some(Command::Check) => {
             emit(&summary(&content));
             Ok(ExitCode::SUCCESS)

@@ -34,10 +34,22 @@ pub const MAX_TAPS: usize = 3;
 #[derive(Clone, Debug, Default)]
 pub struct ContentFiles {
     pub files: BTreeMap<String, String>,
+    /// Binary files (the model's weights, precomputed vectors), by the same kind of path.
+    pub blobs: BTreeMap<String, Blob>,
+}
+
+/// Files read as bytes rather than text.
+fn is_binary(path: &str) -> bool {
+    path.ends_with(".safetensors") || path.ends_with(".bin")
 }
 
 /// The content built into the binary.
 pub fn load_embedded() -> Result<Content, Vec<Diagnostic>> {
+    load(&embedded_files())
+}
+
+/// The built-in content's files, unchecked.
+pub fn embedded_files() -> ContentFiles {
     let mut files = ContentFiles::default();
     for (prefix, dir) in [
         ("dialogues", &EMBEDDED_DIALOGUES),
@@ -45,12 +57,16 @@ pub fn load_embedded() -> Result<Content, Vec<Diagnostic>> {
     ] {
         collect_embedded(prefix, dir, &mut files);
     }
-    load(&files)
+    files
 }
 
-fn collect_embedded(prefix: &str, dir: &Dir<'_>, out: &mut ContentFiles) {
+fn collect_embedded(prefix: &str, dir: &'static Dir<'static>, out: &mut ContentFiles) {
     for file in dir.files() {
         let path = format!("{prefix}/{}", file.path().display());
+        if is_binary(&path) {
+            out.blobs.insert(path, Blob::Static(file.contents()));
+            continue;
+        }
         match file.contents_utf8() {
             Some(text) => out.files.insert(path, text.to_owned()),
             None => out
@@ -65,6 +81,11 @@ fn collect_embedded(prefix: &str, dir: &Dir<'_>, out: &mut ContentFiles) {
 
 /// Content from a folder holding `dialogues/` and `locales/`, for authors.
 pub fn load_dir(root: &Path) -> Result<Content, Vec<Diagnostic>> {
+    load(&read_dir_files(root)?)
+}
+
+/// A content folder's files, unchecked.
+pub fn read_dir_files(root: &Path) -> Result<ContentFiles, Vec<Diagnostic>> {
     let mut files = ContentFiles::default();
     let mut problems = Diagnostics::default();
     for top in ["dialogues", "locales"] {
@@ -78,7 +99,7 @@ pub fn load_dir(root: &Path) -> Result<Content, Vec<Diagnostic>> {
     if !problems.is_empty() {
         return Err(problems.into_vec());
     }
-    load(&files)
+    Ok(files)
 }
 
 fn read_tree(root: &Path, dir: &Path, out: &mut ContentFiles, problems: &mut Diagnostics) {
@@ -97,6 +118,15 @@ fn read_tree(root: &Path, dir: &Path, out: &mut ContentFiles, problems: &mut Dia
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
+        if is_binary(&rel) {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    out.blobs.insert(rel, Blob::Owned(bytes.into()));
+                }
+                Err(e) => problems.file(&rel, format!("cannot read: {e}")),
+            }
+            continue;
+        }
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 out.files.insert(rel, text);
@@ -108,9 +138,17 @@ fn read_tree(root: &Path, dir: &Path, out: &mut ContentFiles, problems: &mut Dia
 
 /// Parses and checks `files`.
 pub fn load(files: &ContentFiles) -> Result<Content, Vec<Diagnostic>> {
+    load_checked(files, true)
+}
+
+/// Parses and checks `files`; with `fresh_vectors` false, precomputed vectors that do not
+/// match today's texts are left out instead of refused (for `rightsbot embed`, which
+/// rebuilds them).
+pub fn load_checked(files: &ContentFiles, fresh_vectors: bool) -> Result<Content, Vec<Diagnostic>> {
     let mut checker = Checker {
         files,
         problems: Diagnostics::default(),
+        fresh_vectors,
     };
     let content = checker.build();
     match content {
@@ -122,6 +160,7 @@ pub fn load(files: &ContentFiles) -> Result<Content, Vec<Diagnostic>> {
 struct Checker<'a> {
     files: &'a ContentFiles,
     problems: Diagnostics,
+    fresh_vectors: bool,
 }
 
 /// A parsed file with where it came from, so later checks can point into it.
@@ -306,6 +345,8 @@ impl<'a> Checker<'a> {
         }
         self.check_reachability(&content);
         self.check_rendered(&content);
+        let mut content = content;
+        self.check_semantic(&mut content);
         Some(content)
     }
 
@@ -1277,5 +1318,245 @@ fn flatten(table: &toml::Table, prefix: &str, out: &mut BTreeMap<String, String>
             toml::Value::Table(t) => flatten(t, &full, out),
             _ => {}
         }
+    }
+}
+
+impl Checker<'_> {
+    /// Phrasings, crisis examples, the model and its precomputed vectors, per locale. A locale
+    /// without a `model/` folder is matched by words alone.
+    fn check_semantic(&mut self, content: &mut Content) {
+        let files = self.files;
+        let known: BTreeSet<String> = content
+            .topics
+            .keys()
+            .map(|t| t.as_str().to_owned())
+            .chain(content.flows.keys().map(|f| f.as_str().to_owned()))
+            .collect();
+        let flow_names: BTreeSet<String> =
+            content.flows.keys().map(|f| f.as_str().to_owned()).collect();
+        let topic_triggers: Vec<String> = content
+            .topics
+            .values()
+            .flat_map(|t| t.triggers.iter().cloned())
+            .chain(content.flows.values().flat_map(|f| f.triggers.iter().cloned()))
+            .collect();
+        for (id, locale) in content.locales.iter_mut() {
+            let base = format!("locales/{id}/");
+            let intents: BTreeMap<String, IntentKind> = locale
+                .intents
+                .iter()
+                .map(|i| (i.id.as_str().to_owned(), i.kind))
+                .collect();
+            let mut phrasings = Vec::new();
+            let mut risk = Vec::new();
+            for (path, text) in files.files.range(base.clone()..) {
+                let Some(rel) = path.strip_prefix(&base) else {
+                    break;
+                };
+                let parts: Vec<&str> = rel.split('/').collect();
+                match parts.as_slice() {
+                    ["phrasings", name] if name.ends_with(".txt") => {
+                        let stem = stem(path);
+                        self.read_phrasings(
+                            path,
+                            text,
+                            &stem,
+                            &known,
+                            &flow_names,
+                            &intents,
+                            &mut phrasings,
+                        );
+                    }
+                    ["risk", label @ ("danger" | "safe"), name] if name.ends_with(".txt") => {
+                        let kind = stem(path);
+                        for (line, t) in semantic::text_lines(text) {
+                            risk.push(RiskExample {
+                                id: format!("{label}/{kind}:{line}"),
+                                danger: *label == "danger",
+                                kind: kind.clone(),
+                                text: t.to_owned(),
+                            });
+                        }
+                    }
+                    ["phrasings" | "risk", ..] => self.problems.file(
+                        path,
+                        "unknown file: phrasings are phrasings/<topic, flow or _out_of_scope, \
+                         _help, _smalltalk>.txt; crisis examples are risk/danger/<kind>.txt and \
+                         risk/safe/<kind>.txt",
+                    ),
+                    _ => {}
+                }
+            }
+            if !phrasings.is_empty() {
+                let counts = semantic::counts(&phrasings);
+                for target in &known {
+                    let n = counts.get(target).copied().unwrap_or(0);
+                    if n < semantic::MIN_PHRASINGS {
+                        self.problems.file(
+                            &format!("{base}phrasings/{target}.txt"),
+                            format!(
+                                "{n} phrasings; a topic or flow needs at least {} written as \
+                                 different people would ask",
+                                semantic::MIN_PHRASINGS
+                            ),
+                        );
+                    }
+                }
+            }
+            let model = self.read_model(&base);
+            let intent_triggers = locale.intents.iter().flat_map(|i| i.triggers.iter());
+            let texts = semantic::texts_to_embed(
+                topic_triggers
+                    .iter()
+                    .chain(intent_triggers)
+                    .map(String::as_str),
+                &phrasings,
+                &risk,
+            );
+            locale.vectors = model
+                .as_ref()
+                .and_then(|m| self.read_vectors(&base, m, &texts));
+            locale.model = model;
+            locale.phrasings = phrasings;
+            locale.risk_examples = risk;
+        }
+    }
+
+    fn read_phrasings(
+        &mut self,
+        path: &str,
+        text: &str,
+        stem: &str,
+        known: &BTreeSet<String>,
+        flows: &BTreeSet<String>,
+        intents: &BTreeMap<String, IntentKind>,
+        out: &mut Vec<Phrasing>,
+    ) {
+        let topic_or_flow = |s: &str| -> Option<PhrasingTarget> {
+            if !known.contains(s) {
+                return None;
+            }
+            match flows.contains(s) {
+                true => FlowId::parse(s).map(PhrasingTarget::Flow),
+                false => TopicId::parse(s).map(PhrasingTarget::Topic),
+            }
+        };
+        let target = match stem {
+            semantic::OUT_OF_SCOPE_FILE => Some(PhrasingTarget::OutOfScope),
+            semantic::HELP_FILE => match intents.iter().find(|(_, k)| **k == IntentKind::Help) {
+                Some((id, _)) => IntentId::parse(id).map(PhrasingTarget::Intent),
+                None => {
+                    self.problems
+                        .file(path, "help phrasings, but no intent of kind help in intents.toml");
+                    return;
+                }
+            },
+            semantic::SMALLTALK_FILE => None,
+            other => match topic_or_flow(other) {
+                Some(t) => Some(t),
+                None => {
+                    self.problems.file(
+                        path,
+                        format!(
+                            "no topic or flow \"{other}\"{}",
+                            did_you_mean(other, known.iter().map(String::as_str))
+                        ),
+                    );
+                    return;
+                }
+            },
+        };
+        for (line, t) in semantic::text_lines(text) {
+            let (target, t) = match &target {
+                Some(target) => (target.clone(), t),
+                None => match semantic::split_intent(t) {
+                    Some((intent, t)) if intents.contains_key(intent) => {
+                        let id = IntentId::parse(intent).expect("a loaded intent's id");
+                        (PhrasingTarget::Intent(id), t)
+                    }
+                    _ => {
+                        let offset = text.lines().take(line - 1).map(|l| l.len() + 1).sum();
+                        self.problems.at(
+                            path,
+                            text,
+                            offset..offset + 1,
+                            format!(
+                                "a smalltalk line starts with an intent and a tab: one of {}",
+                                intents.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                        continue;
+                    }
+                },
+            };
+            out.push(Phrasing {
+                id: format!("{stem}:{line}"),
+                target,
+                text: t.to_owned(),
+            });
+        }
+    }
+
+    fn read_model(&mut self, base: &str) -> Option<ModelFiles> {
+        let files = self.files;
+        let weights = files.blobs.get(&format!("{base}model/model.safetensors"));
+        let tokenizer = files.files.get(&format!("{base}model/tokenizer.json"));
+        let config = files.files.get(&format!("{base}model/config.json"));
+        match (weights, tokenizer, config) {
+            (None, None, None) => None,
+            (Some(w), Some(t), Some(c)) => Some(ModelFiles {
+                weights: w.clone(),
+                tokenizer: t.clone(),
+                config: c.clone(),
+            }),
+            _ => {
+                self.problems.file(
+                    &format!("{base}model"),
+                    "a model needs model.safetensors, tokenizer.json and config.json together",
+                );
+                None
+            }
+        }
+    }
+
+    fn read_vectors(
+        &mut self,
+        base: &str,
+        model: &ModelFiles,
+        texts: &BTreeSet<String>,
+    ) -> Option<semantic::Vectors> {
+        let path = format!("{base}{}", semantic::VECTORS_PATH);
+        let rebuild = "rebuild them with `cargo run --release -- embed` (see README: \
+                       how free text is understood)";
+        let Some(blob) = self.files.blobs.get(&path) else {
+            if self.fresh_vectors {
+                self.problems
+                    .file(&path, format!("missing: the model's precomputed vectors; {rebuild}"));
+            }
+            return None;
+        };
+        let (stored, vectors) = match semantic::read_vectors(blob.bytes()) {
+            Ok(v) => v,
+            Err(e) => {
+                if self.fresh_vectors {
+                    self.problems.file(&path, format!("{e}; {rebuild}"));
+                }
+                return None;
+            }
+        };
+        if stored != semantic::fingerprint(model.weights.bytes(), texts) {
+            if self.fresh_vectors {
+                let (missing, extra) = semantic::staleness(&vectors, texts);
+                self.problems.file(
+                    &path,
+                    format!(
+                        "stale: built for other texts or another model ({missing} texts have no \
+                         vector, {extra} vectors are for texts no longer here); {rebuild}"
+                    ),
+                );
+            }
+            return None;
+        }
+        Some(vectors)
     }
 }

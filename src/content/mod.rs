@@ -7,11 +7,15 @@
 mod diagnostics;
 mod load;
 pub mod raw;
+pub mod semantic;
 
 use std::collections::BTreeMap;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
-pub use load::{ContentFiles, load, load_dir, load_embedded};
+pub use load::{
+    ContentFiles, embedded_files, load, load_checked, load_dir, load_embedded, read_dir_files,
+};
+pub use semantic::{Blob, ModelFiles, Phrasing, PhrasingTarget, RiskExample, Vectors};
 
 use crate::ids::{
     Audience, FlowId, GroupId, HelplineId, IntentId, LocaleId, PageId, StepId, TopicId,
@@ -189,6 +193,15 @@ pub struct Locale {
     pub crisis_phrases: BTreeMap<String, Vec<String>>,
     pub ambiguous_phrases: Vec<String>,
     pub intents: Vec<Intent>,
+    /// What the semantic layer learns topics, flows and intents from.
+    pub phrasings: Vec<Phrasing>,
+    /// Labelled messages the crisis classifier was trained on.
+    pub risk_examples: Vec<RiskExample>,
+    /// The sentence-embedding model, when the locale ships one.
+    pub model: Option<ModelFiles>,
+    /// Precomputed vectors of every text above, with the trained risk head; present only when
+    /// they match today's texts and model.
+    pub vectors: Option<Vectors>,
 }
 
 /// The whole checked content.

@@ -3,16 +3,20 @@
 //! cry for help, raises false alarms, turns away questions it cannot answer, and recognises
 //! smalltalk and help. Pure: the caller reads the file and prints the report.
 //!
-//! File format: tab-separated `accepted  audience  locale  message`, `#` starts a comment line.
-//! `accepted` is one or more topic ids joined by `|`, or `@crisis`, `@out_of_scope`,
-//! `@smalltalk`, `@help`.
+//! File format: tab-separated `accepted  audience  locale  message  [note]`, `#` starts a
+//! comment line, and a first line starting `accepted` is a header. `accepted` is one or more
+//! topic or flow ids joined by `|`, or `@crisis`, `@out_of_scope`, `@smalltalk`, `@help`, or
+//! `@safe` (emotional but safe: anything but a crisis signal is right). `note` is the kind of
+//! danger for `@crisis` lines, and starts with `hard` for a message that is safe but uses
+//! alarming words (a hard negative); those false alarms are reported apart.
 //!
 //! Scoring rules, stated so nobody has to guess: top-1 counts only a direct answer with an
-//! accepted topic. A clarifying question that offers an accepted topic counts as resolved. A
+//! accepted topic or flow. A clarifying question that offers an accepted topic counts as resolved. A
 //! flow answer (a short set of questions) counts as resolved when one of its steps links an
 //! accepted topic, and as wrong otherwise; it never counts as top-1. A crisis counts as caught
-//! only when the crisis reply fires (a gentle check question does not count); a false alarm
-//! is any crisis signal, check question included, on a message that is not a crisis.
+//! when the crisis reply or the gentle check question comes (the full-reply rate is reported
+//! too); a false alarm is any crisis signal, check question included, on a message that is not
+//! a crisis, and a full false alarm is the crisis reply itself.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -50,6 +54,7 @@ enum Expected {
     OutOfScope,
     Smalltalk,
     Help,
+    Safe,
 }
 
 /// One labelled line, kept with its line number for the report.
@@ -59,6 +64,7 @@ struct Case {
     expected: Expected,
     locale: Option<LocaleId>,
     message: String,
+    note: String,
 }
 
 /// A line of the file that could not be read.
@@ -73,22 +79,28 @@ fn parse(text: &str) -> Result<Vec<Case>, BadLine> {
     let mut cases = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = n + 1;
-        if raw.trim().is_empty() || raw.starts_with('#') {
+        if raw.trim().is_empty() || raw.starts_with('#') || (n == 0 && raw.starts_with("accepted")) {
             continue;
         }
-        let fields: Vec<&str> = raw.splitn(4, '\t').collect();
-        let [accepted, _audience, locale, message] = fields[..] else {
-            return Err(BadLine {
-                line,
-                problem: "expected 4 tab-separated fields: accepted, audience, locale, message"
-                    .into(),
-            });
+        let fields: Vec<&str> = raw.split('\t').collect();
+        let (accepted, locale, message, note) = match fields[..] {
+            [accepted, _audience, locale, message] => (accepted, locale, message, ""),
+            [accepted, _audience, locale, message, note] => (accepted, locale, message, note),
+            _ => {
+                return Err(BadLine {
+                    line,
+                    problem: "expected 4 or 5 tab-separated fields: accepted, audience, locale, \
+                              message, and a note"
+                        .into(),
+                });
+            }
         };
         let expected = match accepted {
             "@crisis" => Expected::Crisis,
             "@out_of_scope" => Expected::OutOfScope,
             "@smalltalk" => Expected::Smalltalk,
             "@help" => Expected::Help,
+            "@safe" => Expected::Safe,
             a if a.starts_with('@') => {
                 return Err(BadLine {
                     line,
@@ -102,6 +114,7 @@ fn parse(text: &str) -> Result<Vec<Case>, BadLine> {
             expected,
             locale: LocaleId::parse(locale),
             message: message.to_owned(),
+            note: note.trim().to_owned(),
         });
     }
     Ok(cases)
@@ -151,8 +164,12 @@ pub fn evaluate(
     let mut wrong = Tally::default();
     let mut flow_answers = 0usize;
     let mut crisis_recall = Tally::default();
-    let mut crisis_checks_only = 0usize;
+    let mut crisis_full = Tally::default();
+    let mut crisis_by_kind: BTreeMap<String, Tally> = BTreeMap::new();
     let mut false_alarms = Tally::default();
+    let mut full_false_alarms = Tally::default();
+    let mut hard_false_alarms = Tally::default();
+    let mut hard_full_false_alarms = Tally::default();
     let mut out_of_scope = Tally::default();
     let mut intents = Tally::default();
     // topic -> (answered correctly, answered with it, expected it)
@@ -167,15 +184,23 @@ pub fn evaluate(
             .unwrap_or_else(|| content.default_locale.clone());
         let a = matcher.analyse(&locale, &case.message);
         let is_crisis = case.expected == Expected::Crisis;
+        let signalled = a.crisis != CrisisSignal::None;
+        let full = matches!(a.crisis, CrisisSignal::Clear { .. });
         if is_crisis {
-            crisis_recall.add(matches!(a.crisis, CrisisSignal::Clear { .. }));
-            crisis_checks_only += usize::from(a.crisis == CrisisSignal::Ambiguous);
+            crisis_recall.add(signalled);
+            crisis_full.add(full);
+            let kind = if case.note.is_empty() { "(no kind)" } else { &case.note };
+            crisis_by_kind.entry(kind.to_owned()).or_default().add(signalled);
+        } else if case.note.starts_with("hard") {
+            hard_false_alarms.add(signalled);
+            hard_full_false_alarms.add(full);
         } else {
-            false_alarms.add(a.crisis != CrisisSignal::None);
+            false_alarms.add(signalled);
+            full_false_alarms.add(full);
         }
         let missed = match &case.expected {
             Expected::Topics(accepted) => {
-                let ok = |t: &Target| matches!(t, Target::Topic(id) if accepted.iter().any(|a| a == id.as_str()));
+                let ok = |t: &Target| accepted.iter().any(|a| a == t.id());
                 let (is_top1, is_resolved, is_wrong) = match &a.decision {
                     Decision::Answer { target, .. } if ok(target) => (true, true, false),
                     Decision::Answer {
@@ -220,7 +245,8 @@ pub fn evaluate(
                 }
                 !is_top1
             }
-            Expected::Crisis => !matches!(a.crisis, CrisisSignal::Clear { .. }),
+            Expected::Crisis => !signalled,
+            Expected::Safe => false,
             Expected::OutOfScope => {
                 let ok = matches!(a.decision, Decision::Fallback { .. });
                 out_of_scope.add(ok);
@@ -237,7 +263,7 @@ pub fn evaluate(
                 !ok
             }
         };
-        let false_alarm = !is_crisis && a.crisis != CrisisSignal::None;
+        let false_alarm = !is_crisis && signalled;
         if show_misses && (missed || false_alarm) {
             let _ = writeln!(
                 misses,
@@ -282,6 +308,12 @@ pub fn evaluate(
     if !misses.is_empty() {
         let _ = writeln!(w, "\nmisses:\n{misses}");
     }
+    if crisis_by_kind.len() > 1 {
+        let _ = writeln!(w, "\ncrisis recall per kind (reply or check question):");
+        for (kind, tally) in &crisis_by_kind {
+            let _ = writeln!(w, "  {kind:<22} {}", tally.show());
+        }
+    }
 
     let mut passed = true;
     let mut line = |w: &mut String, name: &str, tally: &Tally, ok: bool, target: String| {
@@ -318,6 +350,7 @@ pub fn evaluate(
         crisis_recall.rate() >= targets.crisis_recall_min,
         pct_min(targets.crisis_recall_min),
     );
+    let _ = writeln!(w, "       crisis reply itself                {}", crisis_full.show());
     line(
         w,
         "crisis false alarms",
@@ -325,6 +358,15 @@ pub fn evaluate(
         false_alarms.rate() <= targets.false_alarm_max,
         pct_max(targets.false_alarm_max),
     );
+    let _ = writeln!(w, "       crisis reply itself                {}", full_false_alarms.show());
+    line(
+        w,
+        "false alarms on hard negatives",
+        &hard_false_alarms,
+        hard_false_alarms.rate() <= targets.false_alarm_max,
+        pct_max(targets.false_alarm_max),
+    );
+    let _ = writeln!(w, "       crisis reply itself                {}", hard_full_false_alarms.show());
     line(
         w,
         "out-of-scope rejected",
@@ -339,10 +381,7 @@ pub fn evaluate(
         intents.rate() >= targets.intents_min,
         pct_min(targets.intents_min),
     );
-    let _ = writeln!(
-        w,
-        "  (flow answers among in-scope: {flow_answers}; crises met only by the check question: {crisis_checks_only})"
-    );
+    let _ = writeln!(w, "  (flow answers among in-scope: {flow_answers})");
     let _ = writeln!(
         w,
         "{}",
@@ -394,5 +433,11 @@ fn describe(a: &Analysis) -> String {
         Decision::Smalltalk { intent } => format!("smalltalk {intent}"),
         Decision::Help => "help".to_owned(),
     };
-    format!("{decision}{crisis}")
+    let e = &a.evidence;
+    let nearest = e.nearest.as_deref().unwrap_or("-");
+    let danger = e.danger_nearest.as_deref().unwrap_or("-");
+    format!(
+        "{decision}{crisis} (words {:.2}, meaning {:.2}, nearest {nearest}; risk {:.2}, nearest danger {danger})",
+        e.lexical, e.semantic, e.risk
+    )
 }

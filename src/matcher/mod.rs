@@ -11,6 +11,7 @@ mod crisis;
 pub mod eval;
 mod index;
 mod normalise;
+pub mod semantic;
 mod vocab;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,8 @@ use serde::Deserialize;
 use self::crisis::CrisisPhrases;
 use self::index::Index;
 use self::normalise::Normaliser;
-use crate::content::{Content, IntentKind, Locale, OptionTarget};
+use self::semantic::{Reading, Semantic};
+use crate::content::{Content, IntentKind, Locale, OptionTarget, PhrasingTarget};
 use crate::ids::{FlowId, IntentId, LocaleId, TopicId};
 
 /// Thresholds and weights, from `dialogues/matcher.toml`, so content authors can tune them
@@ -56,6 +58,25 @@ pub struct Config {
     pub bag_weight: f32,
     /// Words at least this long may carry a typo (one edit; two from nine letters).
     pub fuzzy_min_chars: usize,
+    /// Share of a topic's score from the meaning (sentence vectors) rather than the words.
+    pub semantic_weight: f32,
+    /// A similarity at or under this means nothing in common.
+    pub semantic_floor: f32,
+    /// A similarity this high may answer even when the words point elsewhere.
+    pub semantic_sure: f32,
+    /// A message this much closer to an out-of-scope phrasing than to any topic is turned away
+    /// kindly, unless its words clearly name a topic.
+    pub out_of_scope_margin: f32,
+    /// The crisis classifier's probability that asks the gentle check question.
+    pub crisis_check_min: f32,
+    /// The crisis classifier's probability that gives the crisis reply straight away.
+    pub crisis_clear_min: f32,
+    /// Under this probability, a phrase that may be a figure of speech ("this place is killing
+    /// me") is taken as one. Never applies to a clear crisis phrase.
+    pub crisis_calm_max: f32,
+    /// Kinds of danger example (risk/danger/<kind>.txt) that are harm by others: they bring
+    /// the abuse helplines.
+    pub abuse_kinds: Vec<String>,
 }
 
 impl Default for Config {
@@ -74,6 +95,14 @@ impl Default for Config {
             phrase_bonus: 0.2,
             bag_weight: 0.5,
             fuzzy_min_chars: 5,
+            semantic_weight: 0.5,
+            semantic_floor: 0.3,
+            semantic_sure: 0.75,
+            out_of_scope_margin: 0.05,
+            crisis_check_min: 0.5,
+            crisis_clear_min: 0.9,
+            crisis_calm_max: 0.05,
+            abuse_kinds: Vec::new(),
         }
     }
 }
@@ -141,6 +170,24 @@ impl Decision {
 pub struct Analysis {
     pub crisis: CrisisSignal,
     pub decision: Decision,
+    /// What decided, for traces and evaluation: ids and scores, never the message's text.
+    pub evidence: Evidence,
+}
+
+/// Which evidence decided: for `--trace`, `match --json` and the evaluation report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    /// Where the crisis signal came from: `phrase` (a crisis phrase), `classifier`, or none.
+    pub crisis_source: Option<&'static str>,
+    /// The crisis classifier's probability for the most worrying part of the message.
+    pub risk: f32,
+    /// The danger example nearest the message (`danger/means:12`).
+    pub danger_nearest: Option<String>,
+    /// The phrasing nearest the message for the chosen or first offered target.
+    pub nearest: Option<String>,
+    /// The words' and the meaning's scores for that target.
+    pub lexical: f32,
+    pub semantic: f32,
 }
 
 /// What the matcher read in a message and how it scored the best candidates (before flows
@@ -170,6 +217,7 @@ struct LocaleIndex {
     /// For a flow's document: the documents of the topics it leads to; empty otherwise.
     links: Links,
     index: Index,
+    semantic: Option<Semantic>,
 }
 
 /// The matcher, built once from the content.
@@ -179,14 +227,30 @@ pub struct Matcher {
     locales: BTreeMap<LocaleId, LocaleIndex>,
 }
 
+/// Cross-validation's view: what to leave out of the semantic layer, and the risk head
+/// trained without it.
+pub struct Holdout<'a> {
+    pub leave_out: &'a dyn Fn(&str) -> bool,
+    pub risk_head: Option<crate::content::semantic::LinearHead>,
+}
+
 impl Matcher {
     pub fn new(content: &Content) -> Self {
+        Self::build(content, None)
+    }
+
+    /// A matcher that has not learnt from the phrasings and examples `holdout` leaves out.
+    pub fn with_holdout(content: &Content, holdout: &Holdout<'_>) -> Self {
+        Self::build(content, Some(holdout))
+    }
+
+    fn build(content: &Content, holdout: Option<&Holdout<'_>>) -> Self {
         let default = content.locales.get(&content.default_locale);
         let locales = content
             .locales
             .iter()
             .map(|(id, locale)| {
-                let index = LocaleIndex::new(content, locale, default);
+                let index = LocaleIndex::new(content, locale, default, holdout);
                 (id.clone(), index)
             })
             .collect();
@@ -197,36 +261,106 @@ impl Matcher {
         }
     }
 
-    /// Crisis check, then the decision, for one message. Pure and deterministic.
-    pub fn analyse(&self, locale: &LocaleId, text: &str) -> Analysis {
-        let Some(index) = self
-            .locales
+    fn locale_index(&self, locale: &LocaleId) -> Option<&LocaleIndex> {
+        self.locales
             .get(locale)
             .or_else(|| self.locales.get(&self.default_locale))
-        else {
+    }
+
+    /// Whether `locale` (or the default) understands meaning as well as words.
+    pub fn has_semantic(&self, locale: &LocaleId) -> bool {
+        self.locale_index(locale)
+            .is_some_and(|i| i.semantic.is_some())
+    }
+
+    /// The sentence embedder of `locale`, if it ships a model (for `rightsbot embed`).
+    pub fn embedder(&self, locale: &LocaleId) -> Option<&crate::embedder::Embedder> {
+        Some(self.locale_index(locale)?.semantic.as_ref()?.embedder())
+    }
+
+    /// Crisis check, then the decision, for one message. Pure and deterministic.
+    pub fn analyse(&self, locale: &LocaleId, text: &str) -> Analysis {
+        let Some(index) = self.locale_index(locale) else {
             return Analysis {
                 crisis: CrisisSignal::None,
                 decision: Decision::Fallback { score: 0.0 },
+                evidence: Evidence::default(),
             };
         };
         let tokens = index.normaliser.tokens(text);
-        let crisis = match index.crisis.check(&tokens, |w| index.index.knows(w)) {
+        let reading = index.semantic.as_ref().and_then(|s| s.read(text));
+        let mut evidence = Evidence::default();
+        let crisis = self.crisis(index, &tokens, reading.as_ref(), &mut evidence);
+        let decision = self.decide(index, text, &tokens, reading.as_ref(), &mut evidence);
+        Analysis {
+            crisis,
+            decision,
+            evidence,
+        }
+    }
+
+    /// The crisis phrases first: a clear one always stands. Then the classifier: it may raise
+    /// a signal the phrases missed, and may calm a phrase that is often a figure of speech,
+    /// but never silences a clear phrase.
+    fn crisis(
+        &self,
+        index: &LocaleIndex,
+        tokens: &[normalise::Token],
+        reading: Option<&Reading>,
+        evidence: &mut Evidence,
+    ) -> CrisisSignal {
+        let c = &self.config;
+        let lexical = match index.crisis.check(tokens, |w| index.index.knows(w)) {
             crisis::Found::None => CrisisSignal::None,
             crisis::Found::Clear { category, abuse } => CrisisSignal::Clear { category, abuse },
             crisis::Found::Ambiguous => CrisisSignal::Ambiguous,
         };
-        let decision = self.decide(index, &tokens);
-        Analysis { crisis, decision }
+        if let Some(r) = reading {
+            evidence.risk = r.risk;
+            evidence.danger_nearest = r.danger_nearest.clone();
+        }
+        let signal = match (lexical, reading) {
+            (clear @ CrisisSignal::Clear { .. }, Some(r)) => {
+                evidence.crisis_source = Some("phrase");
+                match clear {
+                    // Harm by others said in words the phrases file as self-harm still brings
+                    // the abuse helplines when the classifier hears harm by others.
+                    CrisisSignal::Clear { category, abuse } => CrisisSignal::Clear {
+                        category,
+                        abuse: abuse || (r.abuse && r.risk >= c.crisis_check_min),
+                    },
+                    other => other,
+                }
+            }
+            (clear @ CrisisSignal::Clear { .. }, None) => {
+                evidence.crisis_source = Some("phrase");
+                clear
+            }
+            (_, Some(r)) if r.risk >= c.crisis_clear_min => {
+                evidence.crisis_source = Some("classifier");
+                CrisisSignal::Clear {
+                    category: r.danger_kind.clone().unwrap_or_else(|| "classifier".into()),
+                    abuse: r.abuse,
+                }
+            }
+            (_, Some(r)) if r.risk >= c.crisis_check_min => {
+                evidence.crisis_source = Some("classifier");
+                CrisisSignal::Ambiguous
+            }
+            (CrisisSignal::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => CrisisSignal::None,
+            (CrisisSignal::Ambiguous, _) => {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
+            (signal, _) => signal,
+        };
+        signal
     }
 
     /// The best-scoring topics, flows and intents for `text`, highest first, with the words
     /// the matcher read: what `rightsbot match --explain` shows a content author.
     pub fn explain(&self, locale: &LocaleId, text: &str, top: usize) -> Explanation {
-        let Some(index) = self
-            .locales
-            .get(locale)
-            .or_else(|| self.locales.get(&self.default_locale))
-        else {
+        let Some(index) = self.locale_index(locale) else {
             return Explanation::default();
         };
         let tokens = index.normaliser.tokens(text);
@@ -238,31 +372,90 @@ impl Matcher {
                 (false, false) => format!("{}~{}", t.text, t.stem),
             })
             .collect();
-        let scores = index.index.score(&tokens).by_doc;
+        let reading = index.semantic.as_ref().and_then(|s| s.read(text));
+        let lexical = self.lexical_scores(index, text, &tokens);
+        let scores = self.combined(&lexical, reading.as_ref());
         let mut ranked: Vec<(f32, String)> = scores
             .iter()
             .zip(&index.docs)
-            .filter(|(s, _)| **s > 0.0)
-            .map(|(s, d)| {
+            .enumerate()
+            .filter(|(_, (s, _))| **s > 0.0)
+            .map(|(i, (s, d))| {
                 let name = match d {
                     Doc::Target(Target::Topic(id)) => id.as_str().to_owned(),
                     Doc::Target(Target::Flow(id)) => format!("flow:{id}"),
                     Doc::Intent(id, _) => format!("intent:{id}"),
                 };
-                (*s, name)
+                let detail = match &reading {
+                    Some(r) => format!(
+                        "{name} (words {:.2}, meaning {:.2}, nearest {})",
+                        lexical[i],
+                        r.doc_scores[i],
+                        r.nearest[i].as_deref().unwrap_or("-")
+                    ),
+                    None => name,
+                };
+                (*s, detail)
             })
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         ranked.truncate(top);
+        if let Some(r) = &reading {
+            ranked.push((r.out_of_scope, "(nearest out-of-scope phrasing)".into()));
+            ranked.push((r.risk, "(crisis classifier)".into()));
+        }
         Explanation {
             words,
             scores: ranked,
         }
     }
 
-    fn decide(&self, index: &LocaleIndex, tokens: &[normalise::Token]) -> Decision {
+    /// The words' score per document: of the whole message, or of its best sentence, so a
+    /// question at the end of a long message is not drowned by the story before it.
+    fn lexical_scores(&self, index: &LocaleIndex, text: &str, tokens: &[normalise::Token]) -> Vec<f32> {
+        let mut scores = index.index.score(tokens).by_doc;
+        let sentences: Vec<&str> = text
+            .split(['.', '!', '?', '\n'])
+            .filter(|s| s.split_whitespace().count() >= 2)
+            .collect();
+        if sentences.len() > 1 {
+            for sentence in sentences {
+                let tokens = index.normaliser.tokens(sentence);
+                for (best, s) in scores.iter_mut().zip(index.index.score(&tokens).by_doc) {
+                    *best = best.max(s);
+                }
+            }
+        }
+        scores
+    }
+
+    /// Words and meaning together, per document.
+    fn combined(&self, lexical: &[f32], reading: Option<&Reading>) -> Vec<f32> {
         let c = &self.config;
-        let scores = index.index.score(tokens).by_doc;
+        match reading {
+            None => lexical.to_vec(),
+            Some(r) => lexical
+                .iter()
+                .zip(&r.doc_scores)
+                .map(|(l, s)| {
+                    let meaning = ((s - c.semantic_floor) / (1.0 - c.semantic_floor)).max(0.0);
+                    (1.0 - c.semantic_weight) * l + c.semantic_weight * meaning
+                })
+                .collect(),
+        }
+    }
+
+    fn decide(
+        &self,
+        index: &LocaleIndex,
+        text: &str,
+        tokens: &[normalise::Token],
+        reading: Option<&Reading>,
+        evidence: &mut Evidence,
+    ) -> Decision {
+        let c = &self.config;
+        let lexical = self.lexical_scores(index, text, tokens);
+        let scores = self.combined(&lexical, reading);
         let mut ranked: Vec<(f32, usize)> = scores
             .iter()
             .enumerate()
@@ -289,26 +482,55 @@ impl Matcher {
                 IntentKind::Help => Decision::Help,
             };
         }
-        let targets: Vec<(f32, &Target)> = ranked
+        let targets: Vec<(f32, usize, &Target)> = ranked
             .iter()
             .filter_map(|&(s, doc)| match &index.docs[doc] {
-                Doc::Target(t) => Some((s, t)),
+                Doc::Target(t) => Some((s, doc, t)),
                 Doc::Intent(..) => None,
             })
             .collect();
-        let Some(&(best, winner)) = targets.first() else {
+        let Some(&(best, best_doc, winner)) = targets.first() else {
             return Decision::Fallback { score: 0.0 };
         };
+        evidence.lexical = lexical[best_doc];
+        if let Some(r) = reading {
+            evidence.semantic = r.doc_scores[best_doc];
+            evidence.nearest = r.nearest[best_doc].clone();
+            let closest_topic = r.doc_scores.iter().copied().fold(0.0, f32::max);
+            if r.out_of_scope >= closest_topic + c.out_of_scope_margin
+                && lexical[best_doc] < c.answer_min
+            {
+                return Decision::Fallback { score: best };
+            }
+        }
         if best < c.clarify_min {
             return Decision::Fallback { score: best };
         }
-        let close: Vec<Target> = targets
+        let mut close: Vec<Target> = targets
             .iter()
             .skip(1)
-            .take_while(|(s, _)| *s >= best * (1.0 - c.clarify_margin) && *s >= c.clarify_min)
+            .take_while(|(s, _, _)| *s >= best * (1.0 - c.clarify_margin) && *s >= c.clarify_min)
             .take(c.clarify_max.saturating_sub(1))
-            .map(|(_, t)| (*t).clone())
+            .map(|(_, _, t)| (*t).clone())
             .collect();
+        // When the words and the meaning point at different targets and neither is sure, the
+        // person is asked which they meant, with both.
+        if let Some(r) = reading {
+            let by_words = argmax(&lexical, &index.docs);
+            let by_meaning = argmax(&r.doc_scores, &index.docs);
+            let sure = lexical[best_doc] >= c.answer_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
+            for other in [by_words, by_meaning].into_iter().flatten() {
+                if other != best_doc
+                    && !sure
+                    && let Doc::Target(t) = &index.docs[other]
+                    && !close.contains(t)
+                    && scores[other] >= c.clarify_min
+                    && close.len() + 1 < c.clarify_max
+                {
+                    close.push(t.clone());
+                }
+            }
+        }
         if best >= c.answer_min && close.is_empty() {
             return Decision::Answer {
                 target: winner.clone(),
@@ -324,8 +546,23 @@ impl Matcher {
     }
 }
 
+/// The target document with the highest score, if any scores at all.
+fn argmax(scores: &[f32], docs: &[Doc]) -> Option<usize> {
+    scores
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| **s > 0.0 && matches!(docs[*i], Doc::Target(_)))
+        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+        .map(|(i, _)| i)
+}
+
 impl LocaleIndex {
-    fn new(content: &Content, locale: &Locale, default: Option<&Locale>) -> Self {
+    fn new(
+        content: &Content,
+        locale: &Locale,
+        default: Option<&Locale>,
+        holdout: Option<&Holdout<'_>>,
+    ) -> Self {
         // A locale without its own lexicon, phrases or intents borrows the default locale's;
         // crisis phrases of the default locale always apply too: people switch languages.
         let lexicon = match (
@@ -385,12 +622,36 @@ impl LocaleIndex {
             })
             .collect();
         let index = Index::new(&normaliser, &triggers, &content.matcher);
+        // The model is English: a locale without its own borrows the default's, like words.
+        let semantic_locale = match (&locale.model, default) {
+            (None, Some(d)) => d,
+            _ => locale,
+        };
+        let doc_of = |target: &PhrasingTarget| {
+            docs.iter().position(|d| match (d, target) {
+                (Doc::Target(Target::Topic(a)), PhrasingTarget::Topic(b)) => a == b,
+                (Doc::Target(Target::Flow(a)), PhrasingTarget::Flow(b)) => a == b,
+                (Doc::Intent(a, _), PhrasingTarget::Intent(b)) => a == b,
+                _ => false,
+            })
+        };
+        let keep_all = |_: &str| false;
+        let semantic = Semantic::new(
+            semantic_locale,
+            &docs,
+            doc_of,
+            &triggers,
+            &content.matcher.abuse_kinds,
+            holdout.map_or(&keep_all, |h| h.leave_out),
+            holdout.and_then(|h| h.risk_head.clone()),
+        );
         Self {
             normaliser,
             crisis,
             docs,
             links,
             index,
+            semantic,
         }
     }
 }
@@ -408,7 +669,15 @@ pub fn decision_json(text: &str, analysis: &Analysis) -> String {
         "topic": topic,
         "candidates": candidates,
         "crisis": analysis.crisis != CrisisSignal::None,
+        "crisis_level": match analysis.crisis {
+            CrisisSignal::Clear { .. } => Some("clear"),
+            CrisisSignal::Ambiguous => Some("check"),
+            CrisisSignal::None => None,
+        },
         "score": analysis.decision.score(),
+        "risk": analysis.evidence.risk,
+        "nearest": analysis.evidence.nearest,
+        "danger_nearest": analysis.evidence.danger_nearest,
     })
     .to_string()
 }

@@ -1,0 +1,260 @@
+//! What the semantic layer learns from: the phrasings of each topic, flow and intent
+//! (`locales/<lang>/phrasings/*.txt`), the labelled crisis examples (`locales/<lang>/risk/`),
+//! the sentence-embedding model (`locales/<lang>/model/`), and the precomputed vectors of all
+//! of those texts with the risk classifier trained on them (`model/vectors.bin`).
+//!
+//! The vectors are derived data: `rightsbot embed` rebuilds them, and the checker refuses a
+//! vectors file built for other texts or another model, saying how to rebuild it. This module
+//! reads and writes that file; it never runs the model.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{FlowId, IntentId, TopicId};
+
+/// The stem of the phrasings file for messages the bot must not answer with a topic.
+pub const OUT_OF_SCOPE_FILE: &str = "_out_of_scope";
+/// The stem of the phrasings file for "what can you do": the help intent(s).
+pub const HELP_FILE: &str = "_help";
+/// The stem of the phrasings file for smalltalk, each line `intent<TAB>text`.
+pub const SMALLTALK_FILE: &str = "_smalltalk";
+/// A topic or flow needs this many phrasings once a locale has phrasings at all: fewer cannot
+/// teach the model the many ways people ask.
+pub const MIN_PHRASINGS: usize = 40;
+pub const VECTORS_PATH: &str = "model/vectors.bin";
+const VECTORS_MAGIC: &[u8] = b"RIGHTSBOT-VECTORS 1\n";
+
+/// Bytes of a binary content file: borrowed from the binary, or read from a folder.
+#[derive(Clone)]
+pub enum Blob {
+    Static(&'static [u8]),
+    Owned(Arc<[u8]>),
+}
+
+impl Blob {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Blob::Static(b) => b,
+            Blob::Owned(b) => b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({} bytes)", self.bytes().len())
+    }
+}
+
+/// What a phrasing teaches the matcher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhrasingTarget {
+    Topic(TopicId),
+    Flow(FlowId),
+    Intent(IntentId),
+    OutOfScope,
+}
+
+#[derive(Clone, Debug)]
+pub struct Phrasing {
+    /// `file-stem:line`, e.g. `visiting:12`: what a trace names instead of the text.
+    pub id: String,
+    pub target: PhrasingTarget,
+    pub text: String,
+}
+
+/// A labelled message for the crisis classifier.
+#[derive(Clone, Debug)]
+pub struct RiskExample {
+    /// `danger/means:7` or `safe/venting:3`.
+    pub id: String,
+    pub danger: bool,
+    /// The file stem: `means`, `harm_by_staff`, `dark_humour`...
+    pub kind: String,
+    pub text: String,
+}
+
+/// A logistic classifier over sentence vectors: `sigmoid(weights . v + bias)`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LinearHead {
+    pub weights: Vec<f32>,
+    pub bias: f32,
+}
+
+impl LinearHead {
+    pub fn probability(&self, vector: &[f32]) -> f32 {
+        let z: f32 = self.bias + self.weights.iter().zip(vector).map(|(w, x)| w * x).sum::<f32>();
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+/// The model's files, as loaded.
+#[derive(Clone, Debug)]
+pub struct ModelFiles {
+    pub weights: Blob,
+    pub tokenizer: String,
+    pub config: String,
+}
+
+/// Precomputed unit vectors of every text the semantic layer knows, and the trained risk head.
+#[derive(Clone, Debug, Default)]
+pub struct Vectors {
+    pub dimensions: usize,
+    by_text: HashMap<String, usize>,
+    data: Vec<f32>,
+    pub risk_head: LinearHead,
+}
+
+impl Vectors {
+    pub fn get(&self, text: &str) -> Option<&[f32]> {
+        let i = *self.by_text.get(text)?;
+        Some(&self.data[i * self.dimensions..(i + 1) * self.dimensions])
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_text.is_empty()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    fingerprint: String,
+    dimensions: usize,
+    texts: Vec<String>,
+    risk_head: LinearHead,
+}
+
+/// A fingerprint of the model and the texts: a vectors file is fresh when it carries the
+/// fingerprint of today's model and texts.
+pub fn fingerprint(weights: &[u8], texts: &BTreeSet<String>) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(weights);
+    for text in texts {
+        hasher.update(text.as_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// The vectors file for `texts` (sorted, as a set) with their vectors in the same order.
+pub fn write_vectors(
+    fingerprint: String,
+    texts: &BTreeSet<String>,
+    vectors: &[Vec<f32>],
+    risk_head: LinearHead,
+) -> Vec<u8> {
+    let dimensions = vectors.first().map_or(0, Vec::len);
+    let header = Header {
+        fingerprint,
+        dimensions,
+        texts: texts.iter().cloned().collect(),
+        risk_head,
+    };
+    let mut out = VECTORS_MAGIC.to_vec();
+    out.extend(serde_json::to_vec(&header).expect("a header always serialises"));
+    out.push(b'\n');
+    for v in vectors {
+        for x in v {
+            out.extend(half::f16::from_f32(*x).to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Reads a vectors file; `Err` says what is wrong with it.
+pub fn read_vectors(bytes: &[u8]) -> Result<(String, Vectors), String> {
+    let rest = bytes
+        .strip_prefix(VECTORS_MAGIC)
+        .ok_or("not a vectors file (it does not start with RIGHTSBOT-VECTORS 1)")?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("the header line has no end")?;
+    let header: Header =
+        serde_json::from_slice(&rest[..end]).map_err(|e| format!("unreadable header: {e}"))?;
+    let body = &rest[end + 1..];
+    let expected = header.texts.len() * header.dimensions * 2;
+    if body.len() != expected {
+        return Err(format!(
+            "holds {} bytes of vectors where {} texts of {} dimensions need {expected}",
+            body.len(),
+            header.texts.len(),
+            header.dimensions
+        ));
+    }
+    let data = body
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect();
+    let by_text = header
+        .texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (t, i))
+        .collect();
+    Ok((
+        header.fingerprint,
+        Vectors {
+            dimensions: header.dimensions,
+            by_text,
+            data,
+            risk_head: header.risk_head,
+        },
+    ))
+}
+
+/// Lines of a phrasings or examples file that carry a text: `(line number, text)`.
+pub fn text_lines(file: &str) -> impl Iterator<Item = (usize, &str)> {
+    file.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Every text of a locale that needs a vector: phrasings, topic, flow and intent triggers, and
+/// crisis examples. `rightsbot embed` embeds exactly these.
+pub fn texts_to_embed<'a>(
+    triggers: impl Iterator<Item = &'a str>,
+    phrasings: &[Phrasing],
+    risk: &[RiskExample],
+) -> BTreeSet<String> {
+    triggers
+        .map(str::to_owned)
+        .chain(phrasings.iter().map(|p| p.text.clone()))
+        .chain(risk.iter().map(|r| r.text.clone()))
+        .collect()
+}
+
+/// How fresh a vectors file is against the texts it should hold.
+pub fn staleness(vectors: &Vectors, texts: &BTreeSet<String>) -> (usize, usize) {
+    let missing = texts.iter().filter(|t| vectors.get(t).is_none()).count();
+    let extra = vectors.len() + missing - texts.len();
+    (missing, extra)
+}
+
+/// Smalltalk phrasings name their intent: `greeting<TAB>hiya`.
+pub fn split_intent(line: &str) -> Option<(&str, &str)> {
+    let (intent, text) = line.split_once('\t')?;
+    Some((intent.trim(), text.trim()))
+}
+
+/// Phrasings per target, for the checker's minimum.
+pub fn counts(phrasings: &[Phrasing]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for p in phrasings {
+        let key = match &p.target {
+            PhrasingTarget::Topic(id) => id.as_str().to_owned(),
+            PhrasingTarget::Flow(id) => id.as_str().to_owned(),
+            PhrasingTarget::Intent(id) => format!("intent {id}"),
+            PhrasingTarget::OutOfScope => OUT_OF_SCOPE_FILE.to_owned(),
+        };
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
