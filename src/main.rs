@@ -121,17 +121,27 @@ fn embed(cli: &Cli) -> Result<ExitCode> {
             continue;
         }
         let started = std::time::Instant::now();
-        let bytes = rightsbot::matcher::semantic::build_vectors(&content, locale, |done, all| {
-            eprint!("\rlocales/{id}: {done}/{all} texts embedded");
-        })
-        .map_err(|e| anyhow::anyhow!("locales/{id}: {e}"))?;
         let path = root
             .join("locales")
             .join(id.as_str())
             .join(content::semantic::VECTORS_PATH);
+        let previous = std::fs::read(&path).ok();
+        let mut shown = 0;
+        let bytes = rightsbot::matcher::semantic::build_vectors(
+            &content,
+            locale,
+            previous.as_deref(),
+            |done, all| {
+                if done * 10 / all.max(1) > shown || done == all {
+                    shown = done * 10 / all.max(1);
+                    eprintln!("locales/{id}: {done} of {all} new texts embedded");
+                }
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("locales/{id}: {e}"))?;
         std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
-            "\nwrote {} ({} KiB) in {:.0} s",
+            "wrote {} ({} KiB) in {:.0} s",
             path.display(),
             bytes.len() / 1024,
             started.elapsed().as_secs_f64()

@@ -125,6 +125,9 @@ impl Vectors {
 #[derive(Serialize, Deserialize)]
 struct Header {
     fingerprint: String,
+    /// BLAKE3 of the model's weights: vectors made by the same model can be reused.
+    #[serde(default)]
+    model: String,
     dimensions: usize,
     texts: Vec<String>,
     risk_head: LinearHead,
@@ -132,6 +135,10 @@ struct Header {
 
 /// A fingerprint of the model and the texts: a vectors file is fresh when it carries the
 /// fingerprint of today's model and texts.
+pub fn model_hash(weights: &[u8]) -> String {
+    blake3::hash(weights).to_hex().to_string()
+}
+
 pub fn fingerprint(weights: &[u8], texts: &BTreeSet<String>) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(weights);
@@ -145,6 +152,7 @@ pub fn fingerprint(weights: &[u8], texts: &BTreeSet<String>) -> String {
 /// The vectors file for `texts` (sorted, as a set) with their vectors in the same order.
 pub fn write_vectors(
     fingerprint: String,
+    model: String,
     texts: &BTreeSet<String>,
     vectors: &[Vec<f32>],
     risk_head: LinearHead,
@@ -152,6 +160,7 @@ pub fn write_vectors(
     let dimensions = vectors.first().map_or(0, Vec::len);
     let header = Header {
         fingerprint,
+        model,
         dimensions,
         texts: texts.iter().cloned().collect(),
         risk_head,
@@ -169,6 +178,11 @@ pub fn write_vectors(
 
 /// Reads a vectors file; `Err` says what is wrong with it.
 pub fn read_vectors(bytes: &[u8]) -> Result<(String, Vectors), String> {
+    read_vectors_with_model(bytes).map(|(fingerprint, _, vectors)| (fingerprint, vectors))
+}
+
+/// Reads a vectors file with the hash of the model that made it.
+pub fn read_vectors_with_model(bytes: &[u8]) -> Result<(String, String, Vectors), String> {
     let rest = bytes
         .strip_prefix(VECTORS_MAGIC)
         .ok_or("not a vectors file (it does not start with RIGHTSBOT-VECTORS 1)")?;
@@ -200,6 +214,7 @@ pub fn read_vectors(bytes: &[u8]) -> Result<(String, Vectors), String> {
         .collect();
     Ok((
         header.fingerprint,
+        header.model,
         Vectors {
             dimensions: header.dimensions,
             by_text,

@@ -258,50 +258,117 @@ fn windows(piece: &str) -> Vec<String> {
     out
 }
 
-/// Logistic regression by full-batch gradient descent: deterministic, so the same examples
-/// always give the same head. `danger_weight` above 1 trades false alarms for recall.
+/// Weighted, L2-regularised logistic regression fitted by Newton's method (iteratively
+/// reweighted least squares): exact and deterministic, so the same examples always give the
+/// same head. `danger_weight` above 1 trades false alarms for recall.
 pub fn train_risk_head(
     examples: &[(&[f32], bool)],
-    danger_weight: f32,
-    l2: f32,
-    epochs: usize,
+    danger_weight: f64,
+    l2: f64,
+    iterations: usize,
 ) -> LinearHead {
     let dims = examples.first().map_or(0, |(v, _)| v.len());
-    let mut head = LinearHead {
-        weights: vec![0.0; dims],
-        bias: 0.0,
-    };
-    let total: f32 = examples
+    let n = dims + 1;
+    let mut w = vec![0.0f64; n];
+    let total: f64 = examples
         .iter()
         .map(|(_, d)| if *d { danger_weight } else { 1.0 })
         .sum();
-    if total == 0.0 {
-        return head;
+    if total == 0.0 || dims == 0 {
+        return LinearHead::default();
     }
-    let rate = 2.0;
-    let mut grad = vec![0.0f32; dims];
-    for _ in 0..epochs {
-        grad.iter_mut().for_each(|g| *g = 0.0);
-        let mut grad_bias = 0.0;
+    let mut x = vec![0.0f64; n];
+    for _ in 0..iterations {
+        let mut grad = vec![0.0f64; n];
+        let mut hessian = vec![0.0f64; n * n];
         for (v, danger) in examples {
+            for (xi, vi) in x.iter_mut().zip(v.iter()) {
+                *xi = f64::from(*vi);
+            }
+            x[dims] = 1.0;
+            let z: f64 = w.iter().zip(&x).map(|(a, b)| a * b).sum();
+            let p = 1.0 / (1.0 + (-z).exp());
             let weight = if *danger { danger_weight } else { 1.0 };
-            let error = (head.probability(v) - f32::from(u8::from(*danger))) * weight;
-            grad.iter_mut().zip(v.iter()).for_each(|(g, x)| *g += error * x);
-            grad_bias += error;
+            let error = (p - f64::from(u8::from(*danger))) * weight;
+            let curvature = p * (1.0 - p) * weight;
+            for i in 0..n {
+                grad[i] += error * x[i];
+                let row = curvature * x[i];
+                for j in 0..=i {
+                    hessian[i * n + j] += row * x[j];
+                }
+            }
         }
-        for (w, g) in head.weights.iter_mut().zip(&grad) {
-            *w -= rate * (g / total + l2 * *w);
+        for i in 0..n {
+            grad[i] /= total;
+            for j in 0..=i {
+                hessian[i * n + j] /= total;
+            }
+            // The bias is not regularised.
+            if i < dims {
+                grad[i] += l2 * w[i];
+                hessian[i * n + i] += l2;
+            } else {
+                hessian[i * n + i] += 1e-9;
+            }
         }
-        head.bias -= rate * grad_bias / total;
+        let Some(step) = cholesky_solve(&mut hessian, &grad, n) else {
+            break;
+        };
+        let size: f64 = step.iter().map(|s| s * s).sum::<f64>().sqrt();
+        for (wi, si) in w.iter_mut().zip(&step) {
+            *wi -= si;
+        }
+        if size < 1e-7 {
+            break;
+        }
     }
-    head
+    LinearHead {
+        weights: w[..dims].iter().map(|&x| x as f32).collect(),
+        bias: w[dims] as f32,
+    }
+}
+
+/// Solves `a x = b` for a symmetric positive-definite `a` given by its lower triangle
+/// (row-major, n x n; overwritten by its Cholesky factor). `None` if `a` is not positive
+/// definite.
+fn cholesky_solve(a: &mut [f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if d <= 0.0 {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= a[i * n + k] * a[j * n + k];
+            }
+            a[i * n + j] = s / d;
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let s: f64 = (0..i).map(|k| a[i * n + k] * y[k]).sum();
+        y[i] = (b[i] - s) / a[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|k| a[k * n + i] * x[k]).sum();
+        x[i] = (y[i] - s) / a[i * n + i];
+    }
+    Some(x)
 }
 
 /// Hyper-parameters of the risk head, fixed so that `rightsbot embed` is reproducible. The
 /// README ("How free text is understood") records how they were chosen.
-pub const DANGER_WEIGHT: f32 = 2.0;
-pub const L2: f32 = 1e-4;
-pub const EPOCHS: usize = 400;
+pub const DANGER_WEIGHT: f64 = 2.0;
+pub const L2: f64 = 1e-3;
+pub const NEWTON_STEPS: usize = 25;
 
 /// What the risk head learns from: danger examples against safe ones and every ordinary
 /// phrasing (a rights question is not a crisis), leaving out what `leave_out` names.
@@ -328,6 +395,7 @@ pub fn risk_training_set<'a>(
 pub fn build_vectors(
     content: &crate::content::Content,
     locale: &Locale,
+    previous: Option<&[u8]>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<u8>, String> {
     use crate::content::semantic as files;
@@ -342,22 +410,42 @@ pub fn build_vectors(
         .chain(locale.intents.iter().flat_map(|i| i.triggers.iter()))
         .map(String::as_str);
     let texts = files::texts_to_embed(triggers, &locale.phrasings, &locale.risk_examples);
-    let all: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut vectors = Vec::with_capacity(all.len());
-    for batch in all.chunks(32) {
-        vectors.extend(embedder.embed(batch).map_err(|e| e.to_string())?);
-        progress(vectors.len(), all.len());
+    let model_hash = files::model_hash(model.weights.bytes());
+    // Vectors the same model made before are reused: only new texts are embedded.
+    let reusable = previous
+        .and_then(|b| files::read_vectors_with_model(b).ok())
+        .filter(|(_, made_by, _)| *made_by == model_hash)
+        .map(|(_, _, v)| v)
+        .unwrap_or_default();
+    let new: Vec<&str> = texts
+        .iter()
+        .map(String::as_str)
+        .filter(|t| reusable.get(t).is_none())
+        .collect();
+    let mut fresh: std::collections::HashMap<&str, Vec<f32>> = std::collections::HashMap::new();
+    for batch in new.chunks(32) {
+        let vectors = embedder.embed(batch).map_err(|e| e.to_string())?;
+        fresh.extend(batch.iter().copied().zip(vectors));
+        progress(fresh.len(), new.len());
     }
+    let vectors: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| match fresh.remove(t.as_str()) {
+            Some(v) => v,
+            None => reusable.get(t).map(<[f32]>::to_vec).unwrap_or_default(),
+        })
+        .collect();
     let fingerprint = files::fingerprint(model.weights.bytes(), &texts);
     // Train on the new vectors: read them back as the bot will.
     let unheaded = files::write_vectors(
         fingerprint.clone(),
+        model_hash.clone(),
         &texts,
         &vectors,
         LinearHead::default(),
     );
     let (_, fresh) = files::read_vectors(&unheaded)?;
     let training = risk_training_set(locale, &fresh, &|_| false);
-    let head = train_risk_head(&training, DANGER_WEIGHT, L2, EPOCHS);
-    Ok(files::write_vectors(fingerprint, &texts, &vectors, head))
+    let head = train_risk_head(&training, DANGER_WEIGHT, L2, NEWTON_STEPS);
+    Ok(files::write_vectors(fingerprint, model_hash, &texts, &vectors, head))
 }
