@@ -52,6 +52,9 @@ fn render(outcome: &Outcome, out: &mut String) {
         if !t.candidates.is_empty() {
             write!(out, " candidates={}", t.candidates.join(",")).unwrap();
         }
+        if let Some(read_as) = t.read_as {
+            write!(out, " read_as={read_as}").unwrap();
+        }
         writeln!(out, " crisis={})", t.crisis).unwrap();
     }
 }
