@@ -89,3 +89,40 @@ impl Session {
         (session.version == SESSION_VERSION).then_some(session)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every question the bot can have just asked survives being stored and read back, and
+    /// a record from before typed answers (only "forget_confirm") still reads.
+    #[test]
+    fn every_pending_question_is_stored_and_read_back() {
+        let topic = TopicId::parse("visiting").unwrap();
+        let flow = FlowId::parse("restriction_check").unwrap();
+        for awaiting in [
+            Awaiting::ForgetConfirm,
+            Awaiting::Audience,
+            Awaiting::CrisisCheck { offer: None },
+            Awaiting::CrisisCheck {
+                offer: Some(Choice::Topic(topic.clone())),
+            },
+            Awaiting::FlowStep(FlowPosition {
+                flow: flow.clone(),
+                step: StepId::parse("law").unwrap(),
+            }),
+            Awaiting::Clarify {
+                choices: vec![Choice::Topic(topic), Choice::Flow(flow)],
+            },
+        ] {
+            let mut session = Session::fresh(LocaleId::parse("en").unwrap(), 7);
+            session.awaiting = Some(awaiting);
+            assert_eq!(Session::from_record(&session.to_record()), Some(session));
+        }
+        let old = br#"{"version":1,"audience":null,"locale":"en","flow":null,"crisis_turns_left":0,"disclaimer_shown":false,"awaiting":"forget_confirm","last_seen":1}"#;
+        assert_eq!(
+            Session::from_record(old).and_then(|s| s.awaiting),
+            Some(Awaiting::ForgetConfirm)
+        );
+    }
+}
