@@ -280,8 +280,9 @@ impl Answers {
             true => None,
             false => self.labels.longest_at(&words, 0).map(|(_, kind)| kind),
         };
-        let unsure = (0..words.len())
-            .any(|at| self.labels.longest_at(&words, at).map(|(_, k)| k) == Some(LabelKind::Unsure));
+        let unsure = (0..words.len()).any(|at| {
+            self.labels.longest_at(&words, at).map(|(_, k)| k) == Some(LabelKind::Unsure)
+        });
         LabelReading { leading, unsure }
     }
 
@@ -345,7 +346,10 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 fn is_apostrophe(c: char) -> bool {
-    matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '`' | '\u{02bc}' | '\u{00b4}')
+    matches!(
+        c,
+        '\'' | '\u{2018}' | '\u{2019}' | '`' | '\u{02bc}' | '\u{00b4}'
+    )
 }
 
 /// Variation selectors, skin tones and tag characters: part of how an emoji looks, not what

@@ -10,8 +10,8 @@ use include_dir::{Dir, include_dir};
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::answers::{AnswerPhrases, LabelKind, Meaning, PhraseWord, Place};
+use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::raw::*;
 use super::*;
 use crate::ids::{MAX_ID_LEN, is_valid_id};

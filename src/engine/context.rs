@@ -321,7 +321,10 @@ impl Turn<'_> {
             .iter()
             .map(|o| (o, self.answers().label(&o.label)))
             .collect();
-        let leading: Vec<_> = read.iter().filter(|(_, r)| r.leading == Some(want)).collect();
+        let leading: Vec<_> = read
+            .iter()
+            .filter(|(_, r)| r.leading == Some(want))
+            .collect();
         match leading.as_slice() {
             [(one, _)] => return Some(one),
             [] => {}
@@ -352,10 +355,7 @@ impl Turn<'_> {
     fn answer_clarify(&mut self, choices: &[Target], text: &str) -> bool {
         let titles: Vec<&str> = choices.iter().map(|c| self.title_of(c)).collect();
         let reading = self.answers().read(text, Question::Choice);
-        if choices.len() == 1
-            && reading.whole
-            && YesNo::of(&reading) == Some(YesNo::Yes)
-        {
+        if choices.len() == 1 && reading.whole && YesNo::of(&reading) == Some(YesNo::Yes) {
             self.trace.read_as = Some("yes");
             self.open_target(&choices[0]);
             return true;
@@ -403,9 +403,8 @@ impl Turn<'_> {
                     _ => Pick::Unclear,
                 };
             }
-            let none = |m: &Meaning| {
-                matches!(m, Meaning::NoneOfThese | Meaning::No | Meaning::LeaningNo)
-            };
+            let none =
+                |m: &Meaning| matches!(m, Meaning::NoneOfThese | Meaning::No | Meaning::LeaningNo);
             if !said.is_empty() && said.iter().all(none) {
                 return Pick::NoneOfThese;
             }
@@ -433,9 +432,7 @@ impl Turn<'_> {
             .enumerate()
             .filter(|(_, label)| {
                 let words = crate::content::answers::words(label);
-                typed
-                    .iter()
-                    .all(|t| words.iter().any(|w| similar(t, w)))
+                typed.iter().all(|t| words.iter().any(|w| similar(t, w)))
             })
             .map(|(i, _)| i)
             .collect();

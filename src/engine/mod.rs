@@ -380,7 +380,9 @@ impl<'a> Turn<'a> {
             _ => None,
         };
         let checking = match &pending {
-            Some(Awaiting::CrisisCheck { offer }) => Some(offer.as_ref().and_then(|c| self.target_of(c))),
+            Some(Awaiting::CrisisCheck { offer }) => {
+                Some(offer.as_ref().and_then(|c| self.target_of(c)))
+            }
             _ => None,
         };
         match &analysis.crisis {

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use rightsbot::engine::{Engine, Input, Outcome, Session};
+use rightsbot::engine::{Awaiting, Engine, Input, Outcome, Session};
 use rightsbot::ids::Audience;
 
 const NOW: u64 = 1_800_000_000;
@@ -19,9 +19,7 @@ fn after(lines: &[&str]) -> Session {
     let mut session = ENGINE.fresh_session(NOW);
     session.audience = Some(Audience::YoungPerson);
     for line in lines {
-        session = ENGINE
-            .handle(session, Input::from_text(line), NOW)
-            .session;
+        session = ENGINE.handle(session, Input::from_text(line), NOW).session;
     }
     session
 }
@@ -45,17 +43,61 @@ const ARE_YOU_SAFE: &str = "Are you safe right now?";
 fn anything_but_a_clear_yes_to_are_you_safe_brings_the_crisis_reply() {
     let asked = after(&["this place is killing me"]);
     assert!(
-        all_text(&say(asked.clone(), "/menu")).contains("What would you like"),
-        "the check question is asked first"
+        matches!(asked.awaiting, Some(Awaiting::CrisisCheck { .. })),
+        "the check question was asked: {asked:?}"
     );
     let not_safe = [
-        "no", "No.", "NO!!", "nooo", "nope", "nah", "n", "not really", "no im not", "no i'm not",
-        "im not safe", "not safe", "i am not", "idk", "i dont know", "i don't know", "dunno",
-        "not sure", "no idea", "kind of not", "kinda", "maybe", "probably", "i think so",
-        "sort of", "a bit", "not at all", "yes and no", "yeah no", "yes but no", "😢", "😭😭",
-        "☹️", "help", "help me", "i need help", "please help", "scared", "no, im scared",
-        "no, can they take my phone", "idk tbh", "not ok", "im not okay", "i cant cope",
-        "whatever", "bye", "leave me alone", "hi", "thanks", "🙂", "...",
+        "no",
+        "No.",
+        "NO!!",
+        "nooo",
+        "nope",
+        "nah",
+        "n",
+        "not really",
+        "no im not",
+        "no i'm not",
+        "im not safe",
+        "not safe",
+        "i am not",
+        "idk",
+        "i dont know",
+        "i don't know",
+        "dunno",
+        "not sure",
+        "no idea",
+        "kind of not",
+        "kinda",
+        "maybe",
+        "probably",
+        "i think so",
+        "sort of",
+        "a bit",
+        "not at all",
+        "yes and no",
+        "yeah no",
+        "yes but no",
+        "😢",
+        "😭😭",
+        "☹️",
+        "help",
+        "help me",
+        "i need help",
+        "please help",
+        "scared",
+        "no, im scared",
+        "no, can they take my phone",
+        "idk tbh",
+        "not ok",
+        "im not okay",
+        "i cant cope",
+        "whatever",
+        "bye",
+        "leave me alone",
+        "hi",
+        "thanks",
+        "🙂",
+        "...",
     ];
     for text in not_safe {
         let outcome = say(asked.clone(), text);
@@ -65,7 +107,10 @@ fn anything_but_a_clear_yes_to_are_you_safe_brings_the_crisis_reply() {
             "{text:?} to \"are you safe\" must bring the crisis reply; got {replied}"
         );
         assert!(outcome.trace.crisis, "{text:?}");
-        assert!(!replied.contains(ARE_YOU_SAFE), "{text:?}: not the same question again");
+        assert!(
+            !replied.contains(ARE_YOU_SAFE),
+            "{text:?}: not the same question again"
+        );
     }
 }
 
@@ -78,14 +123,38 @@ fn a_clear_yes_to_are_you_safe_carries_on_as_the_button_does() {
         NOW + 1,
     );
     let safe = [
-        "yes", "Yes!", "YES", "yess", "yeah", "yep", "ya", "y", "im ok", "i'm ok", "I'm fine",
-        "im fine thanks", "yes im safe", "yeah i'm ok", "yes i am", "i am", "ok", "okay",
-        "all good", "im alright", "fine", "👍", "yes thank you", "yeah im good",
+        "yes",
+        "Yes!",
+        "YES",
+        "yess",
+        "yeah",
+        "yep",
+        "ya",
+        "y",
+        "im ok",
+        "i'm ok",
+        "I'm fine",
+        "im fine thanks",
+        "yes im safe",
+        "yeah i'm ok",
+        "yes i am",
+        "i am",
+        "ok",
+        "okay",
+        "all good",
+        "im alright",
+        "fine",
+        "👍",
+        "yes thank you",
+        "yeah im good",
     ];
     for text in safe {
         let outcome = say(asked.clone(), text);
         assert_eq!(outcome.replies, pressed.replies, "{text:?}");
-        assert_eq!(outcome.session.crisis_turns_left, pressed.session.crisis_turns_left);
+        assert_eq!(
+            outcome.session.crisis_turns_left,
+            pressed.session.crisis_turns_left
+        );
         assert!(!outcome.trace.crisis, "{text:?}");
     }
 }
@@ -123,27 +192,58 @@ fn a_flow_step_takes_yes_no_and_not_sure_typed() {
     let cases: &[(&[&str], &str)] = &[
         (
             &[
-                "yes", "yeah", "yep", "ya", "y", "yup", "aye", "Yes.", "yes it is", "i think so",
-                "yeah kind of", "👍",
+                "yes",
+                "yeah",
+                "yep",
+                "ya",
+                "y",
+                "yup",
+                "aye",
+                "Yes.",
+                "yes it is",
+                "i think so",
+                "yeah kind of",
+                "👍",
             ],
             "absolute right",
         ),
         (
             &[
-                "no", "nope", "nah", "n", "no.", "NO", "i dont think so", "not really",
-                "probably not", "no it isnt", "kind of not", "👎",
+                "no",
+                "nope",
+                "nah",
+                "n",
+                "no.",
+                "NO",
+                "i dont think so",
+                "not really",
+                "probably not",
+                "no it isnt",
+                "kind of not",
+                "👎",
             ],
             "is there a law that allows it",
         ),
         (
-            &["idk", "i dont know", "not sure", "dunno", "maybe", "no idea", "kinda"],
+            &[
+                "idk",
+                "i dont know",
+                "not sure",
+                "dunno",
+                "maybe",
+                "no idea",
+                "kinda",
+            ],
             "If it hurt you, scared you",
         ),
     ];
     for (texts, next) in cases {
         for text in *texts {
             let replied = all_text(&say(asked.clone(), text));
-            assert!(replied.contains(next), "{text:?} should lead to {next:?}: {replied}");
+            assert!(
+                replied.contains(next),
+                "{text:?} should lead to {next:?}: {replied}"
+            );
         }
     }
     for text in ["yes and no", "yeah nah", "the fifth one"] {
@@ -195,7 +295,10 @@ fn a_clarifying_question_takes_a_place_or_a_title() {
     }
     for text in ["neither", "none of them", "something else", "no"] {
         let replied = all_text(&say(asked.clone(), text));
-        assert!(replied.contains("What would you like"), "{text:?}: {replied}");
+        assert!(
+            replied.contains("What would you like"),
+            "{text:?}: {replied}"
+        );
     }
 }
 
@@ -226,7 +329,11 @@ fn a_parent_is_recognised_by_how_they_speak_of_their_child() {
             "{text:?}"
         );
     }
-    for text in ["can my mum visit", "my dad is not allowed in", "my sister is on my ward"] {
+    for text in [
+        "can my mum visit",
+        "my dad is not allowed in",
+        "my sister is on my ward",
+    ] {
         let outcome = say(ENGINE.fresh_session(NOW), text);
         assert_eq!(outcome.session.audience, None, "{text:?}");
     }

@@ -204,9 +204,11 @@ fn typed_answer_words_are_checked_where_they_are_written() {
     );
     check(
         &[(answers, "[who]", "[whom]")],
-        &["locales/en/answers.toml:26:2: unknown field `whom`, expected one of `yes`, `no`, \
+        &[
+            "locales/en/answers.toml:26:2: unknown field `whom`, expected one of `yes`, `no`, \
            `leaning_yes`, `leaning_no`, `unsure`, `hedge`, `filler`, `safe`, `choices`, \
-           `labels`, `audience`, `who`"],
+           `labels`, `audience`, `who`",
+        ],
     );
 }
 
