@@ -138,7 +138,7 @@ impl Turn<'_> {
     pub(super) fn answer(&mut self, pending: Awaiting, text: &str, analysis: &Analysis) -> bool {
         match pending {
             Awaiting::ForgetConfirm => self.answer_forget(text),
-            Awaiting::Audience => self.answer_audience(text),
+            Awaiting::Audience => self.answer_audience(text, true),
             Awaiting::CrisisCheck { offer } => {
                 let offer = offer.and_then(|c| self.target_of(&c));
                 self.answer_crisis_check(offer, text, analysis)
@@ -152,15 +152,17 @@ impl Turn<'_> {
         }
     }
 
-    /// "Who are you?" answered by typing: "a parent", "im a young person" (`[who]`), or a
-    /// place ("2"). The same as the button. Not by a button's title: "advocate" alone is as
-    /// often "I want an advocate", a question of its own, as "I am one".
-    fn answer_audience(&mut self, text: &str) -> bool {
+    /// "Who are you?" answered by typing: "a parent", "im a young person" (`[who]`), or, just
+    /// after `/audience` asked it (`asked`), a place ("2"). The same as the button. Not by a
+    /// button's title: "advocate" alone is as often "I want an advocate", a question of its
+    /// own, as "I am one".
+    pub(super) fn answer_audience(&mut self, text: &str, asked: bool) -> bool {
         let audience = match self.answers().who(text) {
             Some(a) => {
                 self.trace.read_as = Some("who");
                 a
             }
+            None if !asked => return false,
             None => {
                 let reading = self.answers().read(text, Question::Choice);
                 let mut places = reading.said().map(|m| match m {

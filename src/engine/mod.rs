@@ -364,17 +364,24 @@ impl<'a> Turn<'a> {
         // The question just asked, if any, which this message may answer. Either way it is
         // closed now: a question is answered once.
         let pending = self.session.awaiting.take();
+        let never_chose = self.session.audience.is_none();
         // Before any reply, so that the crisis reply too is worded for a parent who wrote
         // "my son...".
         self.guess_audience(&text);
         // The crisis check, on the whole message, whatever was asked before.
         let analysis = self.matcher.analyse(&self.session.locale, &text);
         self.trace_analysis(&analysis);
-        self.understand(&text, analysis, pending);
+        self.understand(&text, analysis, pending, never_chose);
         self.say_guessed_audience();
     }
 
-    fn understand(&mut self, text: &str, analysis: Analysis, pending: Option<Awaiting>) {
+    fn understand(
+        &mut self,
+        text: &str,
+        analysis: Analysis,
+        pending: Option<Awaiting>,
+        never_chose: bool,
+    ) {
         let matched = match &analysis.decision {
             Decision::Answer { target, .. } => Some(target.clone()),
             _ => None,
@@ -409,6 +416,10 @@ impl<'a> Turn<'a> {
         if let Some(pending) = pending
             && self.answer(pending, text, &analysis)
         {
+            return;
+        }
+        // "Who are you?" from /start stays open until someone answers it.
+        if never_chose && self.answer_audience(text, false) {
             return;
         }
         match analysis.decision {
@@ -705,9 +716,11 @@ impl<'a> Turn<'a> {
             let mut text = self.ui("welcome");
             text.push_str("\n\n");
             text.push_str(&self.ui("audience.ask"));
+            // Not stored as `awaiting`: a first visit must change nothing (the web chat then
+            // keeps no record of it). Someone who never chose may answer it at any time; see
+            // `understand`.
             let rows = self.audience_rows();
             self.say(None, text, rows);
-            self.session.awaiting = Some(Awaiting::Audience);
             return;
         }
         self.say(None, self.ui("welcome"), vec![]);
