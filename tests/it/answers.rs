@@ -338,3 +338,40 @@ fn a_parent_is_recognised_by_how_they_speak_of_their_child() {
         assert_eq!(outcome.session.audience, None, "{text:?}");
     }
 }
+
+/// "Does your child agree to staff sharing information about them with you?": "Yes, they
+/// agree" / "No, they don't want me told" / "I don't know".
+#[test]
+fn an_i_dont_know_button_is_picked_by_a_typed_dont_know() {
+    let mut session = ENGINE.fresh_session(NOW);
+    session.audience = Some(Audience::Parent);
+    let step = rightsbot::engine::Action::FlowStep(
+        rightsbot::ids::FlowId::parse("parent_information").unwrap(),
+        rightsbot::ids::StepId::parse("agree").unwrap(),
+    );
+    let asked = ENGINE
+        .handle(session, Input::Button(step.encode()), NOW)
+        .session;
+    for (text, next) in [
+        ("dunno", "Can you ask my child whether they agree"),
+        ("i don't know", "Can you ask my child whether they agree"),
+        (
+            "yes they do",
+            "Then staff can share what your child has agreed to",
+        ),
+        (
+            "no",
+            "If your child can decide and doesn't want information shared",
+        ),
+        (
+            "nope they dont",
+            "If your child can decide and doesn't want information shared",
+        ),
+    ] {
+        let replied = all_text(&say(asked.clone(), text));
+        assert!(
+            replied.contains(next),
+            "{text:?} should lead to {next:?}: {replied}"
+        );
+    }
+}
