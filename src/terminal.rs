@@ -118,6 +118,9 @@ fn print_outcome(outcome: &Outcome, trace: bool, out: &mut impl Write) -> Result
             if let Some(score) = t.score {
                 write!(out, " score={score:.2}")?;
             }
+            if let Some(read_as) = t.read_as {
+                write!(out, " read_as={read_as}")?;
+            }
             writeln!(out, " crisis={})", t.crisis)?;
         }
     }

@@ -10,6 +10,7 @@ use include_dir::{Dir, include_dir};
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
+use super::answers::{AnswerPhrases, LabelKind, Meaning, PhraseWord, Place};
 use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use super::raw::*;
 use super::*;
@@ -837,10 +838,15 @@ impl<'a> Checker<'a> {
                             locale.intents = self.check_intents(&p, &locale.strings);
                         }
                     }
+                    "answers.toml" => {
+                        if let Some(p) = self.parse::<RawAnswers>(path) {
+                            locale.answers = Some(self.check_answers(&p));
+                        }
+                    }
                     other if other.ends_with(".toml") => self.problems.file(
                         path,
-                        "unknown locale file: expected interface.toml, lexicon.toml, crisis.toml \
-                         or intents.toml",
+                        "unknown locale file: expected interface.toml, lexicon.toml, crisis.toml, \
+                         intents.toml or answers.toml",
                     ),
                     _ => {}
                 }
@@ -932,6 +938,219 @@ impl<'a> Checker<'a> {
             });
         }
         out
+    }
+
+    /// `answers.toml`: every phrase must read as words, and mean one thing only wherever it
+    /// is read ("nah" cannot be both yes and no; "fine" cannot be filler and "safe").
+    fn check_answers(&mut self, raw: &Parsed<'_, RawAnswers>) -> Answers {
+        let (path, text, a) = (raw.path, raw.text, &raw.value);
+        let mut general = Vec::new();
+        for (list, meaning) in [
+            (&a.yes, Meaning::Yes),
+            (&a.no, Meaning::No),
+            (&a.leaning_yes, Meaning::LeaningYes),
+            (&a.leaning_no, Meaning::LeaningNo),
+            (&a.unsure, Meaning::Unsure),
+            (&a.hedge, Meaning::Hedge),
+            (&a.filler, Meaning::Filler),
+        ] {
+            general.extend(list.iter().map(|p| (p, meaning)));
+        }
+        let mut safety = Vec::new();
+        if let Some(safe) = &a.safe {
+            safety.extend(safe.yes.iter().map(|p| (p, Meaning::Safe)));
+            safety.extend(safe.no.iter().map(|p| (p, Meaning::Unsafe)));
+        }
+        let mut choice = Vec::new();
+        if let Some(c) = &a.choices {
+            choice.extend(c.none.iter().map(|p| (p, Meaning::NoneOfThese)));
+            choice.extend(c.filler.iter().map(|p| (p, Meaning::Filler)));
+            for (key, list) in &c.place {
+                let place = match key.get_ref().as_str() {
+                    "last" => Some(Place::Last),
+                    n => n
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=9).contains(n))
+                        .map(Place::Nth),
+                };
+                match place {
+                    Some(place) => choice.extend(list.iter().map(|p| (p, Meaning::Place(place)))),
+                    None => self.err(
+                        path,
+                        text,
+                        key.span(),
+                        format!(
+                            "unknown place \"{}\": write \"1\" to \"9\", or last",
+                            key.get_ref()
+                        ),
+                    ),
+                }
+            }
+        }
+        let mut labels = Vec::new();
+        if let Some(l) = &a.labels {
+            labels.extend(l.yes.iter().map(|p| (p, LabelKind::Yes)));
+            labels.extend(l.no.iter().map(|p| (p, LabelKind::No)));
+            labels.extend(l.unsure.iter().map(|p| (p, LabelKind::Unsure)));
+        }
+
+        let general = self.answer_words(path, text, &general);
+        let safety = self.answer_words(path, text, &safety);
+        let choice = self.answer_words(path, text, &choice);
+        let labels = self.answer_words(path, text, &labels);
+        // Phrases read together must not disagree.
+        for extra in [&safety, &choice] {
+            let together: Vec<_> = general.iter().chain(extra.iter()).cloned().collect();
+            self.one_meaning_each(path, text, &together, |m| m.list_name());
+        }
+        let label_name = |k: LabelKind| match k {
+            LabelKind::Yes => "labels.yes",
+            LabelKind::No => "labels.no",
+            LabelKind::Unsure => "labels.unsure",
+        };
+        self.one_meaning_each(path, text, &labels, label_name);
+
+        let mut audience = Vec::new();
+        if let Some(words) = &a.audience {
+            for (list, who) in [
+                (&words.parent, Audience::Parent),
+                (&words.advocate, Audience::Advocate),
+            ] {
+                for phrase in list {
+                    if let Some(words) = self.audience_words(path, text, phrase) {
+                        audience.push((words, who));
+                    }
+                }
+            }
+        }
+        let mut who = Vec::new();
+        if let Some(w) = &a.who {
+            for (list, audience) in [
+                (&w.young_person, Audience::YoungPerson),
+                (&w.parent, Audience::Parent),
+                (&w.advocate, Audience::Advocate),
+            ] {
+                who.extend(list.iter().map(|p| (p, audience)));
+            }
+        }
+        let who = self.answer_words(path, text, &who);
+        self.one_meaning_each(path, text, &who, |a| match a {
+            Audience::YoungPerson => "who.young_person",
+            Audience::Parent => "who.parent",
+            Audience::Advocate => "who.advocate",
+        });
+        Answers::new(AnswerPhrases {
+            who: without_spans(who),
+            general: without_spans(general),
+            safety: without_spans(safety),
+            choice: without_spans(choice),
+            labels: without_spans(labels),
+            audience,
+        })
+    }
+
+    /// Each phrase as the words an answer is read in, or a problem at the phrase.
+    fn answer_words<M: Copy>(
+        &mut self,
+        path: &str,
+        text: &str,
+        phrases: &[(&Spanned<String>, M)],
+    ) -> Vec<(Range<usize>, Vec<String>, M)> {
+        let mut out = Vec::new();
+        for (phrase, meaning) in phrases {
+            if phrase.get_ref().contains(['{', '}']) {
+                self.err(
+                    path,
+                    text,
+                    phrase.span(),
+                    "{n} (any number) may only stand in an [audience] phrase",
+                );
+                continue;
+            }
+            let words = answers::words(phrase.get_ref());
+            if words.is_empty() {
+                self.err(
+                    path,
+                    text,
+                    phrase.span(),
+                    format!("\"{}\" has no words in it", phrase.get_ref()),
+                );
+                continue;
+            }
+            out.push((phrase.span(), words, *meaning));
+        }
+        out
+    }
+
+    fn one_meaning_each<M: Copy + PartialEq>(
+        &mut self,
+        path: &str,
+        text: &str,
+        phrases: &[(Range<usize>, Vec<String>, M)],
+        name: impl Fn(M) -> &'static str,
+    ) {
+        let mut seen: BTreeMap<&[String], (M, Range<usize>)> = BTreeMap::new();
+        let mut sorted: Vec<_> = phrases.iter().collect();
+        sorted.sort_by_key(|(span, _, _)| span.start);
+        for (span, words, meaning) in sorted {
+            match seen.get(words.as_slice()) {
+                Some((first, at)) if first != meaning => {
+                    let (line, _) = super::diagnostics::line_col(text, at.start);
+                    self.err(
+                        path,
+                        text,
+                        span.clone(),
+                        format!(
+                            "\"{}\" is in {} and in {} (line {line}): a phrase can mean one \
+                             thing only",
+                            words.join(" "),
+                            name(*meaning),
+                            name(*first),
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(words, (*meaning, span.clone()));
+                }
+            }
+        }
+    }
+
+    /// An `[audience]` phrase as words, `{n}` standing for any number.
+    fn audience_words(
+        &mut self,
+        path: &str,
+        text: &str,
+        phrase: &Spanned<String>,
+    ) -> Option<Vec<PhraseWord>> {
+        let mut words = Vec::new();
+        for (i, part) in phrase.get_ref().split("{n}").enumerate() {
+            if part.contains(['{', '}']) {
+                self.err(
+                    path,
+                    text,
+                    phrase.span(),
+                    "only {n} (any number) may stand in a phrase",
+                );
+                return None;
+            }
+            if i > 0 {
+                words.push(PhraseWord::Number);
+            }
+            words.extend(answers::words(part).into_iter().map(PhraseWord::Word));
+        }
+        if !words.iter().any(|w| matches!(w, PhraseWord::Word(_))) {
+            self.err(
+                path,
+                text,
+                phrase.span(),
+                format!("\"{}\" has no words in it", phrase.get_ref()),
+            );
+            return None;
+        }
+        Some(words)
     }
 
     /// Every topic in the catalogue must be at most `MAX_TAPS` taps from the start menu, for
@@ -1253,6 +1472,10 @@ macro_rules! impl_id_type {
     )*};
 }
 impl_id_type!(StepId, PageId, GroupId, HelplineId, IntentId);
+
+fn without_spans<M>(phrases: Vec<(Range<usize>, Vec<String>, M)>) -> Vec<(Vec<String>, M)> {
+    phrases.into_iter().map(|(_, w, m)| (w, m)).collect()
+}
 
 fn stem(path: &str) -> String {
     Path::new(path)

@@ -4,6 +4,7 @@
 //! Only `load` builds a `Content`, and only after every check has passed, so code that holds
 //! one may index it by any id it got from it without fear.
 
+pub mod answers;
 mod diagnostics;
 mod load;
 pub mod raw;
@@ -11,6 +12,7 @@ pub mod semantic;
 
 use std::collections::BTreeMap;
 
+pub use answers::Answers;
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use load::{
     ContentFiles, embedded_files, load, load_checked, load_dir, load_embedded, read_dir_files,
@@ -202,6 +204,8 @@ pub struct Locale {
     /// Precomputed vectors of every text above, with the trained risk head; present only when
     /// they match today's texts and model.
     pub vectors: Option<Vectors>,
+    /// Typed answers to the bot's questions (`answers.toml`), if this locale has its own.
+    pub answers: Option<Answers>,
 }
 
 /// The whole checked content.
@@ -248,6 +252,17 @@ impl Content {
             .or_else(|| self.locales[&self.default_locale].strings.get(key))
             .map(String::as_str)
             .unwrap_or(key)
+    }
+
+    /// How typed answers are read in `locale`: its own `answers.toml`, else the default
+    /// locale's, else no words at all (then only the buttons answer questions).
+    pub fn answers(&self, locale: &LocaleId) -> &Answers {
+        static NONE: std::sync::LazyLock<Answers> = std::sync::LazyLock::new(Answers::default);
+        self.locale(locale)
+            .answers
+            .as_ref()
+            .or(self.locales[&self.default_locale].answers.as_ref())
+            .unwrap_or(&NONE)
     }
 
     /// The title of anything a menu or button can point at.

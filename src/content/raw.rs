@@ -206,3 +206,86 @@ pub struct RawLexicon {
     #[serde(default)]
     pub suffixes: Vec<String>,
 }
+
+/// `locales/<lang>/answers.toml`: typed answers to the bot's own questions, and the words that
+/// show who is writing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnswers {
+    #[serde(default)]
+    pub yes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub no: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub leaning_yes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub leaning_no: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub unsure: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub hedge: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub filler: Vec<Spanned<String>>,
+    pub safe: Option<RawSafeAnswers>,
+    pub choices: Option<RawChoiceAnswers>,
+    pub labels: Option<RawLabels>,
+    pub audience: Option<RawAudienceWords>,
+    pub who: Option<RawWho>,
+}
+
+/// `[who]`: "Who are you?" answered by typing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWho {
+    #[serde(default)]
+    pub young_person: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub parent: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub advocate: Vec<Spanned<String>>,
+}
+
+/// `[safe]`: more ways of answering "Are you safe right now?".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafeAnswers {
+    #[serde(default)]
+    pub yes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub no: Vec<Spanned<String>>,
+}
+
+/// `[choices]`: picking one of several buttons by typing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChoiceAnswers {
+    #[serde(default)]
+    pub none: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub filler: Vec<Spanned<String>>,
+    /// `"1" = ["first", ...]`, ..., `last = [...]`.
+    #[serde(default)]
+    pub place: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+}
+
+/// `[labels]`: how a flow's option labels begin for Yes, No and "Not sure".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabels {
+    #[serde(default)]
+    pub yes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub no: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub unsure: Vec<Spanned<String>>,
+}
+
+/// `[audience]`: phrases that show who is writing, for someone who never said.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudienceWords {
+    #[serde(default)]
+    pub parent: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub advocate: Vec<Spanned<String>>,
+}

@@ -6,12 +6,13 @@
 //! checks the imports). Every word it says comes from content; it only arranges them.
 
 mod action;
+mod context;
 mod session;
 
 use std::sync::Arc;
 
 pub use action::{Action, MAX_ACTION_BYTES};
-pub use session::{Awaiting, FlowPosition, SESSION_VERSION, Session};
+pub use session::{Awaiting, Choice, FlowPosition, SESSION_VERSION, Session};
 
 use crate::content::{Content, Item, OptionTarget, Topic};
 use crate::deeplink::StartLink;
@@ -33,6 +34,9 @@ pub const UI_KEYS: &[&str] = &[
     "audience.parent",
     "audience.advocate",
     "audience.set",
+    "audience.guessed.parent",
+    "audience.guessed.advocate",
+    "answers.again",
     "menu.intro",
     "menu.choose",
     "button.menu",
@@ -190,6 +194,9 @@ pub struct Trace {
     pub candidates: Vec<String>,
     pub score: Option<f32>,
     pub crisis: bool,
+    /// How a typed message was read as the answer to the question just asked ("no",
+    /// "not_safe", "place"...), when it was.
+    pub read_as: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -251,6 +258,7 @@ impl Engine {
             trace: Trace::default(),
             raised_crisis: false,
             mydata_reply: None,
+            guessed_audience: None,
         };
         turn.session.last_seen = now;
         if !turn.content.locales.contains_key(&turn.session.locale) {
@@ -279,6 +287,8 @@ struct Turn<'a> {
     raised_crisis: bool,
     /// Which reply shows the stored record (`/mydata`), filled in last.
     mydata_reply: Option<usize>,
+    /// The audience this message showed, for someone who never chose one ("my daughter").
+    guessed_audience: Option<Audience>,
 }
 
 impl<'a> Turn<'a> {
@@ -351,24 +361,66 @@ impl<'a> Turn<'a> {
 
     fn text(&mut self, text: &str) {
         let text: String = text.chars().take(MAX_INPUT_CHARS).collect();
-        // Anything but the confirm button cancels a pending "forget me".
-        self.session.awaiting = None;
+        // The question just asked, if any, which this message may answer. Either way it is
+        // closed now: a question is answered once.
+        let pending = self.session.awaiting.take();
+        let never_chose = self.session.audience.is_none();
+        // Before any reply, so that the crisis reply too is worded for a parent who wrote
+        // "my son...".
+        self.guess_audience(&text);
+        // The crisis check, on the whole message, whatever was asked before.
         let analysis = self.matcher.analyse(&self.session.locale, &text);
         self.trace_analysis(&analysis);
+        self.understand(&text, analysis, pending, never_chose);
+        self.say_guessed_audience();
+    }
+
+    fn understand(
+        &mut self,
+        text: &str,
+        analysis: Analysis,
+        pending: Option<Awaiting>,
+        never_chose: bool,
+    ) {
         let matched = match &analysis.decision {
             Decision::Answer { target, .. } => Some(target.clone()),
             _ => None,
         };
+        let checking = match &pending {
+            Some(Awaiting::CrisisCheck { offer }) => {
+                Some(offer.as_ref().and_then(|c| self.target_of(c)))
+            }
+            _ => None,
+        };
         match &analysis.crisis {
             CrisisSignal::Clear { abuse, .. } => {
-                self.crisis(*abuse, matched);
+                let offer = checking.flatten();
+                self.crisis(*abuse, matched.or(offer));
                 return;
             }
             CrisisSignal::Ambiguous => {
-                self.crisis_check(matched);
+                match checking {
+                    // Asked "are you safe?" already, and the answer is itself a sign of
+                    // distress ("im not ok", "cant cope"): no longer a figure of speech to
+                    // check, so the full reply rather than the same question again.
+                    Some(offer) => {
+                        self.trace.read_as = Some("not_safe");
+                        self.crisis(false, matched.or(offer));
+                    }
+                    None => self.crisis_check(matched),
+                }
                 return;
             }
             CrisisSignal::None => {}
+        }
+        if let Some(pending) = pending
+            && self.answer(pending, text, &analysis)
+        {
+            return;
+        }
+        // "Who are you?" from /start stays open until someone answers it.
+        if never_chose && self.answer_audience(text, false) {
+            return;
         }
         match analysis.decision {
             Decision::Answer { target, .. } => {
@@ -459,6 +511,9 @@ impl<'a> Turn<'a> {
             .collect();
         rows.push(vec![self.btn("button.something_else", Action::Menu)]);
         self.say(None, self.ui("clarify"), rows);
+        self.session.awaiting = Some(Awaiting::Clarify {
+            choices: candidates.iter().map(Self::choice_of).collect(),
+        });
     }
 
     // ----- crisis -----
@@ -508,11 +563,14 @@ impl<'a> Turn<'a> {
             vec![self.btn("crisis.need_help", Action::CrisisNeedHelp)],
             vec![self.btn("crisis.ok", Action::CrisisOk)],
         ];
-        if let Some(target) = topic {
+        if let Some(target) = &topic {
             // What else the message asked about stays one tap away, below the check.
-            rows.push(vec![self.target_button(&target)]);
+            rows.push(vec![self.target_button(target)]);
         }
         self.say(None, text, rows);
+        self.session.awaiting = Some(Awaiting::CrisisCheck {
+            offer: topic.as_ref().map(Self::choice_of),
+        });
     }
 
     fn helpline_lines(&self, ids: &[crate::ids::HelplineId]) -> String {
@@ -561,12 +619,15 @@ impl<'a> Turn<'a> {
     // ----- buttons -----
 
     fn button(&mut self, data: &str) {
+        // Whatever is pressed, the question just asked is closed.
+        let pending = self.session.awaiting.take();
         let Some(action) = Action::decode(data) else {
             return self.out_of_date();
         };
-        if action != Action::ForgetConfirm {
-            self.session.awaiting = None;
-        }
+        let offer = match &pending {
+            Some(Awaiting::CrisisCheck { offer: Some(c) }) => self.target_of(c),
+            _ => None,
+        };
         match action {
             Action::Menu => self.menu(),
             Action::Group(id) => self.group(&id),
@@ -578,12 +639,7 @@ impl<'a> Turn<'a> {
             Action::Page(id) => self.page(&id),
             Action::Helplines => self.helplines(),
             Action::ChooseAudience => self.choose_audience(),
-            Action::SetAudience(a) => {
-                self.session.audience = Some(a);
-                let text = self.ui("audience.set");
-                self.say(None, text, vec![]);
-                self.menu();
-            }
+            Action::SetAudience(a) => self.set_audience(a),
             Action::ChooseLanguage => self.choose_language(),
             Action::SetLocale(l) => {
                 if !self.content.locales.contains_key(&l) {
@@ -593,22 +649,18 @@ impl<'a> Turn<'a> {
                 self.say(None, self.ui("language.set"), vec![self.menu_row()]);
             }
             Action::ForgetConfirm => {
-                if self.session.awaiting != Some(Awaiting::ForgetConfirm) {
+                if pending != Some(Awaiting::ForgetConfirm) {
                     return self.out_of_date();
                 }
-                self.effect = Effect::Forget;
-                let text = self.ui("forget.done");
-                self.session = Session::fresh(self.content.default_locale.clone(), 0);
-                self.say(None, text, vec![]);
+                self.forget_confirmed();
             }
             Action::ForgetCancel => {
                 self.say(None, self.ui("forget.cancelled"), vec![self.menu_row()]);
             }
-            Action::CrisisNeedHelp => self.crisis(false, None),
-            Action::CrisisOk => {
-                // Deliberately leaves the crisis state as it is: help stays one tap away.
-                self.say(None, self.ui("crisis.ok_reply"), vec![self.menu_row()]);
-            }
+            // What else the message asked about comes after the helplines, never instead.
+            Action::CrisisNeedHelp => self.crisis(false, offer),
+            // Deliberately leaves the crisis state as it is: help stays one tap away.
+            Action::CrisisOk => self.crisis_ok(offer),
         }
     }
 
@@ -664,6 +716,9 @@ impl<'a> Turn<'a> {
             let mut text = self.ui("welcome");
             text.push_str("\n\n");
             text.push_str(&self.ui("audience.ask"));
+            // Not stored as `awaiting`: a first visit must change nothing (the web chat then
+            // keeps no record of it). Someone who never chose may answer it at any time; see
+            // `understand`.
             let rows = self.audience_rows();
             self.say(None, text, rows);
             return;
@@ -690,9 +745,17 @@ impl<'a> Turn<'a> {
             .collect()
     }
 
+    fn set_audience(&mut self, audience: Audience) {
+        self.session.audience = Some(audience);
+        let text = self.ui("audience.set");
+        self.say(None, text, vec![]);
+        self.menu();
+    }
+
     fn choose_audience(&mut self) {
         let rows = self.audience_rows();
         self.say(None, self.ui("audience.ask"), rows);
+        self.session.awaiting = Some(Awaiting::Audience);
     }
 
     fn choose_language(&mut self) {
@@ -875,10 +938,13 @@ impl<'a> Turn<'a> {
             .options
             .iter()
             .any(|o| matches!(o.target, OptionTarget::Step(_)));
-        self.session.flow = (!ends).then(|| FlowPosition {
+        let position = FlowPosition {
             flow: id.clone(),
             step: step_id.clone(),
-        });
+        };
+        self.session.flow = (!ends).then(|| position.clone());
+        // Its options answer it, typed as well as pressed.
+        self.session.awaiting = (!step.options.is_empty()).then_some(Awaiting::FlowStep(position));
         let mut last = Vec::new();
         if step_id != &flow.start {
             last.push(self.btn("button.start_again", Action::Flow(id.clone())));

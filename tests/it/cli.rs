@@ -49,6 +49,34 @@ fn the_terminal_chat_holds_a_conversation_and_remembers_it() {
     assert!(out.contains("Childline"), "{out}");
 }
 
+/// A typed "no" to "Are you safe right now?" brings the crisis reply in the terminal too, and
+/// a typed "yes" carries on: the engine reads answers, so every channel does.
+#[test]
+fn the_terminal_chat_reads_a_typed_no_to_the_safety_question() {
+    let data = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(
+        &["chat", "--trace"],
+        data.path(),
+        "1\nthis ward is killing me\nno\nthis ward is killing me\nyes\n",
+    );
+    assert!(ok, "{err}");
+    let turns: Vec<&str> = out.split("you> ").collect();
+    // The welcome, the audience button, then the four typed lines.
+    let [_, _, asked, no, asked_again, yes, ..] = turns.as_slice() else {
+        panic!("expected six turns: {out}");
+    };
+    for asked in [asked, asked_again] {
+        assert!(asked.contains("Are you safe right now?"), "{asked}");
+        assert!(!asked.contains("Childline"), "{asked}");
+    }
+    assert!(no.contains("== You matter =="), "{no}");
+    assert!(no.contains("Childline"), "{no}");
+    assert!(no.contains("read_as=not_safe crisis=true"), "{no}");
+    assert!(yes.contains("I'm glad"), "{yes}");
+    assert!(!yes.contains("Childline"), "{yes}");
+    assert!(yes.contains("Get help now"), "help stays on screen: {yes}");
+}
+
 #[test]
 fn the_terminal_chat_stores_no_message_text() {
     let data = tempfile::tempdir().unwrap();

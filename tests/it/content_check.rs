@@ -168,6 +168,50 @@ fn interface_keys_the_bot_needs_must_exist() {
     );
 }
 
+/// Typed answers are content: a phrase that means two things, a place that is no place, a
+/// phrase with no words or a misplaced `{n}` are each pointed at.
+#[test]
+fn typed_answer_words_are_checked_where_they_are_written() {
+    let answers = "locales/en/answers.toml";
+    check(
+        &[(answers, "no = [\"no\", \"nah\"]", "no = [\"no\", \"yeah\"]")],
+        &[
+            "locales/en/answers.toml:3:13: \"yeah\" is in no and in yes (line 2): a phrase can \
+             mean one thing only",
+        ],
+    );
+    check(
+        &[(answers, "yes = [\"fine\"]", "yes = [\"fine\", \"nah\"]")],
+        &[
+            "locales/en/answers.toml:8:16: \"nah\" is in safe.yes and in no (line 3): a phrase \
+             can mean one thing only",
+        ],
+    );
+    check(
+        &[(answers, "last = [\"last\"]", "lats = [\"last\"]")],
+        &["locales/en/answers.toml:16:1: unknown place \"lats\": write \"1\" to \"9\", or last"],
+    );
+    check(
+        &[(answers, "unsure = [\"idk\"]", "unsure = [\"idk\", \"?!\"]")],
+        &["locales/en/answers.toml:4:18: \"?!\" has no words in it"],
+    );
+    check(
+        &[(answers, "none = [\"neither\"]", "none = [\"{n} of them\"]")],
+        &[
+            "locales/en/answers.toml:12:9: {n} (any number) may only stand in an [audience] \
+             phrase",
+        ],
+    );
+    check(
+        &[(answers, "[who]", "[whom]")],
+        &[
+            "locales/en/answers.toml:26:2: unknown field `whom`, expected one of `yes`, `no`, \
+           `leaning_yes`, `leaning_no`, `unsure`, `hedge`, `filler`, `safe`, `choices`, \
+           `labels`, `audience`, `who`",
+        ],
+    );
+}
+
 #[test]
 fn a_topic_missing_from_every_menu_is_too_many_taps_away() {
     check(

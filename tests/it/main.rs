@@ -1,6 +1,7 @@
 //! The one integration test crate: each module tests one area through its user-visible
 //! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
+mod answers;
 mod browser;
 mod cli;
 mod content_check;

@@ -6,7 +6,12 @@
 //! - `> text`: the person types text (or a /command)
 //! - `press Label`: the person presses the button with that label in the last replies
 //! - `? topic ID` / `? decision NAME` / `? crisis` / `? no crisis`: what the bot must have done
+//! - `? read as WORD`: a typed message was read as the answer to the question just asked, as
+//!   WORD (`safe`, `not_safe`, `unclear`, `yes`, `no`, `not_sure`, `place`, `title`, `none`,
+//!   `who`); `? not read as answer`: it was read as a new question
+//! - `? audience NAME`: the session's audience after this turn (`none` if never chosen)
 //! - `? says TEXT`: the last replies contain TEXT (case-insensitive)
+//! - `? no says TEXT`: they do not
 //! - `? button LABEL` / `? no button LABEL`: the last replies offer (or do not offer) a button
 //! - `? help button`: a button to the helplines is on the last reply
 //! - `# ...`: a comment
@@ -51,6 +56,9 @@ fn render(outcome: &Outcome, out: &mut String) {
         }
         if !t.candidates.is_empty() {
             write!(out, " candidates={}", t.candidates.join(",")).unwrap();
+        }
+        if let Some(read_as) = t.read_as {
+            write!(out, " read_as={read_as}").unwrap();
         }
         writeln!(out, " crisis={})", t.crisis).unwrap();
     }
@@ -132,6 +140,15 @@ fn assert_check(at: &str, check: &str, outcome: &Outcome) {
         ("crisis", "") => t.crisis,
         ("no", "crisis") => !t.crisis,
         ("says", needle) => text.contains(&needle.to_lowercase()),
+        ("no", rest) if rest.starts_with("says ") => {
+            !text.contains(&rest["says ".len()..].to_lowercase())
+        }
+        ("read", rest) if rest.starts_with("as ") => t.read_as == Some(&rest["as ".len()..]),
+        ("not", "read as answer") => t.read_as.is_none(),
+        ("audience", name) => {
+            let audience = outcome.session.audience.map_or("none", |a| a.as_str());
+            audience == name
+        }
         ("button", label) => labels(outcome).iter().any(|b| b.label == label),
         ("no", rest) if rest.starts_with("button ") => {
             let label = &rest["button ".len()..];

@@ -833,3 +833,23 @@ async fn the_real_binary_serves_the_chat_and_stops_on_sigterm_logging_nothing_pe
         "reply text in the log: {log}"
     );
 }
+
+/// A typed "no" to "Are you safe right now?" brings the crisis reply on the web chat: the
+/// question asked travels in the session, not in the page.
+#[tokio::test]
+async fn a_typed_no_to_are_you_safe_brings_the_crisis_reply() {
+    let server = Server::start(Config::default()).await;
+    let mut person = Person::arrive(&server, "/").await;
+    assert_eq!(
+        person.say(&server, "this ward is killing me").await,
+        StatusCode::OK
+    );
+    let page = text_of(&person.page);
+    assert!(page.contains("Are you safe right now?"), "{page}");
+    assert!(!page.contains("You matter"), "{page}");
+    assert_eq!(person.say(&server, "no").await, StatusCode::OK);
+    assert!(person.page.contains("<body class=\"crisis\">"));
+    let page = text_of(&person.page);
+    assert!(page.contains("You matter"), "{page}");
+    assert!(page.contains("Childline"), "{page}");
+}
