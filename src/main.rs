@@ -69,10 +69,18 @@ enum Command {
     /// Run a labelled set (`accepted<TAB>audience<TAB>locale<TAB>message` lines) through the
     /// matcher and report against the targets; exit 1 if any target is missed.
     Eval {
-        file: PathBuf,
+        /// The labelled set; with --folds, leave it out.
+        file: Option<PathBuf>,
+        /// Cross-validate over the phrasings and crisis examples instead, in this many parts.
+        #[arg(long)]
+        folds: Option<usize>,
         /// List every message that missed, with the matcher's decision.
         #[arg(long)]
         show_misses: bool,
+        /// `safety`: exit 1 only when crisis recall or wrong answers miss their targets (the
+        /// others are still reported). `all` (the default): on any target.
+        #[arg(long, default_value = "all", value_parser = ["all", "safety"])]
+        gate: String,
     },
     /// Print the anonymous counts of topics shown, by day and start-link campaign.
     Counts,
@@ -81,6 +89,13 @@ enum Command {
     /// Works on the content folder (`--content`, else the current folder), never the built-in
     /// copy. Build with --release: it embeds several thousand texts.
     Embed,
+}
+
+fn targets(gate: &str) -> rightsbot::matcher::eval::Targets {
+    rightsbot::matcher::eval::Targets {
+        safety_only: gate == "safety",
+        ..rightsbot::matcher::eval::TARGETS
+    }
 }
 
 fn parse_audience(s: &str) -> Result<Audience, String> {
@@ -207,7 +222,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Eval { file, show_misses }) => {
+        Some(Command::Eval {
+            file: None,
+            folds: Some(folds),
+            show_misses,
+            gate,
+        }) => {
+            let report = rightsbot::matcher::eval::cross_validate(
+                &content,
+                folds,
+                &targets(&gate),
+                show_misses,
+            );
+            emit(&report.text);
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Some(Command::Eval {
+            file: Some(_),
+            folds: Some(_),
+            ..
+        })
+        | Some(Command::Eval {
+            file: None,
+            folds: None,
+            ..
+        }) => {
+            eprintln!("rightsbot eval: give a labelled file, or --folds N to cross-validate");
+            Ok(ExitCode::from(2))
+        }
+        Some(Command::Eval {
+            file: Some(file),
+            folds: None,
+            show_misses,
+            gate,
+        }) => {
             let tsv = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let engine = Engine::new(content);
@@ -215,7 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 engine.matcher(),
                 engine.content(),
                 &tsv,
-                &rightsbot::matcher::eval::TARGETS,
+                &targets(&gate),
                 show_misses,
             )
             .with_context(|| format!("cannot read {}", file.display()))?;

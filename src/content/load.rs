@@ -831,6 +831,7 @@ impl<'a> Checker<'a> {
                         if let Some(p) = self.parse::<RawCrisisPhrases>(path) {
                             locale.crisis_phrases = p.value.phrases;
                             locale.ambiguous_phrases = p.value.ambiguous;
+                            locale.mention_phrases = p.value.mentions;
                         }
                     }
                     "intents.toml" => {

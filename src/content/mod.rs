@@ -194,6 +194,8 @@ pub struct Locale {
     pub suffixes: Vec<String>,
     pub crisis_phrases: BTreeMap<String, Vec<String>>,
     pub ambiguous_phrases: Vec<String>,
+    /// Crisis phrases that only name a danger (`mentions` in crisis.toml).
+    pub mention_phrases: Vec<String>,
     pub intents: Vec<Intent>,
     /// What the semantic layer learns topics, flows and intents from.
     pub phrasings: Vec<Phrasing>,

@@ -173,6 +173,8 @@ pub struct RawCrisisPhrases {
     pub phrases: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub ambiguous: Vec<String>,
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 /// `locales/<lang>/intents.toml`: smalltalk and help.

@@ -27,13 +27,23 @@ struct Phrase {
     stop: Vec<bool>,
     /// Index into `categories`; `None` for an ambiguous phrase.
     category: Option<usize>,
+    /// Names a danger without saying it is happening ("overdose", "ligature"): see `mentions`
+    /// in crisis.toml.
+    mention: bool,
 }
 
 /// What the crisis check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Found {
     None,
-    Clear { category: String, abuse: bool },
+    /// `mention_only`: every clear phrase found only names a danger ("what does ligature
+    /// mean"); the matcher may then ask the check question instead, if the classifier hears
+    /// no present danger.
+    Clear {
+        category: String,
+        abuse: bool,
+        mention_only: bool,
+    },
     Ambiguous,
 }
 
@@ -53,22 +63,24 @@ impl CrisisPhrases {
         normaliser: &Normaliser,
         by_category: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
         ambiguous: &[String],
+        mentions: &[String],
     ) -> Self {
         let mut this = Self::default();
         for (category, phrases) in by_category {
             let index = this.categories.len();
             this.categories.push(category.clone());
             for p in phrases {
-                this.add(normaliser, p, Some(index));
+                let mention = mentions.contains(p);
+                this.add(normaliser, p, Some(index), mention);
             }
         }
         for p in ambiguous {
-            this.add(normaliser, p, None);
+            this.add(normaliser, p, None, false);
         }
         this
     }
 
-    fn add(&mut self, normaliser: &Normaliser, phrase: &str, category: Option<usize>) {
+    fn add(&mut self, normaliser: &Normaliser, phrase: &str, category: Option<usize>, mention: bool) {
         let tokens = normaliser.tokens(phrase);
         if tokens.is_empty() {
             return;
@@ -89,6 +101,7 @@ impl CrisisPhrases {
             words,
             stop,
             category,
+            mention,
         });
     }
 
@@ -118,10 +131,12 @@ impl CrisisPhrases {
         let mut clear: Option<usize> = None;
         let mut abuse = false;
         let mut ambiguous = false;
+        let mut mention_only = true;
         let mut note = |phrase: &Phrase| match phrase.category {
             Some(c) => {
                 clear.get_or_insert(c);
                 abuse |= self.categories[c] == "abuse";
+                mention_only &= phrase.mention;
             }
             None => ambiguous = true,
         };
@@ -160,6 +175,7 @@ impl CrisisPhrases {
             Some(c) => Found::Clear {
                 category: self.categories[c].clone(),
                 abuse,
+                mention_only,
             },
             None if ambiguous => Found::Ambiguous,
             None => Found::None,

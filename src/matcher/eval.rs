@@ -25,8 +25,13 @@ use super::{Analysis, CrisisSignal, Decision, Matcher, Target};
 use crate::content::{Content, OptionTarget};
 use crate::ids::LocaleId;
 
-/// The targets of issue 4. The held-back set is judged against the same numbers.
+/// The measures `--gate safety` fails on: a missed cry for help, or a wrong answer about a
+/// child's rights. The others are reported against their targets but do not fail the run.
+pub const SAFETY_GATES: &[&str] = &["crisis recall", "wrong answers"];
+
+/// The targets of issues 4 and 10. The held-back sets are judged against the same numbers.
 pub const TARGETS: Targets = Targets {
+    safety_only: false,
     top1_min: 0.85,
     resolved_min: 0.95,
     wrong_max: 0.03,
@@ -38,6 +43,8 @@ pub const TARGETS: Targets = Targets {
 
 #[derive(Clone, Copy, Debug)]
 pub struct Targets {
+    /// Fail only on the `SAFETY_GATES`; report the rest.
+    pub safety_only: bool,
     pub top1_min: f64,
     pub resolved_min: f64,
     pub wrong_max: f64,
@@ -139,6 +146,9 @@ impl Tally {
         }
     }
     fn show(&self) -> String {
+        if self.n == 0 {
+            return "    -  (none in this set)".to_owned();
+        }
         format!("{:5.1}% ({}/{})", 100.0 * self.rate(), self.hit, self.n)
     }
 }
@@ -153,6 +163,94 @@ pub struct Report {
 /// `show_misses`, every line that missed is listed with what the matcher decided.
 pub fn evaluate(
     matcher: &Matcher,
+    content: &Content,
+    tsv: &str,
+    targets: &Targets,
+    show_misses: bool,
+) -> Result<Report, BadLine> {
+    evaluate_by(&|_| matcher, content, tsv, targets, show_misses)
+}
+
+/// Cross-validation over the phrasings and crisis examples the bot learns from: each is put
+/// in one of `folds` parts by its id; each part is judged by a matcher that learnt from the
+/// others only (its phrasings left out of the semantic layer, the risk head trained without
+/// its examples). Triggers stay in (they are the words' side), and the sentence encoder was
+/// tuned on every text, so these figures flatter the bot: the blind sets are the evidence.
+pub fn cross_validate(content: &Content, folds: usize, targets: &Targets, show_misses: bool) -> Report {
+    use crate::content::PhrasingTarget;
+    let folds = folds.max(2);
+    let fold_of = |id: &str| (blake3::hash(id.as_bytes()).as_bytes()[0] as usize) % folds;
+    let locale = &content.locales[&content.default_locale];
+    let mut tsv = String::new();
+    let mut fold_by_line = vec![0usize];
+    let mut push = |accepted: &str, text: &str, note: &str, fold: usize| {
+        let text = text.replace('\t', " ");
+        let _ = writeln!(tsv, "{accepted}\t-\t{}\t{text}\t{note}", content.default_locale);
+        fold_by_line.push(fold);
+    };
+    let help = |id: &crate::ids::IntentId| {
+        locale
+            .intents
+            .iter()
+            .any(|i| &i.id == id && i.kind == crate::content::IntentKind::Help)
+    };
+    for p in &locale.phrasings {
+        let accepted = match &p.target {
+            PhrasingTarget::Topic(id) => id.as_str().to_owned(),
+            PhrasingTarget::Flow(id) => id.as_str().to_owned(),
+            PhrasingTarget::Intent(id) if help(id) => "@help".to_owned(),
+            PhrasingTarget::Intent(_) => "@smalltalk".to_owned(),
+            PhrasingTarget::OutOfScope => "@out_of_scope".to_owned(),
+        };
+        push(&accepted, &p.text, "", fold_of(&p.id));
+    }
+    for e in &locale.risk_examples {
+        match e.danger {
+            true => push("@crisis", &e.text, &e.kind, fold_of(&e.id)),
+            false => push("@safe", &e.text, &format!("hard:{}", e.kind), fold_of(&e.id)),
+        }
+    }
+    let matchers: Vec<Matcher> = (0..folds)
+        .map(|k| {
+            let leave_out = move |id: &str| fold_of(id) == k;
+            let head = locale.vectors.as_ref().map(|v| {
+                let training = super::semantic::risk_training_set(locale, v, &leave_out);
+                super::semantic::train_risk_head(
+                    &training,
+                    super::semantic::DANGER_WEIGHT,
+                    super::semantic::L2,
+                    super::semantic::NEWTON_STEPS,
+                )
+            });
+            Matcher::with_holdout(
+                content,
+                &super::Holdout {
+                    leave_out: &leave_out,
+                    risk_head: head,
+                },
+            )
+        })
+        .collect();
+    let mut report = evaluate_by(
+        &|line| &matchers[fold_by_line[line]],
+        content,
+        &tsv,
+        targets,
+        show_misses,
+    )
+    .expect("the phrasings make well-formed lines");
+    report.text = format!(
+        "{folds}-fold cross-validation over the phrasings and crisis examples (triggers and the \
+         tuned encoder saw every text: optimistic)\n{}",
+        report.text
+    );
+    report
+}
+
+/// `evaluate`, with the matcher chosen per line (cross-validation judges each line by the
+/// matcher that did not learn from it).
+fn evaluate_by<'m>(
+    matcher_for: &dyn Fn(usize) -> &'m Matcher,
     content: &Content,
     tsv: &str,
     targets: &Targets,
@@ -182,7 +280,7 @@ pub fn evaluate(
             .locale
             .clone()
             .unwrap_or_else(|| content.default_locale.clone());
-        let a = matcher.analyse(&locale, &case.message);
+        let a = matcher_for(case.line).analyse(&locale, &case.message);
         let is_crisis = case.expected == Expected::Crisis;
         let signalled = a.crisis != CrisisSignal::None;
         let full = matches!(a.crisis, CrisisSignal::Clear { .. });
@@ -317,8 +415,15 @@ pub fn evaluate(
 
     let mut passed = true;
     let mut line = |w: &mut String, name: &str, tally: &Tally, ok: bool, target: String| {
-        passed &= ok;
-        let mark = if ok { "ok  " } else { "FAIL" };
+        // A measure with no cases in this set is not judged.
+        let ok = ok || tally.n == 0;
+        let gated = !targets.safety_only || SAFETY_GATES.contains(&name);
+        passed &= ok || !gated;
+        let mark = match (ok, gated) {
+            (true, _) => "ok  ",
+            (false, true) => "FAIL",
+            (false, false) => "miss",
+        };
         let _ = writeln!(w, "  {mark} {name:<34} {}   target {target}", tally.show());
     };
     let _ = writeln!(w, "\nsummary:");
@@ -385,10 +490,10 @@ pub fn evaluate(
     let _ = writeln!(
         w,
         "{}",
-        if passed {
-            "all targets met"
-        } else {
-            "targets NOT met"
+        match (passed, targets.safety_only) {
+            (true, false) => "all targets met",
+            (true, true) => "safety gates met (crisis recall, wrong answers); \"miss\" marks targets not yet met",
+            (false, _) => "targets NOT met",
         }
     );
     Ok(Report { text: out, passed })

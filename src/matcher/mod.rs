@@ -64,6 +64,10 @@ pub struct Config {
     pub semantic_floor: f32,
     /// A similarity this high may answer even when the words point elsewhere.
     pub semantic_sure: f32,
+    /// Whether triggers join the phrasings as examples of meaning. Short generic triggers
+    /// ("is that allowed") make every question about rules look alike, so this is off
+    /// unless measured better.
+    pub semantic_triggers: bool,
     /// A message this much closer to an out-of-scope phrasing than to any topic is turned away
     /// kindly, unless its words clearly name a topic.
     pub out_of_scope_margin: f32,
@@ -98,6 +102,7 @@ impl Default for Config {
             semantic_weight: 0.5,
             semantic_floor: 0.3,
             semantic_sure: 0.75,
+            semantic_triggers: false,
             out_of_scope_margin: 0.05,
             crisis_check_min: 0.5,
             crisis_clear_min: 0.9,
@@ -310,33 +315,35 @@ impl Matcher {
         evidence: &mut Evidence,
     ) -> CrisisSignal {
         let c = &self.config;
-        let lexical = match index.crisis.check(tokens, |w| index.index.knows(w)) {
-            crisis::Found::None => CrisisSignal::None,
-            crisis::Found::Clear { category, abuse } => CrisisSignal::Clear { category, abuse },
-            crisis::Found::Ambiguous => CrisisSignal::Ambiguous,
-        };
+        let lexical = index.crisis.check(tokens, |w| index.index.knows(w));
         if let Some(r) = reading {
             evidence.risk = r.risk;
             evidence.danger_nearest = r.danger_nearest.clone();
         }
         let signal = match (lexical, reading) {
-            (clear @ CrisisSignal::Clear { .. }, Some(r)) => {
+            // A phrase that only names a danger ("what does ligature risk mean", "I took an
+            // overdose two years ago") gets the gentle question unless the classifier also
+            // hears danger now; a statement of present intent always gets the reply.
+            (
+                crisis::Found::Clear {
+                    mention_only: true, ..
+                },
+                Some(r),
+            ) if r.peak < c.crisis_clear_min => {
                 evidence.crisis_source = Some("phrase");
-                match clear {
-                    // Harm by others said in words the phrases file as self-harm still brings
-                    // the abuse helplines when the classifier hears harm by others.
-                    CrisisSignal::Clear { category, abuse } => CrisisSignal::Clear {
-                        category,
-                        abuse: abuse || (r.abuse && r.risk >= c.crisis_check_min),
-                    },
-                    other => other,
+                CrisisSignal::Ambiguous
+            }
+            (crisis::Found::Clear { category, abuse, .. }, reading) => {
+                evidence.crisis_source = Some("phrase");
+                // Harm by others in words the phrases file under another category still
+                // brings the abuse helplines when the classifier hears harm by others.
+                let heard_abuse = reading.is_some_and(|r| r.abuse && r.risk >= c.crisis_check_min);
+                CrisisSignal::Clear {
+                    category,
+                    abuse: abuse || heard_abuse,
                 }
             }
-            (clear @ CrisisSignal::Clear { .. }, None) => {
-                evidence.crisis_source = Some("phrase");
-                clear
-            }
-            (_, Some(r)) if r.risk >= c.crisis_clear_min => {
+            (_, Some(r)) if r.peak >= c.crisis_clear_min => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Clear {
                     category: r.danger_kind.clone().unwrap_or_else(|| "classifier".into()),
@@ -347,12 +354,14 @@ impl Matcher {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
-            (CrisisSignal::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => CrisisSignal::None,
-            (CrisisSignal::Ambiguous, _) => {
+            (crisis::Found::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => {
+                CrisisSignal::None
+            }
+            (crisis::Found::Ambiguous, _) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
-            (signal, _) => signal,
+            (crisis::Found::None, _) => CrisisSignal::None,
         };
         signal
     }
@@ -575,13 +584,15 @@ impl LocaleIndex {
         let normaliser = Normaliser::new(lexicon);
         let mut phrases: Vec<(&String, &Vec<String>)> = locale.crisis_phrases.iter().collect();
         let mut ambiguous: Vec<String> = locale.ambiguous_phrases.clone();
+        let mut mentions: Vec<String> = locale.mention_phrases.clone();
         if let Some(d) = default
             && !std::ptr::eq(d, locale)
         {
             phrases.extend(d.crisis_phrases.iter());
             ambiguous.extend(d.ambiguous_phrases.iter().cloned());
+            mentions.extend(d.mention_phrases.iter().cloned());
         }
-        let crisis = CrisisPhrases::new(&normaliser, phrases, &ambiguous);
+        let crisis = CrisisPhrases::new(&normaliser, phrases, &ambiguous, &mentions);
 
         let mut docs = Vec::new();
         let mut triggers: Vec<Vec<&str>> = Vec::new();
@@ -636,11 +647,16 @@ impl LocaleIndex {
             })
         };
         let keep_all = |_: &str| false;
+        let no_triggers: Vec<Vec<&str>> = vec![Vec::new(); triggers.len()];
         let semantic = Semantic::new(
             semantic_locale,
             &docs,
             doc_of,
-            &triggers,
+            if content.matcher.semantic_triggers {
+                &triggers
+            } else {
+                &no_triggers
+            },
             &content.matcher.abuse_kinds,
             holdout.map_or(&keep_all, |h| h.leave_out),
             holdout.and_then(|h| h.risk_head.clone()),

@@ -54,8 +54,12 @@ pub(super) struct Reading {
     pub nearest: Vec<Option<String>>,
     /// The best similarity to an out-of-scope phrasing.
     pub out_of_scope: f32,
-    /// The crisis classifier's probability for the most worrying piece.
+    /// The crisis classifier's probability for the message: the mean of the whole message's
+    /// and the most worrying piece's, so one dark sentence in a calm paragraph counts, but
+    /// less than a message that is dark throughout.
     pub risk: f32,
+    /// The probability for the most worrying piece alone.
+    pub peak: f32,
     /// The danger example nearest that piece, its kind, and whether the nearest examples are
     /// mostly about harm by others.
     pub danger_nearest: Option<String>,
@@ -174,7 +178,8 @@ impl Semantic {
         else {
             return reading;
         };
-        reading.risk = risk;
+        reading.peak = risk;
+        reading.risk = 0.5 * (risks[0] + risk);
         if !self.danger.is_empty() {
             let sims = self
                 .danger_bank

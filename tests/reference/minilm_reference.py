@@ -1,13 +1,16 @@
 """Reference sentence vectors for the shipped model, computed independently of the Rust code.
 
-A plain numpy forward pass of BERT (all-MiniLM-L6-v2) over the UPSTREAM f32 weights, with the
+A plain numpy forward pass of BERT (all-MiniLM-L6-v2, as fine-tuned by
+locales/en/model/finetune.py) over the f32 weights the shipped f16 file was made from, with the
 Hugging Face `tokenizers` package, then sentence-transformers' pooling (mean over the attention
 mask) and L2 normalisation. tests/it/semantic.rs checks that the binary's embedder, running the
 shipped f16 weights with candle, gives the same vectors.
 
 Usage: pip install numpy safetensors tokenizers
-       python3 minilm_reference.py UPSTREAM/model.safetensors ../../locales/en/model/tokenizer.json \
-           > minilm_vectors.json
+       python3 minilm_reference.py [--tuned] WEIGHTS/model.safetensors \
+           ../../locales/en/model/tokenizer.json > minilm_vectors.json
+With --tuned, WEIGHTS is finetune.py's output folder, whose training.json records the SHA-256;
+without it, the upstream file is expected.
 """
 import hashlib
 import json
@@ -27,10 +30,17 @@ SENTENCES = [
     "wat r my rights",
 ]
 
-weights_path, tokenizer_path = sys.argv[1], sys.argv[2]
+import os
+
+tuned = sys.argv[1] == "--tuned"
+weights_path, tokenizer_path = sys.argv[-2], sys.argv[-1]
 digest = hashlib.sha256(open(weights_path, "rb").read()).hexdigest()
-if digest != UPSTREAM_SHA256:
-    sys.exit(f"{weights_path}: SHA-256 {digest} is not the upstream file's")
+expected = UPSTREAM_SHA256
+if tuned:
+    with open(os.path.join(os.path.dirname(weights_path), "training.json")) as f:
+        expected = json.load(f)["model_sha256"]
+if digest != expected:
+    sys.exit(f"{weights_path}: SHA-256 {digest} is not the expected {expected}")
 w = {k: v.astype(np.float64) for k, v in load_file(weights_path).items()}
 tok = Tokenizer.from_file(tokenizer_path)
 # The shipped tokenizer.json pads every text to 128 tokens; sentence-transformers pads a batch to
@@ -80,6 +90,6 @@ def embed(text):
 
 
 print(json.dumps(
-    {"model_sha256": UPSTREAM_SHA256,
+    {"model_sha256": digest,
      "vectors": [{"text": s, "vector": [round(float(v), 6) for v in embed(s)]} for s in SENTENCES]},
     indent=1))
