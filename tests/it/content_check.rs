@@ -17,7 +17,10 @@ fn fixture() -> ContentFiles {
     for top in ["dialogues", "locales"] {
         read(&root, &root.join(top), &mut files);
     }
-    ContentFiles { files }
+    ContentFiles {
+        files,
+        ..ContentFiles::default()
+    }
 }
 
 fn read(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
