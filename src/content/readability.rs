@@ -2,12 +2,13 @@
 //! roughly: grade 6 is an 11-12-year-old). The checker uses it to keep what young people read
 //! plain; the limits are in `load.rs`, next to the word limits.
 //!
-//! This must give exactly the numbers of the reference script, `readability.py`, whose rules
-//! are: sentences end at `.`, `!`, `?` and line breaks (a piece without a letter is not a
-//! sentence, and there is at least one); words are runs of ASCII letters, with apostrophes
-//! inside words kept (numbers are not words); a word's syllables are its groups of vowels
-//! (a, e, i, o, u, y), less one for a final silent "e" (not "-le" after a consonant, and only
-//! when there is more than one group), and at least one. It reads text only: no I/O.
+//! This must give exactly the numbers of the reference script,
+//! `tests/reference/readability.py`, whose rules are: sentences end at `.`, `!`, `?` and line
+//! breaks (a piece without a letter is not a sentence, and there is at least one); words are runs
+//! of ASCII letters, with apostrophes inside words kept (numbers are not words); a word's
+//! syllables are its groups of vowels (a, e, i, o, u, y), less one for a final silent "e" (not
+//! "-le" after a consonant, and only when there is more than one group), and at least one. It
+//! reads text only: no I/O.
 
 /// The Flesch-Kincaid grade of `text`:
 /// `0.39 * words / sentences + 11.8 * syllables / words - 15.59`, or 0 for a text without words.
@@ -82,7 +83,7 @@ fn syllables(word: &str) -> usize {
 mod tests {
     use super::*;
 
-    /// Each grade here was computed with the reference script, `readability.py`.
+    /// Each grade here was computed with the reference script, `tests/reference/readability.py`.
     #[test]
     fn grades_match_the_reference_script() {
         let cases: &[(&str, f64, &str)] = &[

@@ -140,7 +140,7 @@ fn topics_need_sources_a_review_date_and_enough_triggers() {
 
 #[test]
 fn long_texts_bad_ids_and_missing_catalogue_topics_are_reported() {
-    let long = vec!["word"; 91].join(" ");
+    let long = vec!["word."; 91].join(" ");
     check(
         &[
             (
