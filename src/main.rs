@@ -129,7 +129,8 @@ fn embed(cli: &Cli) -> Result<ExitCode> {
             .join("locales")
             .join(id.as_str())
             .join(content::semantic::VECTORS_PATH);
-        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
             "\nwrote {} ({} KiB) in {:.0} s",
             path.display(),

@@ -73,8 +73,7 @@ fn syllables(word: &str) -> usize {
         .enumerate()
         .filter(|&(i, &c)| is_vowel(c) && (i == 0 || !is_vowel(w[i - 1])))
         .count();
-    let le_after_consonant =
-        w.len() >= 3 && w.ends_with(b"le") && !is_vowel(w[w.len() - 3]);
+    let le_after_consonant = w.len() >= 3 && w.ends_with(b"le") && !is_vowel(w[w.len() - 3]);
     let silent_e = groups > 1 && w.ends_with(b"e") && !le_after_consonant;
     (groups - usize::from(silent_e)).max(1)
 }
@@ -87,7 +86,11 @@ mod tests {
     #[test]
     fn grades_match_the_reference_script() {
         let cases: &[(&str, f64, &str)] = &[
-            ("You have a right to see your family.", 2.280000000000001, "2.3"),
+            (
+                "You have a right to see your family.",
+                2.280000000000001,
+                "2.3",
+            ),
             (
                 "The hospital managers must make sure the environment is suitable for your age. \
                  This is a legal duty in section 131A of the Mental Health Act.",

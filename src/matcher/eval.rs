@@ -79,7 +79,8 @@ fn parse(text: &str) -> Result<Vec<Case>, BadLine> {
     let mut cases = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = n + 1;
-        if raw.trim().is_empty() || raw.starts_with('#') || (n == 0 && raw.starts_with("accepted")) {
+        if raw.trim().is_empty() || raw.starts_with('#') || (n == 0 && raw.starts_with("accepted"))
+        {
             continue;
         }
         let fields: Vec<&str> = raw.split('\t').collect();
@@ -189,8 +190,15 @@ pub fn evaluate(
         if is_crisis {
             crisis_recall.add(signalled);
             crisis_full.add(full);
-            let kind = if case.note.is_empty() { "(no kind)" } else { &case.note };
-            crisis_by_kind.entry(kind.to_owned()).or_default().add(signalled);
+            let kind = if case.note.is_empty() {
+                "(no kind)"
+            } else {
+                &case.note
+            };
+            crisis_by_kind
+                .entry(kind.to_owned())
+                .or_default()
+                .add(signalled);
         } else if case.note.starts_with("hard") {
             hard_false_alarms.add(signalled);
             hard_full_false_alarms.add(full);
@@ -350,7 +358,11 @@ pub fn evaluate(
         crisis_recall.rate() >= targets.crisis_recall_min,
         pct_min(targets.crisis_recall_min),
     );
-    let _ = writeln!(w, "       crisis reply itself                {}", crisis_full.show());
+    let _ = writeln!(
+        w,
+        "       crisis reply itself                {}",
+        crisis_full.show()
+    );
     line(
         w,
         "crisis false alarms",
@@ -358,7 +370,11 @@ pub fn evaluate(
         false_alarms.rate() <= targets.false_alarm_max,
         pct_max(targets.false_alarm_max),
     );
-    let _ = writeln!(w, "       crisis reply itself                {}", full_false_alarms.show());
+    let _ = writeln!(
+        w,
+        "       crisis reply itself                {}",
+        full_false_alarms.show()
+    );
     line(
         w,
         "false alarms on hard negatives",
@@ -366,7 +382,11 @@ pub fn evaluate(
         hard_false_alarms.rate() <= targets.false_alarm_max,
         pct_max(targets.false_alarm_max),
     );
-    let _ = writeln!(w, "       crisis reply itself                {}", hard_full_false_alarms.show());
+    let _ = writeln!(
+        w,
+        "       crisis reply itself                {}",
+        hard_full_false_alarms.show()
+    );
     line(
         w,
         "out-of-scope rejected",

@@ -319,7 +319,7 @@ impl Matcher {
             evidence.risk = r.risk;
             evidence.danger_nearest = r.danger_nearest.clone();
         }
-        let signal = match (lexical, reading) {
+        match (lexical, reading) {
             (clear @ CrisisSignal::Clear { .. }, Some(r)) => {
                 evidence.crisis_source = Some("phrase");
                 match clear {
@@ -353,8 +353,7 @@ impl Matcher {
                 CrisisSignal::Ambiguous
             }
             (signal, _) => signal,
-        };
-        signal
+        }
     }
 
     /// The best-scoring topics, flows and intents for `text`, highest first, with the words
@@ -412,7 +411,12 @@ impl Matcher {
 
     /// The words' score per document: of the whole message, or of its best sentence, so a
     /// question at the end of a long message is not drowned by the story before it.
-    fn lexical_scores(&self, index: &LocaleIndex, text: &str, tokens: &[normalise::Token]) -> Vec<f32> {
+    fn lexical_scores(
+        &self,
+        index: &LocaleIndex,
+        text: &str,
+        tokens: &[normalise::Token],
+    ) -> Vec<f32> {
         let mut scores = index.index.score(tokens).by_doc;
         let sentences: Vec<&str> = text
             .split(['.', '!', '?', '\n'])
@@ -518,7 +522,8 @@ impl Matcher {
         if let Some(r) = reading {
             let by_words = argmax(&lexical, &index.docs);
             let by_meaning = argmax(&r.doc_scores, &index.docs);
-            let sure = lexical[best_doc] >= c.answer_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
+            let sure = lexical[best_doc] >= c.answer_min * 1.5
+                || r.doc_scores[best_doc] >= c.semantic_sure;
             for other in [by_words, by_meaning].into_iter().flatten() {
                 if other != best_doc
                     && !sure

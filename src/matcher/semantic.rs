@@ -77,7 +77,8 @@ impl Semantic {
     ) -> Option<Self> {
         let model = locale.model.as_ref()?;
         let vectors = locale.vectors.as_ref()?;
-        let embedder = Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).ok()?;
+        let embedder =
+            Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).ok()?;
 
         let mut rows: Vec<&[f32]> = Vec::new();
         let mut owners = Vec::new();
@@ -286,7 +287,9 @@ pub fn train_risk_head(
         for (v, danger) in examples {
             let weight = if *danger { danger_weight } else { 1.0 };
             let error = (head.probability(v) - f32::from(u8::from(*danger))) * weight;
-            grad.iter_mut().zip(v.iter()).for_each(|(g, x)| *g += error * x);
+            grad.iter_mut()
+                .zip(v.iter())
+                .for_each(|(g, x)| *g += error * x);
             grad_bias += error;
         }
         for (w, g) in head.weights.iter_mut().zip(&grad) {
@@ -331,7 +334,10 @@ pub fn build_vectors(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<u8>, String> {
     use crate::content::semantic as files;
-    let model = locale.model.as_ref().ok_or("this locale has no model/ folder")?;
+    let model = locale
+        .model
+        .as_ref()
+        .ok_or("this locale has no model/ folder")?;
     let embedder = Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config)
         .map_err(|e| e.to_string())?;
     let triggers = content
@@ -350,12 +356,8 @@ pub fn build_vectors(
     }
     let fingerprint = files::fingerprint(model.weights.bytes(), &texts);
     // Train on the new vectors: read them back as the bot will.
-    let unheaded = files::write_vectors(
-        fingerprint.clone(),
-        &texts,
-        &vectors,
-        LinearHead::default(),
-    );
+    let unheaded =
+        files::write_vectors(fingerprint.clone(), &texts, &vectors, LinearHead::default());
     let (_, fresh) = files::read_vectors(&unheaded)?;
     let training = risk_training_set(locale, &fresh, &|_| false);
     let head = train_risk_head(&training, DANGER_WEIGHT, L2, EPOCHS);
