@@ -123,13 +123,25 @@ fn main() {
     criterion_benches(&mut criterion, &lexical, &locale);
     criterion.final_summary();
     percentiles("words only", &lexical, &locale, 2000);
-    percentiles("whole analyse (words, meaning, crisis classifier)", &matcher, &locale, 20);
+    percentiles(
+        "whole analyse (words, meaning, crisis classifier)",
+        &matcher,
+        &locale,
+        20,
+    );
 
     let mut longest = "they took my phone again and its so unfair, i want to know if they are \
                        allowed to do that because its my only way to talk to my mum. "
         .repeat(40);
     longest.push_str("anyway i wont need it after tonight");
-    let longest: String = longest.chars().rev().take(4096).collect::<Vec<_>>().into_iter().rev().collect();
+    let longest: String = longest
+        .chars()
+        .rev()
+        .take(4096)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let mut times = Vec::new();
     for _ in 0..5 {
         let start = Instant::now();

@@ -39,7 +39,11 @@ pub struct Embedder {
 
 impl Embedder {
     /// Loads the model from the bytes of its files; the f16 weights are widened to f32.
-    pub fn new(weights: &[u8], tokenizer_json: &str, config_json: &str) -> Result<Self, EmbedderError> {
+    pub fn new(
+        weights: &[u8],
+        tokenizer_json: &str,
+        config_json: &str,
+    ) -> Result<Self, EmbedderError> {
         let config: Config = serde_json::from_str(config_json)?;
         let mut tokenizer = Tokenizer::from_bytes(tokenizer_json.as_bytes())
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
@@ -72,7 +76,11 @@ impl Embedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
-        let longest = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
+        let longest = encodings
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0);
         let mut ids = Vec::with_capacity(texts.len() * longest);
         let mut mask = Vec::with_capacity(texts.len() * longest);
         for encoding in &encodings {

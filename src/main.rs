@@ -154,7 +154,8 @@ fn embed(cli: &Cli) -> Result<ExitCode> {
             },
         )
         .map_err(|e| anyhow::anyhow!("locales/{id}: {e}"))?;
-        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
             "wrote {} ({} KiB) in {:.0} s",
             path.display(),

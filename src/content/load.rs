@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use super::answers::{AnswerPhrases, LabelKind, Meaning, PhraseWord, Place};
-use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
+use super::diagnostics::{Diagnostic, Diagnostics, did_you_mean, line_col};
 use super::raw::*;
 use super::*;
 use crate::ids::{MAX_ID_LEN, is_valid_id};
@@ -25,6 +25,13 @@ pub const DEFAULT_LOCALE: &str = "en";
 pub const MIN_TRIGGERS: usize = 15;
 pub const MAX_SHORT_WORDS: usize = 90;
 pub const MAX_MORE_WORDS: usize = 250;
+/// The hardest a text a young person reads may be, as a Flesch-Kincaid grade rounded to one
+/// place (`readability`; grade 6 suits most 11-12-year-olds): short answers and flow steps,
+/// "tell me more", and the crisis reply and check question, which someone reads in distress.
+pub const MAX_GRADE_SHORT: f64 = 6.0;
+pub const MAX_GRADE_MORE: f64 = 7.0;
+pub const MAX_GRADE_STEP: f64 = 6.0;
+pub const MAX_GRADE_CRISIS: f64 = 5.0;
 pub const MAX_TITLE_CHARS: usize = 40;
 /// Telegram refuses longer messages.
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -150,6 +157,7 @@ pub fn load_checked(files: &ContentFiles, fresh_vectors: bool) -> Result<Content
         files,
         problems: Diagnostics::default(),
         fresh_vectors,
+        grades: Vec::new(),
     };
     let content = checker.build();
     match content {
@@ -162,6 +170,8 @@ struct Checker<'a> {
     files: &'a ContentFiles,
     problems: Diagnostics,
     fresh_vectors: bool,
+    /// The reading grade of every text a young person sees, as it is checked.
+    grades: Vec<GradedText>,
 }
 
 /// A parsed file with where it came from, so later checks can point into it.
@@ -340,6 +350,7 @@ impl<'a> Checker<'a> {
                 .expect("the default locale id is valid"),
             locales,
             matcher,
+            readability: readability_report(std::mem::take(&mut self.grades)),
         };
         if !self.problems.is_empty() {
             return None;
@@ -422,6 +433,12 @@ impl<'a> Checker<'a> {
                 "\"tell me more\"",
             );
         }
+        if let Some(short) = &short {
+            self.check_grade(path, text, &t.short, short, Reading::Short);
+        }
+        if let Some(more) = &more {
+            self.check_grade(path, text, &t.more, more, Reading::More);
+        }
         let ask = self.check_list(path, text, &t.ask);
         if let Some(ask) = &ask
             && ask.all().any(|a| !(2..=4).contains(&a.len()))
@@ -486,6 +503,9 @@ impl<'a> Checker<'a> {
                 );
             }
             let step_text = self.check_text(path, text, &step.text, "text");
+            if let Some(step_text) = &step_text {
+                self.check_grade(path, text, &step.text, step_text, Reading::Step);
+            }
             let mut options = Vec::new();
             for option in &step.options {
                 let o = option.get_ref();
@@ -707,13 +727,21 @@ impl<'a> Checker<'a> {
                 .file(path, "the crisis reply must list at least one helpline");
         }
         let reviewed = self.check_date(path, text, c.reviewed.as_ref(), "reviewed");
+        let reply = self.check_text(path, text, &c.reply, "reply");
+        let check = self.check_text(path, text, &c.check.text, "check text");
+        if let Some(reply) = &reply {
+            self.check_grade(path, text, &c.reply, reply, Reading::CrisisReply);
+        }
+        if let Some(check) = &check {
+            self.check_grade(path, text, &c.check.text, check, Reading::CrisisCheck);
+        }
         Some(Crisis {
             reviewed,
             helplines: lines,
             abuse_helplines: abuse,
             nation_helplines: nations,
-            reply: self.check_text(path, text, &c.reply, "reply")?,
-            check: self.check_text(path, text, &c.check.text, "check text")?,
+            reply: reply?,
+            check: check?,
         })
     }
 
@@ -1422,6 +1450,40 @@ impl<'a> Checker<'a> {
         value
     }
 
+    /// Measures the wording a young person sees and refuses it if it reads above its limit.
+    fn check_grade(
+        &mut self,
+        path: &str,
+        text: &str,
+        raw: &Spanned<RawText>,
+        value: &Text<String>,
+        reading: Reading,
+    ) {
+        let grade = readability::rounded(readability::grade(
+            value.for_audience(Audience::YoungPerson),
+        ));
+        let offset = young_person_offset(text, raw);
+        let (limit, what) = (reading.limit(), reading.what());
+        if grade > limit {
+            self.err(
+                path,
+                text,
+                offset..offset,
+                format!(
+                    "grade {grade:.1} is above {limit} for a young person's {what}: use shorter \
+                     sentences and everyday words"
+                ),
+            );
+        }
+        let (line, col) = line_col(text, offset);
+        self.grades.push(GradedText {
+            place: format!("{path}:{line}:{col}"),
+            what,
+            grade,
+            limit,
+        });
+    }
+
     fn check_words(
         &mut self,
         path: &str,
@@ -1443,6 +1505,72 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// The kinds of text a young person reads, each with its reading-grade limit.
+#[derive(Clone, Copy)]
+enum Reading {
+    Short,
+    More,
+    Step,
+    CrisisReply,
+    CrisisCheck,
+}
+
+impl Reading {
+    fn limit(self) -> f64 {
+        match self {
+            Reading::Short => MAX_GRADE_SHORT,
+            Reading::More => MAX_GRADE_MORE,
+            Reading::Step => MAX_GRADE_STEP,
+            Reading::CrisisReply | Reading::CrisisCheck => MAX_GRADE_CRISIS,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Reading::Short => "short answer",
+            Reading::More => "\"tell me more\"",
+            Reading::Step => "flow step",
+            Reading::CrisisReply => "crisis reply",
+            Reading::CrisisCheck => "crisis check question",
+        }
+    }
+}
+
+/// The hardest texts first; equal grades in file order.
+fn readability_report(mut grades: Vec<GradedText>) -> Vec<GradedText> {
+    grades.sort_by(|a, b| b.grade.total_cmp(&a.grade));
+    grades
+}
+
+/// Where the wording a young person sees starts in the file: the text itself, or in a table by
+/// audience the key `Text::for_audience` picks for them (their own, else `default`, else the
+/// first there is), found after the table's start; the table's start if it cannot be found.
+fn young_person_offset(text: &str, raw: &Spanned<RawText>) -> usize {
+    let start = raw.span().start;
+    let RawText::ByAudience(b) = raw.get_ref() else {
+        return start;
+    };
+    let key = [
+        (b.young_person.is_some(), "young_person"),
+        (b.default.is_some(), "default"),
+        (b.parent.is_some(), "parent"),
+        (b.advocate.is_some(), "advocate"),
+    ]
+    .into_iter()
+    .find_map(|(present, key)| present.then_some(key));
+    let Some(key) = key else {
+        return start;
+    };
+    let rest = text.get(start..).unwrap_or_default();
+    rest.match_indices(key)
+        .find(|(i, _)| {
+            let before = rest[..*i].chars().next_back();
+            let after = rest[i + key.len()..].trim_start_matches([' ', '\t']);
+            matches!(before, None | Some('\n' | ' ' | '\t' | '{' | ',')) && after.starts_with('=')
+        })
+        .map_or(start, |(i, _)| start + i)
 }
 
 #[derive(serde::Deserialize)]
@@ -1556,13 +1684,21 @@ impl Checker<'_> {
             .map(|t| t.as_str().to_owned())
             .chain(content.flows.keys().map(|f| f.as_str().to_owned()))
             .collect();
-        let flow_names: BTreeSet<String> =
-            content.flows.keys().map(|f| f.as_str().to_owned()).collect();
+        let flow_names: BTreeSet<String> = content
+            .flows
+            .keys()
+            .map(|f| f.as_str().to_owned())
+            .collect();
         let topic_triggers: Vec<String> = content
             .topics
             .values()
             .flat_map(|t| t.triggers.iter().cloned())
-            .chain(content.flows.values().flat_map(|f| f.triggers.iter().cloned()))
+            .chain(
+                content
+                    .flows
+                    .values()
+                    .flat_map(|f| f.triggers.iter().cloned()),
+            )
             .collect();
         for (id, locale) in content.locales.iter_mut() {
             let base = format!("locales/{id}/");
@@ -1646,6 +1782,9 @@ impl Checker<'_> {
         }
     }
 
+    // One call site, and each argument is a different view of the same locale: a struct would
+    // only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn read_phrasings(
         &mut self,
         path: &str,
@@ -1670,8 +1809,10 @@ impl Checker<'_> {
             semantic::HELP_FILE => match intents.iter().find(|(_, k)| **k == IntentKind::Help) {
                 Some((id, _)) => IntentId::parse(id).map(PhrasingTarget::Intent),
                 None => {
-                    self.problems
-                        .file(path, "help phrasings, but no intent of kind help in intents.toml");
+                    self.problems.file(
+                        path,
+                        "help phrasings, but no intent of kind help in intents.toml",
+                    );
                     return;
                 }
             },
@@ -1754,8 +1895,10 @@ impl Checker<'_> {
                        how free text is understood)";
         let Some(blob) = self.files.blobs.get(&path) else {
             if self.fresh_vectors {
-                self.problems
-                    .file(&path, format!("missing: the model's precomputed vectors; {rebuild}"));
+                self.problems.file(
+                    &path,
+                    format!("missing: the model's precomputed vectors; {rebuild}"),
+                );
             }
             return None;
         };

@@ -8,6 +8,7 @@ pub mod answers;
 mod diagnostics;
 mod load;
 pub mod raw;
+pub mod readability;
 pub mod semantic;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,8 @@ use std::collections::BTreeMap;
 pub use answers::Answers;
 pub use diagnostics::{Diagnostic, Diagnostics};
 pub use load::{
-    ContentFiles, embedded_files, load, load_checked, load_dir, load_embedded, read_dir_files,
+    ContentFiles, MAX_GRADE_CRISIS, MAX_GRADE_MORE, MAX_GRADE_SHORT, MAX_GRADE_STEP,
+    embedded_files, load, load_checked, load_dir, load_embedded, read_dir_files,
 };
 pub use semantic::{Blob, ModelFiles, Phrasing, PhrasingTarget, RiskExample, Vectors};
 
@@ -210,6 +212,19 @@ pub struct Locale {
     pub answers: Option<Answers>,
 }
 
+/// How hard one text a young person sees is to read, as the checker measured it.
+#[derive(Clone, Debug)]
+pub struct GradedText {
+    /// `path:line:col` of the wording.
+    pub place: String,
+    /// What kind of text it is: "short answer", "flow step", "crisis reply"...
+    pub what: &'static str,
+    /// The Flesch-Kincaid grade, rounded to one place.
+    pub grade: f64,
+    /// The highest grade allowed for this kind of text.
+    pub limit: f64,
+}
+
 /// The whole checked content.
 #[derive(Clone, Debug)]
 pub struct Content {
@@ -224,6 +239,8 @@ pub struct Content {
     pub default_locale: LocaleId,
     pub locales: BTreeMap<LocaleId, Locale>,
     pub matcher: crate::matcher::Config,
+    /// The reading grade of every text a young person sees, hardest first.
+    pub readability: Vec<GradedText>,
 }
 
 impl Content {

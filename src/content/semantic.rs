@@ -85,7 +85,13 @@ pub struct LinearHead {
 
 impl LinearHead {
     pub fn probability(&self, vector: &[f32]) -> f32 {
-        let z: f32 = self.bias + self.weights.iter().zip(vector).map(|(w, x)| w * x).sum::<f32>();
+        let z: f32 = self.bias
+            + self
+                .weights
+                .iter()
+                .zip(vector)
+                .map(|(w, x)| w * x)
+                .sum::<f32>();
         1.0 / (1.0 + (-z).exp())
     }
 }

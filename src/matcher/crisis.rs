@@ -80,7 +80,13 @@ impl CrisisPhrases {
         this
     }
 
-    fn add(&mut self, normaliser: &Normaliser, phrase: &str, category: Option<usize>, mention: bool) {
+    fn add(
+        &mut self,
+        normaliser: &Normaliser,
+        phrase: &str,
+        category: Option<usize>,
+        mention: bool,
+    ) {
         let tokens = normaliser.tokens(phrase);
         if tokens.is_empty() {
             return;

@@ -86,7 +86,8 @@ fn parse(text: &str) -> Result<Vec<Case>, BadLine> {
     let mut cases = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = n + 1;
-        if raw.trim().is_empty() || raw.starts_with('#') || (n == 0 && raw.starts_with("accepted")) {
+        if raw.trim().is_empty() || raw.starts_with('#') || (n == 0 && raw.starts_with("accepted"))
+        {
             continue;
         }
         let fields: Vec<&str> = raw.split('\t').collect();
@@ -176,7 +177,12 @@ pub fn evaluate(
 /// others only (its phrasings left out of the semantic layer, the risk head trained without
 /// its examples). Triggers stay in (they are the words' side), and the sentence encoder was
 /// tuned on every text, so these figures flatter the bot: the blind sets are the evidence.
-pub fn cross_validate(content: &Content, folds: usize, targets: &Targets, show_misses: bool) -> Report {
+pub fn cross_validate(
+    content: &Content,
+    folds: usize,
+    targets: &Targets,
+    show_misses: bool,
+) -> Report {
     use crate::content::PhrasingTarget;
     let folds = folds.max(2);
     let fold_of = |id: &str| (blake3::hash(id.as_bytes()).as_bytes()[0] as usize) % folds;
@@ -185,7 +191,11 @@ pub fn cross_validate(content: &Content, folds: usize, targets: &Targets, show_m
     let mut fold_by_line = vec![0usize];
     let mut push = |accepted: &str, text: &str, note: &str, fold: usize| {
         let text = text.replace('\t', " ");
-        let _ = writeln!(tsv, "{accepted}\t-\t{}\t{text}\t{note}", content.default_locale);
+        let _ = writeln!(
+            tsv,
+            "{accepted}\t-\t{}\t{text}\t{note}",
+            content.default_locale
+        );
         fold_by_line.push(fold);
     };
     let help = |id: &crate::ids::IntentId| {
@@ -207,7 +217,12 @@ pub fn cross_validate(content: &Content, folds: usize, targets: &Targets, show_m
     for e in &locale.risk_examples {
         match e.danger {
             true => push("@crisis", &e.text, &e.kind, fold_of(&e.id)),
-            false => push("@safe", &e.text, &format!("hard:{}", e.kind), fold_of(&e.id)),
+            false => push(
+                "@safe",
+                &e.text,
+                &format!("hard:{}", e.kind),
+                fold_of(&e.id),
+            ),
         }
     }
     let matchers: Vec<Matcher> = (0..folds)
@@ -287,8 +302,15 @@ fn evaluate_by<'m>(
         if is_crisis {
             crisis_recall.add(signalled);
             crisis_full.add(full);
-            let kind = if case.note.is_empty() { "(no kind)" } else { &case.note };
-            crisis_by_kind.entry(kind.to_owned()).or_default().add(signalled);
+            let kind = if case.note.is_empty() {
+                "(no kind)"
+            } else {
+                &case.note
+            };
+            crisis_by_kind
+                .entry(kind.to_owned())
+                .or_default()
+                .add(signalled);
         } else if case.note.starts_with("hard") {
             hard_false_alarms.add(signalled);
             hard_full_false_alarms.add(full);
@@ -455,7 +477,11 @@ fn evaluate_by<'m>(
         crisis_recall.rate() >= targets.crisis_recall_min,
         pct_min(targets.crisis_recall_min),
     );
-    let _ = writeln!(w, "       crisis reply itself                {}", crisis_full.show());
+    let _ = writeln!(
+        w,
+        "       crisis reply itself                {}",
+        crisis_full.show()
+    );
     line(
         w,
         "crisis false alarms",
@@ -463,7 +489,11 @@ fn evaluate_by<'m>(
         false_alarms.rate() <= targets.false_alarm_max,
         pct_max(targets.false_alarm_max),
     );
-    let _ = writeln!(w, "       crisis reply itself                {}", full_false_alarms.show());
+    let _ = writeln!(
+        w,
+        "       crisis reply itself                {}",
+        full_false_alarms.show()
+    );
     line(
         w,
         "false alarms on hard negatives",
@@ -471,7 +501,11 @@ fn evaluate_by<'m>(
         hard_false_alarms.rate() <= targets.false_alarm_max,
         pct_max(targets.false_alarm_max),
     );
-    let _ = writeln!(w, "       crisis reply itself                {}", hard_full_false_alarms.show());
+    let _ = writeln!(
+        w,
+        "       crisis reply itself                {}",
+        hard_full_false_alarms.show()
+    );
     line(
         w,
         "out-of-scope rejected",
@@ -492,7 +526,8 @@ fn evaluate_by<'m>(
         "{}",
         match (passed, targets.safety_only) {
             (true, false) => "all targets met",
-            (true, true) => "safety gates met (crisis recall, wrong answers); \"miss\" marks targets not yet met",
+            (true, true) =>
+                "safety gates met (crisis recall, wrong answers); \"miss\" marks targets not yet met",
             (false, _) => "targets NOT met",
         }
     );

@@ -333,7 +333,12 @@ impl Matcher {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
-            (crisis::Found::Clear { category, abuse, .. }, reading) => {
+            (
+                crisis::Found::Clear {
+                    category, abuse, ..
+                },
+                reading,
+            ) => {
                 evidence.crisis_source = Some("phrase");
                 // Harm by others in words the phrases file under another category still
                 // brings the abuse helplines when the classifier hears harm by others.
@@ -354,9 +359,7 @@ impl Matcher {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
-            (crisis::Found::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => {
-                CrisisSignal::None
-            }
+            (crisis::Found::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => CrisisSignal::None,
             (crisis::Found::Ambiguous, _) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
@@ -421,7 +424,12 @@ impl Matcher {
 
     /// The words' score per document: of the whole message, or of its best sentence, so a
     /// question at the end of a long message is not drowned by the story before it.
-    fn lexical_scores(&self, index: &LocaleIndex, text: &str, tokens: &[normalise::Token]) -> Vec<f32> {
+    fn lexical_scores(
+        &self,
+        index: &LocaleIndex,
+        text: &str,
+        tokens: &[normalise::Token],
+    ) -> Vec<f32> {
         let mut scores = index.index.score(tokens).by_doc;
         let sentences: Vec<&str> = text
             .split(['.', '!', '?', '\n'])
@@ -527,7 +535,8 @@ impl Matcher {
         if let Some(r) = reading {
             let by_words = argmax(&lexical, &index.docs);
             let by_meaning = argmax(&r.doc_scores, &index.docs);
-            let sure = lexical[best_doc] >= c.answer_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
+            let sure = lexical[best_doc] >= c.answer_min * 1.5
+                || r.doc_scores[best_doc] >= c.semantic_sure;
             for other in [by_words, by_meaning].into_iter().flatten() {
                 if other != best_doc
                     && !sure

@@ -81,7 +81,8 @@ impl Semantic {
     ) -> Option<Self> {
         let model = locale.model.as_ref()?;
         let vectors = locale.vectors.as_ref()?;
-        let embedder = Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).ok()?;
+        let embedder =
+            Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).ok()?;
 
         let mut rows: Vec<&[f32]> = Vec::new();
         let mut owners = Vec::new();
@@ -404,7 +405,10 @@ pub fn build_vectors(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<u8>, String> {
     use crate::content::semantic as files;
-    let model = locale.model.as_ref().ok_or("this locale has no model/ folder")?;
+    let model = locale
+        .model
+        .as_ref()
+        .ok_or("this locale has no model/ folder")?;
     let embedder = Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config)
         .map_err(|e| e.to_string())?;
     let triggers = content
@@ -452,5 +456,11 @@ pub fn build_vectors(
     let (_, fresh) = files::read_vectors(&unheaded)?;
     let training = risk_training_set(locale, &fresh, &|_| false);
     let head = train_risk_head(&training, DANGER_WEIGHT, L2, NEWTON_STEPS);
-    Ok(files::write_vectors(fingerprint, model_hash, &texts, &vectors, head))
+    Ok(files::write_vectors(
+        fingerprint,
+        model_hash,
+        &texts,
+        &vectors,
+        head,
+    ))
 }

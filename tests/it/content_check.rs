@@ -140,7 +140,7 @@ fn topics_need_sources_a_review_date_and_enough_triggers() {
 
 #[test]
 fn long_texts_bad_ids_and_missing_catalogue_topics_are_reported() {
-    let long = vec!["word"; 91].join(" ");
+    let long = vec!["word."; 91].join(" ");
     check(
         &[
             (
@@ -161,6 +161,74 @@ fn long_texts_bad_ids_and_missing_catalogue_topics_are_reported() {
             "dialogues/topics/alpha.toml:24:1: short answer has 91 words; keep it to 90 or fewer",
         ],
     );
+}
+
+/// Every text a young person sees is measured (Flesch-Kincaid, as `readability.py` does) and
+/// refused above its limit, at the wording they would get: their own, else the default.
+#[test]
+fn texts_too_hard_for_a_young_person_are_refused_with_their_grade() {
+    check(
+        &[
+            (
+                "dialogues/topics/alpha.toml",
+                "You have alpha rights.",
+                "Notwithstanding the aforementioned statutory considerations, practitioners \
+                 must demonstrate proportionality.",
+            ),
+            // A parent's wording is not a young person's: it is not measured.
+            (
+                "dialogues/topics/alpha.toml",
+                "Your child has alpha rights.",
+                "Your child has alpha rights, notwithstanding the aforementioned statutory \
+                 considerations of proportionality.",
+            ),
+            (
+                "dialogues/topics/alpha.toml",
+                "More about alpha.",
+                "Responsibilities concerning alpha are determined by legislation.",
+            ),
+            (
+                "dialogues/flows/check.toml",
+                "Is it about alpha?",
+                "Is it about alpha, or about the independent professional responsibilities?",
+            ),
+            (
+                "dialogues/crisis.toml",
+                "Please get help now.",
+                "Immediately contact emergency services.",
+            ),
+        ],
+        &[
+            "dialogues/crisis.toml:5:1: grade 27.3 is above 5 for a young person's crisis reply: use shorter sentences and everyday words",
+            "dialogues/flows/check.toml:7:8: grade 16.6 is above 6 for a young person's flow step: use shorter sentences and everyday words",
+            "dialogues/topics/alpha.toml:25:1: grade 32.5 is above 6 for a young person's short answer: use shorter sentences and everyday words",
+            "dialogues/topics/alpha.toml:29:1: grade 22.5 is above 7 for a young person's \"tell me more\": use shorter sentences and everyday words",
+        ],
+    );
+}
+
+#[test]
+fn the_check_summary_names_the_hardest_texts_for_a_young_person() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in fixture().files {
+        let target = dir.path().join(&path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, text).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .args(["check", "--content"])
+        .arg(dir.path())
+        .env("RIGHTSBOT_DATA", dir.path().join("data"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // Equal grades come in file order: topics, then flows, then the crisis texts.
+    let expect = "  hardest for a young person to read (10 texts; Flesch-Kincaid grade / limit):\n\
+                  \x20    5.2 / 7  dialogues/topics/alpha.toml:29:1  \"tell me more\"\n\
+                  \x20    5.2 / 7  dialogues/topics/beta.toml:29:1  \"tell me more\"\n\
+                  \x20    5.2 / 7  dialogues/topics/gamma.toml:29:1  \"tell me more\"\n";
+    assert!(stdout.ends_with(expect), "{stdout}");
 }
 
 #[test]
