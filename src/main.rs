@@ -364,6 +364,18 @@ fn summary(content: &Content) -> String {
     if let Some(oldest) = oldest {
         let _ = writeln!(out, "  oldest topic review: {oldest}");
     }
+    let _ = writeln!(
+        out,
+        "  hardest for a young person to read ({} texts; Flesch-Kincaid grade / limit):",
+        content.readability.len()
+    );
+    for t in content.readability.iter().take(3) {
+        let _ = writeln!(
+            out,
+            "    {:>4.1} / {}  {}  {}",
+            t.grade, t.limit, t.place, t.what
+        );
+    }
     out
 }
 
