@@ -320,7 +320,7 @@ impl Matcher {
             evidence.risk = r.risk;
             evidence.danger_nearest = r.danger_nearest.clone();
         }
-        let signal = match (lexical, reading) {
+        match (lexical, reading) {
             // A phrase that only names a danger ("what does ligature risk mean", "I took an
             // overdose two years ago") gets the gentle question unless the classifier also
             // hears danger now; a statement of present intent always gets the reply.
@@ -365,8 +365,7 @@ impl Matcher {
                 CrisisSignal::Ambiguous
             }
             (crisis::Found::None, _) => CrisisSignal::None,
-        };
-        signal
+        }
     }
 
     /// The best-scoring topics, flows and intents for `text`, highest first, with the words
