@@ -132,6 +132,16 @@ impl Turn<'_> {
         self.say(None, text, rows);
     }
 
+    /// Whether `text` is wholly a clear "yes, I'm safe" to "Are you safe right now?".
+    pub(super) fn reads_as_safe(&self, text: &str) -> bool {
+        let reading = self.answers().read(text, Question::Safety);
+        reading.whole
+            && reading.said().next().is_some()
+            && reading
+                .said()
+                .all(|m| matches!(m, Meaning::Yes | Meaning::Safe))
+    }
+
     /// Reads `text` as the answer to `pending`, the question just asked, and replies. False
     /// when it is not an answer to it: then it is a new question for the matcher's decision.
     /// Only ever called for a message with no crisis signal.
@@ -249,10 +259,9 @@ impl Turn<'_> {
         };
         let not_safe = reading.leading().is_some_and(|m| !safe(m))
             || (reading.whole && reading.said().next().is_some());
-        let topic_question = matches!(
-            analysis.decision,
-            Decision::Answer { .. } | Decision::Clarify { .. }
-        );
+        // Only a clear answer about a topic counts: "did you mean...?" after "are you safe?"
+        // would put a question between someone unclear and the help.
+        let topic_question = matches!(analysis.decision, Decision::Answer { .. });
         if !not_safe && topic_question {
             return false;
         }

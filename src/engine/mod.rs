@@ -398,6 +398,13 @@ impl<'a> Turn<'a> {
                 self.crisis(*abuse, matched.or(offer));
                 return;
             }
+            // Asked "are you safe?", a plain "I'm fine" is the answer, even if the classifier
+            // finds it worrying (calm words can sound like sudden calm); only a phrase that
+            // may be distress ("im not ok") overrides it.
+            CrisisSignal::Ambiguous
+                if checking.is_some()
+                    && analysis.evidence.crisis_source == Some("classifier")
+                    && self.reads_as_safe(text) => {}
             CrisisSignal::Ambiguous => {
                 match checking {
                     // Asked "are you safe?" already, and the answer is itself a sign of

@@ -62,6 +62,8 @@ pub struct Config {
     pub semantic_weight: f32,
     /// A similarity at or under this means nothing in common.
     pub semantic_floor: f32,
+    /// A topic's blended score is never under this share of its words' score alone.
+    pub lexical_floor: f32,
     /// A similarity this high may answer even when the words point elsewhere.
     pub semantic_sure: f32,
     /// Whether triggers join the phrasings as examples of meaning. Short generic triggers
@@ -101,6 +103,7 @@ impl Default for Config {
             fuzzy_min_chars: 5,
             semantic_weight: 0.5,
             semantic_floor: 0.3,
+            lexical_floor: 1.0,
             semantic_sure: 0.75,
             semantic_triggers: false,
             out_of_scope_margin: 0.05,
@@ -355,6 +358,15 @@ impl Matcher {
                     abuse: r.abuse,
                 }
             }
+            // Harm by staff, another patient or someone outside is never met with only a
+            // question: it brings the abuse helplines and help outside the ward.
+            (_, Some(r)) if r.risk >= c.crisis_check_min && r.abuse => {
+                evidence.crisis_source = Some("classifier");
+                CrisisSignal::Clear {
+                    category: r.danger_kind.clone().unwrap_or_else(|| "abuse".into()),
+                    abuse: true,
+                }
+            }
             (_, Some(r)) if r.risk >= c.crisis_check_min => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
@@ -455,7 +467,10 @@ impl Matcher {
                 .zip(&r.doc_scores)
                 .map(|(l, s)| {
                     let meaning = ((s - c.semantic_floor) / (1.0 - c.semantic_floor)).max(0.0);
-                    (1.0 - c.semantic_weight) * l + c.semantic_weight * meaning
+                    let blend = (1.0 - c.semantic_weight) * l + c.semantic_weight * meaning;
+                    // Words the model cannot read ("wen can my nan vistit") still count in
+                    // full: meaning adds to what the words found, it never drowns it.
+                    blend.max(l * c.lexical_floor)
                 })
                 .collect(),
         }

@@ -340,7 +340,7 @@ fn a_long_message_is_read_for_its_question_and_its_danger() {
     );
     let mut buried = "they took my phone again and its so unfair, i want to know if they are \
                       allowed to do that because its my only way to talk to my mum. "
-        .repeat(20);
+        .repeat(26);
     buried.push_str("anyway i wont need it after tonight, ive got everything ready");
     assert!(buried.chars().count() > 3000);
     let a = matcher().analyse(&en(), &buried);
