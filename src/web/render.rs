@@ -585,6 +585,76 @@ mod tests {
         );
     }
 
+    /// Every helpline number as written in the helplines' contact lines.
+    fn helpline_numbers(content: &Content) -> Vec<String> {
+        let mut numbers = Vec::new();
+        for helpline in &content.helplines {
+            for part in helpline.contact.split(|c: char| !(c.is_ascii_digit() || c == ' ')) {
+                let part = part.trim();
+                if part.chars().filter(char::is_ascii_digit).count() >= 3 {
+                    numbers.push(part.to_owned());
+                }
+            }
+        }
+        numbers
+    }
+
+    #[test]
+    fn every_number_in_the_content_is_found() {
+        let content = crate::content::load_embedded().expect("the built-in content loads");
+        let numbers = helpline_numbers(&content);
+        let locale = &content.default_locale;
+        let mut texts: Vec<(String, String)> = Vec::new();
+        for audience in Audience::ALL {
+            for topic in content.topics.values() {
+                let id = &topic.id;
+                texts.push((format!("{id} short"), topic.short.for_audience(audience).clone()));
+                texts.push((format!("{id} more"), render_more(&content, locale, topic, audience)));
+                texts.push((format!("{id} ask"), render_ask(&content, locale, topic, audience)));
+            }
+            for (flow_id, flow) in &content.flows {
+                for (step_id, step) in &flow.steps {
+                    let text = step.text.for_audience(audience).clone();
+                    texts.push((format!("{flow_id}.{step_id}"), text));
+                }
+            }
+            for (id, page) in &content.pages {
+                texts.push((format!("page {id}"), page.text.for_audience(audience).clone()));
+            }
+            texts.push(("crisis".into(), content.crisis.reply.for_audience(audience).clone()));
+        }
+        for helpline in &content.helplines {
+            texts.push((helpline.name.clone(), helpline.contact.clone()));
+        }
+        for (key, text) in &content.locales[locale].strings {
+            texts.push((key.clone(), text.clone()));
+        }
+        let mut missed = Vec::new();
+        for (name, text) in &texts {
+            let found = crate::web::numbers::find(text);
+            for number in &numbers {
+                for (at, _) in text.match_indices(number.as_str()) {
+                    let end = at + number.len();
+                    let bounded = !text[..at].ends_with(|c: char| c.is_ascii_digit())
+                        && !text[end..].starts_with(|c: char| c.is_ascii_digit());
+                    let linked = found.iter().any(|n| n.start <= at && n.end >= end);
+                    if bounded && !linked {
+                        missed.push(format!("{name}: {number}"));
+                    }
+                }
+            }
+            // And nothing else: every link is to a helpline number.
+            for n in &found {
+                let digits: String = text[n.start..n.end].chars().filter(char::is_ascii_digit).collect();
+                let known = numbers.iter().any(|k| k.chars().filter(char::is_ascii_digit).collect::<String>() == digits);
+                if !known {
+                    missed.push(format!("{name}: {:?} is not a helpline number", &text[n.start..n.end]));
+                }
+            }
+        }
+        assert!(missed.is_empty(), "{}", missed.join("\n"));
+    }
+
     #[test]
     fn sections_fold_under_their_headings() {
         let sections = ["If you are in Wales:".to_owned(), "Sources:".to_owned()];
