@@ -1422,3 +1422,127 @@ async fn the_real_binary_serves_the_chat_and_stops_on_sigterm_logging_nothing_pe
         "reply text in the log: {log}"
     );
 }
+
+/// Somewhere on loopback the web chat is served, by address only (so tasks can share it).
+#[derive(Clone)]
+pub struct Loopback(pub SocketAddr);
+
+impl Site for Loopback {
+    fn origin(&self) -> String {
+        format!("http://{}", self.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workshop_of_300_people_on_one_address_all_get_answers() {
+    // One Wi-Fi, one address: everyone opens the link at once and asks a question.
+    let server = Server::start(Config::default()).await;
+    let site = Loopback(server.addr);
+    let people = 300;
+    let ready = Arc::new(tokio::sync::Barrier::new(people));
+    let tasks: Vec<_> = (0..people)
+        .map(|_| {
+            let site = site.clone();
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                ready.wait().await;
+                let mut person = Person::arrive(&site, "/").await;
+                person.say(&site, "can my mum visit me").await;
+                let page = person.text();
+                (
+                    page.contains("Visits from family and friends"),
+                    page.contains("Please wait"),
+                )
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    let mut told_to_wait = 0;
+    for task in tasks {
+        let (answer, wait) = task.await.unwrap();
+        answered += usize::from(answer);
+        told_to_wait += usize::from(wait);
+    }
+    assert_eq!(told_to_wait, 0, "nobody in the workshop is told to wait");
+    assert_eq!(answered, people, "everyone gets an answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_idle_connections_do_not_keep_a_person_waiting() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start(Config::default()).await;
+    let mut idle = Vec::new();
+    for i in 0..1000 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        if i % 2 == 0 {
+            // Half of them start a request and never finish it.
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+        }
+        idle.push(stream);
+    }
+    let site = Loopback(server.addr);
+    let mut person = Person::arrive(&site, "/").await;
+    person.say(&site, "can my mum visit me").await;
+    assert!(person.text().contains("Visits from family and friends"));
+    person.say(&site, "i want to kill myself").await;
+    assert!(person.text().contains("You matter"));
+    assert_eq!(idle.len(), 1000, "all still held while the person was answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_connections_are_closed_so_the_cap_frees_up() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(Config {
+        connections: web::Connections {
+            max_open: 20,
+            header_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+        },
+        ..Config::default()
+    })
+    .await;
+    // Every place taken by a connection that sends nothing, or half a request.
+    let mut idle = Vec::new();
+    for i in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        if i % 2 == 0 {
+            stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        }
+        idle.push(stream);
+    }
+    // A person is still answered: the idle connections are closed, and the wait is queued,
+    // not refused.
+    let site = Loopback(server.addr);
+    let mut person = Person::arrive(&site, "/").await;
+    person.say(&site, "can my mum visit me").await;
+    assert!(person.text().contains("Visits from family and friends"));
+    for mut stream in idle {
+        let mut buf = [0u8; 256];
+        let closed = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert_eq!(closed, Ok(true), "the server closes an idle connection");
+    }
+    // A body trickled in is cut off with 408, not waited for.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(
+        b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 1000\r\n\r\nmessage=hel",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server gave up on the slow body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
