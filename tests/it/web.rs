@@ -12,6 +12,10 @@ use rightsbot::store::{Channel, Store};
 use rightsbot::web::{self, Config, Limits, PublicUrl, Rate};
 use tokio_util::sync::CancellationToken;
 
+/// The chat behind nginx, configured as the README says.
+#[path = "proxy.rs"]
+mod proxy;
+
 /// A web chat running in-process on 127.0.0.1 with a real store in a temp folder.
 pub struct Server {
     pub addr: SocketAddr,
