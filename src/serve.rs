@@ -108,7 +108,11 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
         let config = crate::web::Config {
             secure_cookie: args.secure_cookie,
             public_url: args.public_url.clone(),
-            trusted_proxies: args.trusted_proxy.iter().map(|ip| ip.to_canonical()).collect(),
+            trusted_proxies: args
+                .trusted_proxy
+                .iter()
+                .map(|ip| ip.to_canonical())
+                .collect(),
             connections: crate::web::Connections {
                 max_open: args.max_connections,
                 ..Default::default()

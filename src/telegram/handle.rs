@@ -149,7 +149,12 @@ async fn converse_as(
     );
     let sections: Vec<String> = crate::engine::MORE_SECTION_KEYS
         .iter()
-        .map(|key| ctx.engine.content().ui(&outcome.session.locale, key).to_owned())
+        .map(|key| {
+            ctx.engine
+                .content()
+                .ui(&outcome.session.locale, key)
+                .to_owned()
+        })
         .collect();
     let messages = render::messages_with(&outcome.replies, &sections);
     let already = match state {

@@ -301,7 +301,10 @@ mod tests {
         let text = "call 0800 528 0731 now ".repeat(400);
         let out = messages(&[reply(None, &text)]);
         assert!(out.len() > 1);
-        let whole: usize = out.iter().map(|m| m.html.matches("0800 528 0731").count()).sum();
+        let whole: usize = out
+            .iter()
+            .map(|m| m.html.matches("0800 528 0731").count())
+            .sum();
         assert_eq!(whole, 400, "every number whole, in one message");
     }
 
@@ -318,7 +321,10 @@ mod tests {
             .collect();
         for helpline in &engine.content().helplines {
             let shown = html.contains(&escape(&helpline.contact));
-            let listed = outcome.replies.iter().any(|r| r.text.contains(&helpline.contact));
+            let listed = outcome
+                .replies
+                .iter()
+                .any(|r| r.text.contains(&helpline.contact));
             assert_eq!(shown, listed, "{}", helpline.contact);
         }
         for number in ["999", "0800 1111", "116 123", "85258", "0800 528 0731"] {

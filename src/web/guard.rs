@@ -18,9 +18,8 @@ use axum::http::header::{COOKIE, HOST, ORIGIN};
 use crate::store::{Channel, Store};
 
 pub const COOKIE_NAME: &str = "rightsbot_session";
-/// The page to show after a post without JavaScript (see `history`), in up to two parts;
-/// only under `/chat`.
-pub const PAGE_COOKIES: [&str; 2] = ["rightsbot_page", "rightsbot_page2"];
+/// The page to show after a post without JavaScript (see `history`); only under `/chat`.
+pub const PAGE_COOKIE: &str = "rightsbot_page";
 /// Set when a browser's data is deleted: tells an older tab why its page stopped working.
 pub const FORGOT_COOKIE: &str = "rightsbot_forgot";
 
@@ -38,7 +37,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A `Set-Cookie` value: HttpOnly and SameSite=Strict always; `max_age` `None` for a cookie
 /// that goes when the browser closes.
-pub fn set_cookie(name: &str, value: &str, path: &str, max_age: Option<u64>, secure: bool) -> String {
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+    secure: bool,
+) -> String {
     let mut out = format!("{name}={value}; Path={path}");
     if let Some(secs) = max_age {
         out.push_str(&format!("; Max-Age={secs}"));
@@ -261,7 +266,10 @@ pub fn same_origin(headers: &HeaderMap, public: Option<&PublicUrl>) -> Result<()
     {
         return Err(Refused {
             cause: Refusal::CrossSite,
-            detail: format!("Sec-Fetch-Site: {}", String::from_utf8_lossy(site.as_bytes())),
+            detail: format!(
+                "Sec-Fetch-Site: {}",
+                String::from_utf8_lossy(site.as_bytes())
+            ),
         });
     }
     let wrong = |detail: String| {
@@ -293,7 +301,10 @@ pub fn same_origin(headers: &HeaderMap, public: Option<&PublicUrl>) -> Result<()
             ))
         };
     }
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let authority = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"));
@@ -468,9 +479,15 @@ mod tests {
     #[test]
     fn public_urls_are_origins() {
         let url = |s: &str| PublicUrl::parse(s).map(|u| u.origin().to_owned());
-        assert_eq!(url("https://Rights.Example.org/"), Ok("https://rights.example.org".into()));
+        assert_eq!(
+            url("https://Rights.Example.org/"),
+            Ok("https://rights.example.org".into())
+        );
         assert_eq!(url("https://x.org:443"), Ok("https://x.org".into()));
-        assert_eq!(url("http://127.0.0.1:8080"), Ok("http://127.0.0.1:8080".into()));
+        assert_eq!(
+            url("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".into())
+        );
         assert!(url("rights.example.org").is_err());
         assert!(url("ftp://x.org").is_err());
         assert!(url("https://x.org/rights").is_err());
@@ -481,7 +498,11 @@ mod tests {
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
-        assert_eq!(client_ip(proxy, &headers, &[]), proxy, "no trusted proxy named");
+        assert_eq!(
+            client_ip(proxy, &headers, &[]),
+            proxy,
+            "no trusted proxy named"
+        );
         assert_eq!(
             client_ip(proxy, &headers, &[proxy]),
             "10.0.0.1".parse::<IpAddr>().unwrap(),

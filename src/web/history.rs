@@ -19,11 +19,12 @@ pub const KEEP_TURNS: usize = 4;
 /// Longest history field we read or write; older turns are dropped to fit. Percent-encoded
 /// it stays well inside `MAX_BODY_BYTES`.
 pub const MAX_LOG_BYTES: usize = 24 * 1024;
-/// Most bytes of page cookie we write, in all. A proxy may refuse a request header over 8 KiB
-/// (nginx's default), and the longest reply ("tell me more" for a parent) takes about 4 KiB.
-pub const MAX_COOKIE_BYTES: usize = 6000;
-/// A browser keeps at most 4,096 bytes of one cookie, so the page is split across two.
-pub const COOKIE_PART_BYTES: usize = 3900;
+/// Most bytes of page cookie we write, in all. A reverse proxy reads the response's headers
+/// into one buffer (nginx: 4 KiB by default, and a bigger header is a 502 Bad Gateway), so
+/// the cookie and the other headers must stay well inside that. Most replies fit, the crisis
+/// reply always (a test checks); a longer one ("tell me more") is answered with the page
+/// itself instead of a redirect.
+pub const MAX_COOKIE_BYTES: usize = 2800;
 /// What the person said is shortened to these many characters, in turn, where a copy must
 /// fit a limit (the reply never is).
 const SHORTENED_CHARS: [usize; 3] = [280, 40, 0];
@@ -172,7 +173,7 @@ impl History {
     }
 
     /// The page cookie's value for this history, bound to the session by `tag`; `None` when
-    /// even the newest turn cannot fit. It is ASCII: split it anywhere to store it in parts.
+    /// even the newest turn cannot fit.
     pub fn to_cookie(&self, tag: &str) -> Option<String> {
         fit(&self.turns, MAX_COOKIE_BYTES, |turns| {
             let json = serde_json::to_string(&CookiePage { tag, turns })
@@ -181,15 +182,15 @@ impl History {
         })
     }
 
-    /// The history in a page cookie (its parts joined), if it is well formed and belongs to
-    /// the session `tag`.
+    /// The history in a page cookie, if it is well formed and belongs to the session `tag`.
     pub fn from_cookie(value: &str, tag: &str) -> Option<History> {
         if value.len() > MAX_COOKIE_BYTES {
             return None;
         }
         let json = cookie_decode(value)?;
         let page: OwnedCookiePage = serde_json::from_str(&json).ok()?;
-        let sane = page.turns.len() <= KEEP_TURNS && page.turns.iter().flatten().all(Entry::is_sane);
+        let sane =
+            page.turns.len() <= KEEP_TURNS && page.turns.iter().flatten().all(Entry::is_sane);
         (page.tag == tag && sane).then_some(History { turns: page.turns })
     }
 }
@@ -315,7 +316,7 @@ mod tests {
             title: Some("Title".into()),
             text: format!(
                 "{}\n\u{2022} \u{201c}a question\u{201d}",
-                "A reply in plain words, with a comma. ".repeat(100)
+                "A reply in plain words, with a comma. ".repeat(60)
             ),
             buttons: vec![vec![ButtonEntry {
                 label: "Menu".into(),
@@ -323,7 +324,10 @@ mod tests {
             }]],
         };
         history.push(vec![Entry::person("hi"), reply.clone()]);
-        history.push(vec![Entry::person(&"\u{1f600}".repeat(4000)), reply.clone()]);
+        history.push(vec![
+            Entry::person(&"\u{1f600}".repeat(4000)),
+            reply.clone(),
+        ]);
         let value = history.to_cookie("tag").expect("the reply fits a cookie");
         assert!(value.is_ascii());
         assert!(value.len() <= MAX_COOKIE_BYTES);
@@ -337,6 +341,30 @@ mod tests {
         let field = history.encode();
         let back = History::parse(&field);
         assert_eq!(back.turns.len(), 2, "the page's own field holds more");
+    }
+
+    #[test]
+    fn the_crisis_reply_always_fits_a_page_cookie() {
+        let content = crate::content::load_embedded().expect("the built-in content loads");
+        let engine = crate::engine::Engine::new(content);
+        for audience in ["young_person", "parent", "advocate"] {
+            let session = engine.fresh_session(0);
+            let set = crate::engine::Input::Button(format!("1:a:{audience}"));
+            let session = engine.handle(session, set, 0).session;
+            let cry = "i want to kill myself, staff hit me and i cant take it any more";
+            let outcome = engine.handle(session, crate::engine::Input::Text(cry.into()), 0);
+            let mut history = History::default();
+            history.push(
+                std::iter::once(Entry::person(cry))
+                    .chain(outcome.replies.iter().map(Entry::from_reply))
+                    .collect(),
+            );
+            let value = history
+                .to_cookie(&"0".repeat(32))
+                .expect("the crisis reply fits");
+            let back = History::from_cookie(&value, &"0".repeat(32)).unwrap();
+            assert_eq!(back.turns[0][0].text, cry, "{audience}: nothing shortened");
+        }
     }
 
     fn plain_in_cookie_or_escape(b: u8) -> bool {

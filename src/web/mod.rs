@@ -39,8 +39,8 @@ use crate::matcher::CrisisSignal;
 use crate::store::{Channel, Store};
 
 pub use connections::Connections;
+use guard::{FORGOT_COOKIE, PAGE_COOKIE, RateLimiter, Refusal, SessionId};
 pub use guard::{Limits, PublicUrl, Rate};
-use guard::{FORGOT_COOKIE, PAGE_COOKIES, RateLimiter, Refusal, SessionId};
 use history::{Entry, History};
 use render::Words;
 
@@ -54,7 +54,8 @@ pub const MAX_MESSAGE_CHARS: usize = crate::engine::MAX_INPUT_CHARS;
 /// `MAX_MESSAGE_CHARS` characters of up to four bytes each, and the page's history field,
 /// both percent-encoded (up to three bytes per byte), always fit.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
-const _: () = assert!(3 * (4 * MAX_MESSAGE_CHARS + history::MAX_LOG_BYTES) + 1024 <= MAX_BODY_BYTES);
+const _: () =
+    assert!(3 * (4 * MAX_MESSAGE_CHARS + history::MAX_LOG_BYTES) + 1024 <= MAX_BODY_BYTES);
 
 /// Interface keys the web pages use, on top of the engine's; a test checks each exists.
 pub const WEB_KEYS: &[&str] = &[
@@ -409,7 +410,11 @@ impl App {
 
     fn secure(&self, headers: &HeaderMap) -> bool {
         self.config.secure_cookie
-            || self.config.public_url.as_ref().is_some_and(PublicUrl::is_https)
+            || self
+                .config
+                .public_url
+                .as_ref()
+                .is_some_and(PublicUrl::is_https)
             || guard::forwarded_https(headers)
     }
 
@@ -525,9 +530,8 @@ impl App {
 
     /// The conversation the browser keeps in its page cookie, if it is this session's.
     fn kept(&self, headers: &HeaderMap, id: Option<&SessionId>) -> Option<History> {
-        let first = guard::cookie(headers, PAGE_COOKIES[0])?;
-        let second = guard::cookie(headers, PAGE_COOKIES[1]).unwrap_or_default();
-        History::from_cookie(&format!("{first}{second}"), &id?.page_tag(&self.store))
+        let value = guard::cookie(headers, PAGE_COOKIE)?;
+        History::from_cookie(value, &id?.page_tag(&self.store))
     }
 
     /// Reads a post: what to give the engine, what the person's side shows, and whether it
@@ -670,7 +674,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -715,8 +719,7 @@ async fn chat_page(
     if start.is_none()
         && let Some(history) = app.kept(&headers, existing.as_ref())
     {
-        let crisis =
-            query.c.is_some() || stored.as_ref().is_some_and(|s| s.crisis_turns_left > 0);
+        let crisis = query.c.is_some() || stored.as_ref().is_some_and(|s| s.crisis_turns_left > 0);
         let locale = stored.map_or_else(|| app.default_locale(), |s| s.locale);
         let view = View {
             crisis,
@@ -888,7 +891,14 @@ async fn chat_post(
     let Some(input) = asked.input else {
         // Not reached: an empty message is never a cry for help, and is answered above.
         let view = View::new(locale, History::default()).with_notice(Some(Notice::Empty));
-        return app.respond(mode, StatusCode::UNPROCESSABLE_ENTITY, &id, view, &headers, refusal_cookies);
+        return app.respond(
+            mode,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &id,
+            view,
+            &headers,
+            refusal_cookies,
+        );
     };
     let trusted = trust.is_ok();
     let history = if trusted {
@@ -954,8 +964,7 @@ async fn chat_post(
 /// "Leave this page quickly" without JavaScript: forget the page the browser keeps, then go
 /// to an everyday page. (The script goes there at once and tells us with `leave_quietly`.)
 async fn leave(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let mut response =
-        (StatusCode::SEE_OTHER, [(LOCATION, render::EXIT_URL)]).into_response();
+    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, render::EXIT_URL)]).into_response();
     clear_page_cookie(&app, &headers, &mut response);
     response
 }
@@ -974,27 +983,22 @@ fn clear_page_cookie(app: &App, headers: &HeaderMap, response: &mut Response) {
     }
 }
 
-/// The `Set-Cookie` values that keep `value` as the page cookie, split in two parts (a
-/// browser keeps at most 4 KiB of one cookie), or that clear it (`None`). Session cookies:
-/// they go when the browser closes.
+/// The `Set-Cookie` value that keeps `value` as the page cookie, or clears it (`None`). A
+/// session cookie: it goes when the browser closes.
 fn page_cookies(value: Option<&str>, secure: bool) -> Vec<String> {
     let value = value.unwrap_or_default();
-    let at = value.len().min(history::COOKIE_PART_BYTES);
-    let (first, second) = value.split_at(at);
-    PAGE_COOKIES
-        .iter()
-        .zip([first, second])
-        .map(|(name, part)| {
-            let max_age = part.is_empty().then_some(0);
-            guard::set_cookie(name, part, "/chat", max_age, secure)
-        })
-        .collect()
+    let max_age = value.is_empty().then_some(0);
+    vec![guard::set_cookie(
+        PAGE_COOKIE,
+        value,
+        "/chat",
+        max_age,
+        secure,
+    )]
 }
 
 fn page_cookie_sent(headers: &HeaderMap) -> bool {
-    PAGE_COOKIES
-        .iter()
-        .any(|name| guard::cookie(headers, name).is_some())
+    guard::cookie(headers, PAGE_COOKIE).is_some()
 }
 
 // ----- pages that need no session -----

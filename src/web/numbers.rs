@@ -41,8 +41,8 @@ pub fn find(text: &str) -> Vec<Number> {
             }
             digits.push_str(&text[end..group_end]);
             end = group_end;
-            let next_group = bytes.get(end) == Some(&b' ')
-                && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+            let next_group =
+                bytes.get(end) == Some(&b' ') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
             if !next_group {
                 break;
             }
@@ -122,11 +122,15 @@ fn says_text(before: &str) -> bool {
 /// The keyword in "text WORD to": one word in capitals just before "to".
 fn keyword(before: &str) -> Option<&str> {
     let rest = before.trim_end();
-    let rest = rest.strip_suffix(" to").or_else(|| rest.strip_suffix(" on"))?;
+    let rest = rest
+        .strip_suffix(" to")
+        .or_else(|| rest.strip_suffix(" on"))?;
     let word = rest.rsplit(' ').next()?;
     let all_caps = word.len() >= 2
         && word.len() <= 20
-        && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     let verb = rest[..rest.len() - word.len()].trim_end().to_lowercase();
     (all_caps && verb.ends_with("text")).then_some(word)
 }
@@ -154,7 +158,10 @@ mod tests {
         );
         assert_eq!(
             links("Samaritans (116 123) and Childline (0800 1111)."),
-            [pair("116 123", "tel:116123"), pair("0800 1111", "tel:08001111")]
+            [
+                pair("116 123", "tel:116123"),
+                pair("0800 1111", "tel:08001111")
+            ]
         );
         assert_eq!(
             links("call 999, or NHS 111."),

@@ -352,7 +352,11 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
          <div id=\"log\" class=\"log\" role=\"log\" aria-live=\"polite\" aria-relevant=\"additions\" aria-label=\"{}\"{}>\n",
         words.html("web.chat_heading"),
         words.html("web.chat_heading"),
-        if page.restore { " data-restore=\"1\"" } else { "" },
+        if page.restore {
+            " data-restore=\"1\""
+        } else {
+            ""
+        },
     );
     main.insert_str(
         0,
@@ -589,7 +593,10 @@ mod tests {
     fn helpline_numbers(content: &Content) -> Vec<String> {
         let mut numbers = Vec::new();
         for helpline in &content.helplines {
-            for part in helpline.contact.split(|c: char| !(c.is_ascii_digit() || c == ' ')) {
+            for part in helpline
+                .contact
+                .split(|c: char| !(c.is_ascii_digit() || c == ' '))
+            {
                 let part = part.trim();
                 if part.chars().filter(char::is_ascii_digit).count() >= 3 {
                     numbers.push(part.to_owned());
@@ -608,9 +615,18 @@ mod tests {
         for audience in Audience::ALL {
             for topic in content.topics.values() {
                 let id = &topic.id;
-                texts.push((format!("{id} short"), topic.short.for_audience(audience).clone()));
-                texts.push((format!("{id} more"), render_more(&content, locale, topic, audience)));
-                texts.push((format!("{id} ask"), render_ask(&content, locale, topic, audience)));
+                texts.push((
+                    format!("{id} short"),
+                    topic.short.for_audience(audience).clone(),
+                ));
+                texts.push((
+                    format!("{id} more"),
+                    render_more(&content, locale, topic, audience),
+                ));
+                texts.push((
+                    format!("{id} ask"),
+                    render_ask(&content, locale, topic, audience),
+                ));
             }
             for (flow_id, flow) in &content.flows {
                 for (step_id, step) in &flow.steps {
@@ -619,9 +635,15 @@ mod tests {
                 }
             }
             for (id, page) in &content.pages {
-                texts.push((format!("page {id}"), page.text.for_audience(audience).clone()));
+                texts.push((
+                    format!("page {id}"),
+                    page.text.for_audience(audience).clone(),
+                ));
             }
-            texts.push(("crisis".into(), content.crisis.reply.for_audience(audience).clone()));
+            texts.push((
+                "crisis".into(),
+                content.crisis.reply.for_audience(audience).clone(),
+            ));
         }
         for helpline in &content.helplines {
             texts.push((helpline.name.clone(), helpline.contact.clone()));
@@ -645,10 +667,18 @@ mod tests {
             }
             // And nothing else: every link is to a helpline number.
             for n in &found {
-                let digits: String = text[n.start..n.end].chars().filter(char::is_ascii_digit).collect();
-                let known = numbers.iter().any(|k| k.chars().filter(char::is_ascii_digit).collect::<String>() == digits);
+                let digits: String = text[n.start..n.end]
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                let known = numbers
+                    .iter()
+                    .any(|k| k.chars().filter(char::is_ascii_digit).collect::<String>() == digits);
                 if !known {
-                    missed.push(format!("{name}: {:?} is not a helpline number", &text[n.start..n.end]));
+                    missed.push(format!(
+                        "{name}: {:?} is not a helpline number",
+                        &text[n.start..n.end]
+                    ));
                 }
             }
         }

@@ -493,8 +493,8 @@ async fn assert_reply_starts_in_view(browser: &Client, what: &str) {
         let places = browser.execute(PLACES, vec![]).await.unwrap();
         let number = |key: &str| places[key].as_f64().unwrap_or(f64::NAN);
         let clear_of_bar = number("heading") >= number("bar") - 0.5;
-        let sentence_on_screen =
-            number("sentence") >= number("bar") - 0.5 && number("sentence") + number("line") <= number("screen");
+        let sentence_on_screen = number("sentence") >= number("bar") - 0.5
+            && number("sentence") + number("line") <= number("screen");
         if clear_of_bar && sentence_on_screen {
             return;
         }
@@ -526,7 +526,10 @@ async fn a_cry_for_help_starts_in_view_with_numbers_to_tap_on_a_phone_and_a_desk
                 .browser_as(&tools.chromium, javascript, &profile, phone)
                 .await;
             let base = server.url("/");
-            let what = format!("{device}, JavaScript {}", if javascript { "on" } else { "off" });
+            let what = format!(
+                "{device}, JavaScript {}",
+                if javascript { "on" } else { "off" }
+            );
             in_browser(browser, move |browser| async move {
                 if phone.is_none() {
                     browser.set_window_size(1000, 700).await.unwrap();
@@ -537,12 +540,21 @@ async fn a_cry_for_help_starts_in_view_with_numbers_to_tap_on_a_phone_and_a_desk
                 wait_for_reply(&browser, "Visits from family and friends").await;
                 type_and_send(&browser, "i want to kill myself").await;
                 wait_for_reply(&browser, "You matter").await;
-                let crisis = browser.find(Locator::Css("body.crisis #crisis-banner")).await.unwrap();
-                assert!(crisis.is_displayed().await.unwrap(), "{what}: the banner shows");
+                let crisis = browser
+                    .find(Locator::Css("body.crisis #crisis-banner"))
+                    .await
+                    .unwrap();
+                assert!(
+                    crisis.is_displayed().await.unwrap(),
+                    "{what}: the banner shows"
+                );
                 assert_reply_starts_in_view(&browser, &format!("{what}, the crisis reply")).await;
                 let places = browser.execute(PLACES, vec![]).await.unwrap();
                 assert!(
-                    places["sentence_text"].as_str().unwrap().starts_with("It sounds like things are really hard"),
+                    places["sentence_text"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("It sounds like things are really hard"),
                     "{what}: {places}"
                 );
                 save_view(&browser, &format!("web-crisis-{device}-{js}.png")).await;
@@ -561,7 +573,10 @@ async fn a_cry_for_help_starts_in_view_with_numbers_to_tap_on_a_phone_and_a_desk
                         .unwrap_or_else(|e| panic!("{what}: no link to {link} ({e})"));
                     assert_eq!(found.text().await.unwrap(), label);
                     let size = found.rectangle().await.unwrap();
-                    assert!(size.2 > 0.0 && size.3 > 0.0, "{what}: {link} is on the page");
+                    assert!(
+                        size.2 > 0.0 && size.3 > 0.0,
+                        "{what}: {link} is on the page"
+                    );
                 }
 
                 // Later replies' titles are in view too while the banner shows.
@@ -622,7 +637,10 @@ async fn back_and_reload_keep_the_conversation_and_never_post_again() {
             .text()
             .await
             .unwrap();
-        assert!(text.contains("You could ask staff"), "the conversation survives a reload: {text}");
+        assert!(
+            text.contains("You could ask staff"),
+            "the conversation survives a reload: {text}"
+        );
         let page = browser.source().await.unwrap();
         assert!(!page.contains("ERR_CACHE_MISS") && !page.contains("Confirm Form Resubmission"));
     })
@@ -630,7 +648,12 @@ async fn back_and_reload_keep_the_conversation_and_never_post_again() {
 
     // With JavaScript: a reload puts back the conversation, and the place in a flow.
     let browser = driver
-        .browser_as(&tools.chromium, true, &profiles.path().join("js"), Some((360, 740)))
+        .browser_as(
+            &tools.chromium,
+            true,
+            &profiles.path().join("js"),
+            Some((360, 740)),
+        )
         .await;
     let base = server.url("/");
     in_browser(browser, move |browser| async move {

@@ -41,7 +41,11 @@ async fn wait_for_port(port: u16, what: &str, log: impl Fn() -> String) {
         .await
         .is_err()
     {
-        assert!(Instant::now() < deadline, "{what} did not start:\n{}", log());
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start:\n{}",
+            log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -103,7 +107,8 @@ impl Nginx {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().display();
         // As root, nginx's workers would drop to "nobody", who cannot use this folder.
-        let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+        let root =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
         let config = format!(
             "{user}worker_processes 1;\npid {p}/nginx.pid;\nevents {{ worker_connections 256; }}\n\
              http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n \
@@ -218,7 +223,9 @@ async fn the_readme_nginx_example_serves_the_chat_once_the_public_url_is_set() {
     let mut person = Person::arrive(&site, "/").await;
     person.say(&site, "can my mum visit me").await;
     assert!(
-        person.text().contains("couldn't accept that message from this page"),
+        person
+            .text()
+            .contains("couldn't accept that message from this page"),
         "{}",
         person.text()
     );
@@ -243,12 +250,30 @@ async fn the_readme_nginx_example_serves_the_chat_once_the_public_url_is_set() {
         person.text(),
         proxy.log()
     );
+    // The longest replies too (too long for the page cookie, they come as a page).
+    person.press(&site, "Tell me more").await;
+    assert!(
+        person.text().contains("Where this comes from"),
+        "{}",
+        person.text()
+    );
     person.say(&site, "i want to kill myself").await;
     assert!(person.text().contains("You matter"));
+    assert_eq!(
+        person.posted,
+        reqwest::StatusCode::SEE_OTHER,
+        "post/redirect/get works through a default nginx for the crisis reply"
+    );
     // A long message, a whole 4,096 characters of it, gets through the proxy too.
     let long = format!("{} i want to die", "I keep thinking about it. ".repeat(163));
     person.say(&site, &long).await;
-    assert!(person.text().contains("You matter"));
+    assert!(
+        person.text().contains("You matter"),
+        "{:?} {:?}\n{}",
+        person.posted,
+        person.location,
+        person.text()
+    );
     let log = bot.stop().await;
     assert!(log.contains("stopped cleanly"), "{log}");
     assert!(!log.contains("refused"), "{log}");

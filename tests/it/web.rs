@@ -259,7 +259,11 @@ impl Person {
     }
 
     /// Sends `text` as the script does; the status and the JSON answer.
-    pub async fn say_json(&mut self, server: &impl Site, text: &str) -> (StatusCode, serde_json::Value) {
+    pub async fn say_json(
+        &mut self,
+        server: &impl Site,
+        text: &str,
+    ) -> (StatusCode, serde_json::Value) {
         let response = self
             .request(server, &[("message", text), ("send", "1")])
             .header("accept", "application/json")
@@ -337,7 +341,9 @@ async fn the_chat_page_sets_one_strict_cookie_and_hardening_headers() {
     let page = response.text().await.unwrap();
     // Help and the way out are on the page from the start.
     assert!(page.contains("href=\"/helplines\">Get help now</a>"));
-    assert!(page.contains("href=\"/leave\" rel=\"noreferrer\" data-exit=\"https://www.bbc.co.uk/weather\""));
+    assert!(page.contains(
+        "href=\"/leave\" rel=\"noreferrer\" data-exit=\"https://www.bbc.co.uk/weather\""
+    ));
     assert!(page.contains("Leave this page quickly"));
     assert!(page.contains("<label for=\"message\">"));
     assert!(page.contains("aria-live=\"polite\""));
@@ -459,7 +465,11 @@ async fn back_and_reload_without_javascript_never_post_again() {
     let counts = server.store.counts();
     assert_eq!(person.get(&server, "/chat").await, StatusCode::OK);
     assert_eq!(person.page, shown);
-    assert_eq!(server.store.counts(), counts, "a reload is not a new question");
+    assert_eq!(
+        server.store.counts(),
+        counts,
+        "a reload is not a new question"
+    );
     // The browser holds the page, in session cookies only under /chat, out of scripts' reach.
     let response = person
         .request(&server, &[("message", "can my dad visit"), ("send", "1")])
@@ -546,7 +556,10 @@ async fn posts_need_the_session_cookie_its_token_and_our_origin() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = response.text().await.unwrap();
     assert!(body.contains("from an earlier chat"), "{body}");
-    assert!(!body.contains("PHISHING"), "a refused post's history is never shown");
+    assert!(
+        !body.contains("PHISHING"),
+        "a refused post's history is never shown"
+    );
     // Without the script: sent on to the chat as it is, with the note, never the post.
     let response = forged("text/html").await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -597,7 +610,10 @@ async fn posts_need_the_session_cookie_its_token_and_our_origin() {
     assert!(response.headers().get("set-cookie").is_some());
     let page = text_of(&response.text().await.unwrap());
     assert!(!page.contains("PHISHING"));
-    assert!(page.contains("isn't keeping cookies for this site"), "{page}");
+    assert!(
+        page.contains("isn't keeping cookies for this site"),
+        "{page}"
+    );
 
     // And the genuine post works.
     let mut person = person;
@@ -618,14 +634,23 @@ async fn behind_a_proxy_the_public_url_decides_where_posts_may_come_from() {
     let person = Person::arrive(&server, "/").await;
     let post = |origin: &str| {
         person
-            .request_from(&server, origin, &[("message", "can my mum visit me"), ("send", "1")])
+            .request_from(
+                &server,
+                origin,
+                &[("message", "can my mum visit me"), ("send", "1")],
+            )
             .header("accept", "application/json")
             .send()
     };
     let response = post(public).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let reply: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    assert!(reply["html"].as_str().unwrap().contains("Visits from family"));
+    assert!(
+        reply["html"]
+            .as_str()
+            .unwrap()
+            .contains("Visits from family")
+    );
     for other in [server.origin(), "https://evil.example".to_owned()] {
         let response = post(&other).await.unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{other}");
@@ -640,7 +665,10 @@ async fn behind_a_proxy_the_public_url_decides_where_posts_may_come_from() {
         .await
         .unwrap();
     let link = "https://rights.example.org/topics/visiting?audience=parent";
-    assert!(page.contains(&format!("<link rel=\"canonical\" href=\"{link}\">")), "{page}");
+    assert!(
+        page.contains(&format!("<link rel=\"canonical\" href=\"{link}\">")),
+        "{page}"
+    );
     assert!(page.contains(&format!("<a href=\"{link}\">{link}</a>")));
 
     // Without a public URL the same proxied post is refused (and the log says why: see the
@@ -666,7 +694,10 @@ async fn a_cry_for_help_is_answered_whatever_the_rate_limit_says() {
         person.say(&server, "hello").await;
         limited |= person.text().contains("Please wait a few seconds");
     }
-    assert!(limited, "the per-session limit applies to ordinary messages");
+    assert!(
+        limited,
+        "the per-session limit applies to ordinary messages"
+    );
     assert_eq!(
         person.say(&server, "i want to kill myself").await,
         StatusCode::OK
@@ -677,10 +708,17 @@ async fn a_cry_for_help_is_answered_whatever_the_rate_limit_says() {
     assert!(!page.contains("Please wait a few seconds"));
     assert!(person.page.contains("<body class=\"crisis\">"));
     // The same for the script, and for the button that asks for help.
-    let (status, reply) = person.say_json(&server, "i dont want to be alive anymore").await;
+    let (status, reply) = person
+        .say_json(&server, "i dont want to be alive anymore")
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(reply["html"].as_str().unwrap().contains("You matter"), "{reply}");
-    let help = person.post(&server, &[("message", ""), ("action", "1:ch")]).await;
+    assert!(
+        reply["html"].as_str().unwrap().contains("You matter"),
+        "{reply}"
+    );
+    let help = person
+        .post(&server, &[("message", ""), ("action", "1:ch")])
+        .await;
     assert_eq!(help, StatusCode::OK);
     assert!(person.text().contains("<h2>You matter</h2>"));
 
@@ -721,10 +759,17 @@ async fn a_cry_for_help_from_a_page_that_cannot_post_is_still_answered() {
         person
             .request(&server, &[("message", "i want to kill myself")])
             .header("accept", "application/json")
-            .form(&[("csrf", "0".repeat(32)), ("message", "i want to kill myself".into())]),
+            .form(&[
+                ("csrf", "0".repeat(32)),
+                ("message", "i want to kill myself".into()),
+            ]),
         // From a site that is not ours (a proxy without --public-url).
         person
-            .request_from(&server, "https://somewhere.example", &[("message", "i want to kill myself")])
+            .request_from(
+                &server,
+                "https://somewhere.example",
+                &[("message", "i want to kill myself")],
+            )
             .header("accept", "application/json"),
     ];
     for cry in cries {
@@ -749,15 +794,22 @@ async fn long_messages_are_read_whole_for_a_cry_for_help() {
     let mut person = Person::arrive(&server, "/").await;
     // The page does not cut what people type.
     assert!(!person.page.contains("maxlength"));
-    let filler = |chars: usize| "I have been thinking about the ward a lot. ".repeat(chars / 43 + 1);
+    let filler =
+        |chars: usize| "I have been thinking about the ward a lot. ".repeat(chars / 43 + 1);
 
     // 4,096 characters, the cry for help at the very end: read whole.
     let cry = " i want to kill myself";
-    let mut message: String = filler(4096).chars().take(web::MAX_MESSAGE_CHARS - cry.len()).collect();
+    let mut message: String = filler(4096)
+        .chars()
+        .take(web::MAX_MESSAGE_CHARS - cry.len())
+        .collect();
     message.push_str(cry);
     assert_eq!(message.chars().count(), 4096);
     person.say(&server, &message).await;
-    assert!(person.text().contains("<h2>You matter</h2>"), "4,096 characters");
+    assert!(
+        person.text().contains("<h2>You matter</h2>"),
+        "4,096 characters"
+    );
     assert!(!person.text().contains("longer than"), "nothing was cut");
 
     // Longer than that: still checked whole, before anything is cut.
@@ -768,7 +820,10 @@ async fn long_messages_are_read_whole_for_a_cry_for_help() {
         assert!(person.text().contains("<h2>You matter</h2>"), "{length}");
         let (status, reply) = person.say_json(&server, &message).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(reply["html"].as_str().unwrap().contains("You matter"), "{length}");
+        assert!(
+            reply["html"].as_str().unwrap().contains("You matter"),
+            "{length}"
+        );
     }
 
     // A long message without one is answered, and the page says what was read.
@@ -777,10 +832,15 @@ async fn long_messages_are_read_whole_for_a_cry_for_help() {
     person.say(&server, &message).await;
     let page = person.text();
     assert!(
-        page.contains("That message was longer than 4,096 characters, so I read only the first 4,096"),
+        page.contains(
+            "That message was longer than 4,096 characters, so I read only the first 4,096"
+        ),
         "{page}"
     );
-    assert!(page.contains("\u{2026}"), "the message shown ends where the reading stopped");
+    assert!(
+        page.contains("\u{2026}"),
+        "the message shown ends where the reading stopped"
+    );
 
     // Exactly at the limit is fine (multi-byte characters count as one), and fits the body
     // limit with a full history field.
@@ -804,11 +864,18 @@ async fn long_messages_are_read_whole_for_a_cry_for_help() {
 
 #[test]
 fn the_readme_states_the_body_limit_the_code_enforces() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let stated = format!("bodies over {} KiB", web::MAX_BODY_BYTES / 1024);
-    assert!(readme.contains(&stated), "the README does not say {stated:?}");
+    assert!(
+        readme.contains(&stated),
+        "the README does not say {stated:?}"
+    );
     let stated = format!("{} characters", thousands(web::MAX_MESSAGE_CHARS));
-    assert!(readme.contains(&stated), "the README does not say {stated:?}");
+    assert!(
+        readme.contains(&stated),
+        "the README does not say {stated:?}"
+    );
 }
 
 fn thousands(n: usize) -> String {
@@ -1013,7 +1080,10 @@ async fn a_second_tab_after_delete_my_data_is_told_why() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let notice = reply["notice"].as_str().unwrap();
     assert!(notice.contains("Your data was deleted"), "{reply}");
-    assert!(!notice.contains("cookies"), "not blamed on cookies: {notice}");
+    assert!(
+        !notice.contains("cookies"),
+        "not blamed on cookies: {notice}"
+    );
     assert_eq!(reply["reset"], true);
     let (status, reply) = second.say_json(&server, "can my dad visit").await;
     assert_eq!(status, StatusCode::OK, "{reply}");
@@ -1027,14 +1097,22 @@ async fn a_second_tab_after_delete_my_data_is_told_why() {
     first.press(&server, "Yes, delete it").await;
     third.jar = first.jar.clone();
     third.say(&server, "can my dad visit").await;
-    assert!(third.text().contains("Your data was deleted"), "{}", third.text());
+    assert!(
+        third.text().contains("Your data was deleted"),
+        "{}",
+        third.text()
+    );
     // A page that is merely old says so, and does not claim a deletion.
     let mut old = Person::arrive(&server, "/").await;
     let mut newer = Person::new();
     newer.get(&server, "/").await;
     old.jar = newer.jar.clone();
     old.say(&server, "hello").await;
-    assert!(old.text().contains("This page is from an earlier chat"), "{}", old.text());
+    assert!(
+        old.text().contains("This page is from an earlier chat"),
+        "{}",
+        old.text()
+    );
 }
 
 #[tokio::test]
@@ -1050,7 +1128,10 @@ async fn leave_this_page_quickly_forgets_the_page_the_browser_kept() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()["location"], "https://www.bbc.co.uk/weather");
+    assert_eq!(
+        response.headers()["location"],
+        "https://www.bbc.co.uk/weather"
+    );
     person.jar.take(response.headers());
     assert!(person.jar.get("rightsbot_page").is_none());
     // Back to the chat (someone pressing Back): the conversation is gone.
@@ -1083,7 +1164,11 @@ async fn a_cry_for_help_brings_help_to_the_top() {
         assert!(person.page.contains(link), "no {link}");
     }
     // The banner's 999 too.
-    assert!(person.page.contains("Call <a class=\"num\" href=\"tel:999\">999</a> or tell staff"));
+    assert!(
+        person
+            .page
+            .contains("Call <a class=\"num\" href=\"tel:999\">999</a> or tell staff")
+    );
     // Help stays emphasised on the next reply too.
     assert_eq!(person.press(&server, "Menu").await, StatusCode::OK);
     assert!(person.page.contains("<body class=\"crisis\">"));
@@ -1142,8 +1227,15 @@ fn unlinked_numbers(html: &str, numbers: &[String]) -> Vec<String> {
             let after = seen[at + number.len()..].chars().next();
             let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
             if !digit(before) && !digit(after) {
-                let from = seen[..at].char_indices().rev().nth(60).map_or(0, |(i, _)| i);
-                bare.push(format!("{number} in \"...{}\"", &seen[from..at + number.len()]));
+                let from = seen[..at]
+                    .char_indices()
+                    .rev()
+                    .nth(60)
+                    .map_or(0, |(i, _)| i);
+                bare.push(format!(
+                    "{number} in \"...{}\"",
+                    &seen[from..at + number.len()]
+                ));
             }
         }
     }
@@ -1161,35 +1253,69 @@ async fn every_number_in_every_reply_can_be_tapped() {
     for (id, topic) in &content.topics {
         for audience in &topic.audiences {
             let url = server.url(&format!("/topics/{id}?audience={audience}"));
-            let page = client().get(url).send().await.unwrap().text().await.unwrap();
+            let page = client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             bare.extend(unlinked_numbers(&page, &numbers));
         }
     }
     // The helplines page, and the crisis reply for each audience, with the abuse helplines.
-    let page = client().get(server.url("/helplines")).send().await.unwrap().text().await.unwrap();
+    let page = client()
+        .get(server.url("/helplines"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     bare.extend(unlinked_numbers(&page, &numbers));
-    for audience in ["I'm a young person", "I'm a parent or carer", "I'm an advocate or professional"] {
+    for audience in [
+        "I'm a young person",
+        "I'm a parent or carer",
+        "I'm an advocate or professional",
+    ] {
         let mut person = Person::arrive(&server, "/").await;
         person.press(&server, audience).await;
-        person.say(&server, "i want to kill myself, staff hit me").await;
+        person
+            .say(&server, "i want to kill myself, staff hit me")
+            .await;
         assert!(person.text().contains("You matter"));
         bare.extend(unlinked_numbers(&person.page, &numbers));
     }
     // Flow steps and interface texts go through the same renderer: its unit test
     // (`every_number_in_the_content_is_found`) covers each of them.
-    assert!(bare.is_empty(), "numbers that cannot be tapped:\n{}", bare.join("\n"));
+    assert!(
+        bare.is_empty(),
+        "numbers that cannot be tapped:\n{}",
+        bare.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn lists_and_sections_read_well_on_a_phone() {
     let server = Server::start(Config::default()).await;
     // Lines starting "- " are a list.
-    let page = client().get(server.url("/topics/ect")).send().await.unwrap().text().await.unwrap();
+    let page = client()
+        .get(server.url("/topics/ect"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains("<ul><li>If you understand what ECT is"),
         "{page}"
     );
-    assert!(!page.contains("<p>- If you understand"), "no dashes left as text");
+    assert!(
+        !page.contains("<p>- If you understand"),
+        "no dashes left as text"
+    );
     // In the chat, "tell me more" folds the notes for other nations and the sources under
     // headings, closed until asked for.
     let mut person = Person::arrive(&server, "/?start=t_complaints").await;
@@ -1197,13 +1323,14 @@ async fn lists_and_sections_read_well_on_a_phone() {
     let page = person.page.clone();
     for heading in ["If you are in Wales", "Where this comes from"] {
         assert!(
-            page.contains(&format!("<details class=\"section\"><summary><h3>{heading}</h3></summary>")),
+            page.contains(&format!(
+                "<details class=\"section\"><summary><h3>{heading}</h3></summary>"
+            )),
             "no folded {heading:?} in {page}"
         );
     }
     assert!(!page.contains("<details class=\"section\" open"));
 }
-
 
 #[tokio::test]
 async fn what_people_type_is_escaped() {
@@ -1493,7 +1620,11 @@ async fn a_thousand_idle_connections_do_not_keep_a_person_waiting() {
     assert!(person.text().contains("Visits from family and friends"));
     person.say(&site, "i want to kill myself").await;
     assert!(person.text().contains("You matter"));
-    assert_eq!(idle.len(), 1000, "all still held while the person was answered");
+    assert_eq!(
+        idle.len(),
+        1000,
+        "all still held while the person was answered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
