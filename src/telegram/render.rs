@@ -106,7 +106,7 @@ fn bullets(text: &str) -> String {
 }
 
 /// Escapes a part of a reply, with a paragraph that opens with a section's words under a bold
-/// heading ("If you are in Wales:" becomes a heading line above the note).
+/// heading ("If you are in Wales:" becomes a bold line above the note).
 fn paragraphs_html(part: &str, sections: &[String]) -> String {
     part.split("\n\n")
         .map(|paragraph| {
@@ -115,7 +115,7 @@ fn paragraphs_html(part: &str, sections: &[String]) -> String {
                 .find(|label| !label.is_empty() && paragraph.starts_with(label.as_str()));
             match label {
                 Some(label) => {
-                    let heading = label.trim_end().trim_end_matches(':');
+                    let heading = label.trim_end();
                     let rest = paragraph[label.len()..].trim_start_matches(' ');
                     let rest = rest.strip_prefix('\n').unwrap_or(rest);
                     format!("<b>{}</b>\n{}", escape(heading), escape(rest))
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(
             out[0].html,
             "<b>T</b>\n\nYou can:\n\u{2022} ask &lt;staff&gt;\n\u{2022} write it down\n\n\
-             <b>If you are in Wales</b>\nit differs.\n\n<b>Sources</b>\n\u{2022} a"
+             <b>If you are in Wales:</b>\nit differs.\n\n<b>Sources:</b>\n\u{2022} a"
         );
     }
 
