@@ -107,7 +107,11 @@ fn parse_locale(s: &str) -> Result<LocaleId, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.command.is_none() {
+        // Plain `rightsbot` is `rightsbot serve`, environment variables and all.
+        cli = Cli::parse_from(std::env::args_os().chain([std::ffi::OsString::from("serve")]));
+    }
     rightsbot::logging::init();
     match run(cli) {
         Ok(code) => code,
@@ -323,6 +327,8 @@ fn serve(
     ttl: u64,
     args: rightsbot::serve::ServeArgs,
 ) -> Result<ExitCode> {
+    // Before anything opens: a set-up that serves nothing is an error, said plainly.
+    rightsbot::serve::check(&args)?;
     let engine = Engine::new(content);
     let store = Store::open(data, ttl)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -15,7 +15,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 /// How long open web requests may take to finish once stopping.
 const WEB_DRAIN: Duration = Duration::from_secs(10);
 
-#[derive(clap::Args, Debug, Default, Clone)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Where the web chat listens (default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR", env = "RIGHTSBOT_HTTP")]
@@ -23,15 +23,65 @@ pub struct ServeArgs {
     /// Do not serve the web chat.
     #[arg(long, conflicts_with = "http")]
     pub no_http: bool,
-    /// Always mark the web chat's cookie Secure (set this when it is served over https; a
-    /// proxy's `X-Forwarded-Proto: https` also does it per request).
+    /// Always mark the web chat's cookie Secure (set this when it is served over https; an
+    /// https --public-url, or a proxy's `X-Forwarded-Proto: https`, also does it).
     #[arg(long)]
     pub secure_cookie: bool,
+    /// The address people use to reach the web chat, e.g. https://rights.example.org: posts
+    /// must come from it, and links written out in full use it. Set it behind a reverse
+    /// proxy, which may rewrite the Host header.
+    #[arg(long, value_name = "URL", env = "RIGHTSBOT_PUBLIC_URL")]
+    pub public_url: Option<crate::web::PublicUrl>,
+    /// A reverse proxy whose X-Forwarded-For header names the client (for the per-address
+    /// flood guard). Repeat it, or separate addresses with commas. Without it the header is
+    /// ignored.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "RIGHTSBOT_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// Web connections open at once; more wait until one closes.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "RIGHTSBOT_MAX_CONNECTIONS",
+        default_value_t = crate::web::Connections::default().max_open
+    )]
+    pub max_connections: usize,
     #[command(flatten)]
     pub telegram: crate::telegram::TelegramArgs,
 }
 
+impl Default for ServeArgs {
+    /// What `rightsbot` with no command runs: the same as `rightsbot serve` with no flags.
+    fn default() -> ServeArgs {
+        ServeArgs {
+            http: None,
+            no_http: false,
+            secure_cookie: false,
+            public_url: None,
+            trusted_proxy: Vec::new(),
+            max_connections: crate::web::Connections::default().max_open,
+            telegram: crate::telegram::TelegramArgs::default(),
+        }
+    }
+}
+
+/// Whether `args` leave anything to serve: `--no-http` needs Telegram.
+pub fn check(args: &ServeArgs) -> Result<()> {
+    if args.no_http && !crate::telegram::token_is_set() {
+        anyhow::bail!(
+            "nothing to serve: --no-http turns the web chat off and TELOXIDE_TOKEN is not set, \
+             so Telegram is off too. Set TELOXIDE_TOKEN, or drop --no-http"
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
+    check(&args)?;
     let store = Arc::new(store);
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
@@ -52,8 +102,21 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
             }
         };
         tracing::info!("web chat on http://{}", listener.local_addr()?);
+        if let Some(url) = &args.public_url {
+            tracing::info!("web chat public address {}", url.origin());
+        }
         let config = crate::web::Config {
             secure_cookie: args.secure_cookie,
+            public_url: args.public_url.clone(),
+            trusted_proxies: args
+                .trusted_proxy
+                .iter()
+                .map(|ip| ip.to_canonical())
+                .collect(),
+            connections: crate::web::Connections {
+                max_open: args.max_connections,
+                ..Default::default()
+            },
             ..Default::default()
         };
         Some(tokio::spawn(crate::web::serve(

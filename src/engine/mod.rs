@@ -977,6 +977,17 @@ impl<'a> Turn<'a> {
     }
 }
 
+/// The interface keys whose words open a section of a "tell me more" text (`render_more`): the
+/// notes for the other nations, the rights engaged and the sources. Channels may show each
+/// such paragraph under its own heading (the web folds them away until asked).
+pub const MORE_SECTION_KEYS: &[&str] = &[
+    "topic.nation.wales",
+    "topic.nation.scotland",
+    "topic.nation.northern_ireland",
+    "topic.rights",
+    "topic.sources",
+];
+
 /// The "tell me more" text: the detail, notes for the other nations, the rights engaged, the
 /// sources and the date it was checked.
 pub fn render_more(

@@ -147,7 +147,16 @@ async fn converse_as(
         replies = outcome.replies.len(),
         "engine answered"
     );
-    let messages = render::messages(&outcome.replies);
+    let sections: Vec<String> = crate::engine::MORE_SECTION_KEYS
+        .iter()
+        .map(|key| {
+            ctx.engine
+                .content()
+                .ui(&outcome.session.locale, key)
+                .to_owned()
+        })
+        .collect();
+    let messages = render::messages_with(&outcome.replies, &sections);
     let already = match state {
         State::Sending(n) => {
             tracing::info!(update = id, sent = n, "resuming a reply cut short");

@@ -97,6 +97,11 @@ impl Default for TelegramArgs {
     }
 }
 
+/// Whether `TELOXIDE_TOKEN` is set, so `spawn_if_configured` will start the channel.
+pub fn token_is_set() -> bool {
+    std::env::var("TELOXIDE_TOKEN").is_ok_and(|t| !t.trim().is_empty())
+}
+
 /// Starts the channel when `TELOXIDE_TOKEN` is set (`TELOXIDE_API_URL` may point at another
 /// Bot API server). The task ends once `shutdown` fires and the updates in progress are done,
 /// or early with an error if the set-up is wrong (a refused token, a bad URL).

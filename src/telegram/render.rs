@@ -1,6 +1,12 @@
 //! Turns the engine's plain-text replies into Telegram messages: HTML parse mode with every
-//! piece of text escaped (a title in bold), long replies split under Telegram's 4096-character
-//! limit on paragraph boundaries, and buttons as an inline keyboard under the last part.
+//! piece of text escaped (a title in bold, and the headings of a "tell me more" text's
+//! sections), lines starting "- " shown as a bulleted list, long replies split under
+//! Telegram's 4096-character limit on paragraph boundaries, and buttons as an inline keyboard
+//! under the last part.
+//!
+//! Phone and text numbers stay plain digits, exactly as written, so Telegram's apps offer to
+//! call them with a tap: nothing is put inside them, and a split never falls between a
+//! number's groups.
 //!
 //! Pure: no I/O. It must never let unescaped text through, and never produce a button whose
 //! callback data Telegram would refuse (that would lose the whole message).
@@ -25,10 +31,19 @@ pub struct Outgoing {
 
 /// The messages for a turn's replies, in order.
 pub fn messages(replies: &[Reply]) -> Vec<Outgoing> {
-    replies.iter().flat_map(reply_messages).collect()
+    messages_with(replies, &[])
 }
 
-fn reply_messages(reply: &Reply) -> Vec<Outgoing> {
+/// Like `messages`, with each paragraph that opens with one of `sections` (the words of
+/// `engine::MORE_SECTION_KEYS` in the person's language) shown under a bold heading.
+pub fn messages_with(replies: &[Reply], sections: &[String]) -> Vec<Outgoing> {
+    replies
+        .iter()
+        .flat_map(|reply| reply_messages(reply, sections))
+        .collect()
+}
+
+fn reply_messages(reply: &Reply, sections: &[String]) -> Vec<Outgoing> {
     let title = reply
         .title
         .as_deref()
@@ -36,7 +51,8 @@ fn reply_messages(reply: &Reply) -> Vec<Outgoing> {
         .filter(|t| !t.is_empty());
     let title_units = title.map_or(0, |t| units(t) + 2);
     let limit = SPLIT_AT_UNITS.saturating_sub(title_units).max(1);
-    let mut parts: Vec<String> = split(reply.text.trim(), limit, &["\n\n", "\n", " "])
+    let text = bullets(reply.text.trim());
+    let mut parts: Vec<String> = split(&text, limit, &["\n\n", "\n", " "])
         .into_iter()
         .filter(|p| !p.trim().is_empty())
         .collect();
@@ -66,13 +82,49 @@ fn reply_messages(reply: &Reply) -> Vec<Outgoing> {
                     html.push_str("\n\n");
                 }
             }
-            html.push_str(&escape(&part));
+            html.push_str(&paragraphs_html(&part, sections));
             Outgoing {
                 html,
                 keyboard: (i == last).then(|| keyboard(reply)).flatten(),
             }
         })
         .collect()
+}
+
+/// Lines starting "- " as "\u{2022} " lines: Telegram has no lists, and a bullet reads as one.
+fn bullets(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            match trimmed.strip_prefix("- ") {
+                Some(item) => format!("\u{2022} {item}"),
+                None => line.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Escapes a part of a reply, with a paragraph that opens with a section's words under a bold
+/// heading ("If you are in Wales:" becomes a bold line above the note).
+fn paragraphs_html(part: &str, sections: &[String]) -> String {
+    part.split("\n\n")
+        .map(|paragraph| {
+            let label = sections
+                .iter()
+                .find(|label| !label.is_empty() && paragraph.starts_with(label.as_str()));
+            match label {
+                Some(label) => {
+                    let heading = label.trim_end();
+                    let rest = paragraph[label.len()..].trim_start_matches(' ');
+                    let rest = rest.strip_prefix('\n').unwrap_or(rest);
+                    format!("<b>{}</b>\n{}", escape(heading), escape(rest))
+                }
+                None => escape(paragraph),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// Escapes text for Telegram's HTML parse mode.
@@ -128,7 +180,7 @@ fn split(text: &str, limit: usize, separators: &[&str]) -> Vec<String> {
     };
     let mut out = Vec::new();
     let mut current = String::new();
-    for piece in text.split(sep) {
+    for piece in pieces_of(text, sep) {
         let pieces = if units(piece) > limit {
             split(piece, limit, finer)
         } else {
@@ -149,6 +201,28 @@ fn split(text: &str, limit: usize, separators: &[&str]) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+/// `text` split at `sep`, except that a space between two digits is not a place to split: a
+/// phone number ("0800 528 0731") stays in one piece, and so in one message.
+fn pieces_of<'a>(text: &'a str, sep: &str) -> Vec<&'a str> {
+    if sep != " " {
+        return text.split(sep).collect();
+    }
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (at, _) in text.match_indices(' ') {
+        let inside_number = at > 0
+            && bytes[at - 1].is_ascii_digit()
+            && bytes.get(at + 1).is_some_and(u8::is_ascii_digit);
+        if !inside_number {
+            pieces.push(&text[start..at]);
+            start = at + 1;
+        }
+    }
+    pieces.push(&text[start..]);
+    pieces
 }
 
 fn cut(text: &str, limit: usize) -> Vec<String> {
@@ -208,6 +282,54 @@ mod tests {
             assert!(!m.html.starts_with(' ') && !m.html.ends_with(' '));
         }
         assert!(out[0].html.starts_with("<b>Title</b>"));
+    }
+
+    #[test]
+    fn lists_are_bulleted_and_sections_have_headings() {
+        let sections = ["If you are in Wales:".to_owned(), "Sources:".to_owned()];
+        let text = "You can:\n- ask <staff>\n- write it down\n\nIf you are in Wales: it differs.\n\nSources:\n\u{2022} a";
+        let out = messages_with(&[reply(Some("T"), text)], &sections);
+        assert_eq!(
+            out[0].html,
+            "<b>T</b>\n\nYou can:\n\u{2022} ask &lt;staff&gt;\n\u{2022} write it down\n\n\
+             <b>If you are in Wales:</b>\nit differs.\n\n<b>Sources:</b>\n\u{2022} a"
+        );
+    }
+
+    #[test]
+    fn a_number_is_never_split_between_messages() {
+        let text = "call 0800 528 0731 now ".repeat(400);
+        let out = messages(&[reply(None, &text)]);
+        assert!(out.len() > 1);
+        let whole: usize = out
+            .iter()
+            .map(|m| m.html.matches("0800 528 0731").count())
+            .sum();
+        assert_eq!(whole, 400, "every number whole, in one message");
+    }
+
+    #[test]
+    fn every_helpline_number_reaches_telegram_as_written() {
+        let content = crate::content::load_embedded().expect("the built-in content loads");
+        let engine = crate::engine::Engine::new(content);
+        let session = engine.fresh_session(0);
+        let input = crate::engine::Input::Text("i want to kill myself and staff hit me".into());
+        let outcome = engine.handle(session, input, 0);
+        let html: String = messages(&outcome.replies)
+            .iter()
+            .map(|m| m.html.clone())
+            .collect();
+        for helpline in &engine.content().helplines {
+            let shown = html.contains(&escape(&helpline.contact));
+            let listed = outcome
+                .replies
+                .iter()
+                .any(|r| r.text.contains(&helpline.contact));
+            assert_eq!(shown, listed, "{}", helpline.contact);
+        }
+        for number in ["999", "0800 1111", "116 123", "85258", "0800 528 0731"] {
+            assert!(html.contains(number), "{number} in {html}");
+        }
     }
 
     #[test]

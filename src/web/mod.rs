@@ -8,44 +8,54 @@
 //! addresses or session ids: the conversation lives only in the page (see `history`), the
 //! store keeps only `Session`, and the rate limits live in memory.
 
+mod connections;
 mod guard;
 mod history;
+mod numbers;
 mod render;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, Request, State};
 use axum::http::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
-    SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    ACCEPT, CACHE_CONTROL, CONNECTION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION,
+    REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Command, Effect, Engine, Input, Outcome, Session};
+use crate::engine::{Action, Command, Effect, Engine, Input, Outcome, Session};
 use crate::ids::{Audience, LocaleId, PageId, TopicId};
+use crate::matcher::CrisisSignal;
 use crate::store::{Channel, Store};
 
-pub use guard::{Limits, Rate};
-use guard::{RateLimiter, SessionId};
+pub use connections::Connections;
+use guard::{FORGOT_COOKIE, PAGE_COOKIE, RateLimiter, Refusal, SessionId};
+pub use guard::{Limits, PublicUrl, Rate};
 use history::{Entry, History};
 use render::Words;
 
 /// Where the web chat listens unless told otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
-/// Longest message a person can type; longer ones get a kind "please shorten it".
-pub const MAX_MESSAGE_CHARS: usize = 1000;
-/// Largest request body read: the message plus the page's own history field, both
-/// percent-encoded (at most three bytes per byte), so a genuine page always fits.
-pub const MAX_BODY_BYTES: usize = 96 * 1024;
+/// Longest message read in full: what Telegram accepts. A longer one is checked whole for a
+/// cry for help first; otherwise its first `MAX_MESSAGE_CHARS` characters are answered and
+/// the page says it was cut.
+pub const MAX_MESSAGE_CHARS: usize = crate::engine::MAX_INPUT_CHARS;
+/// Largest request body read (the README states it; a test checks they agree). A message of
+/// `MAX_MESSAGE_CHARS` characters of up to four bytes each, and the page's history field,
+/// both percent-encoded (up to three bytes per byte), always fit.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+const _: () =
+    assert!(3 * (4 * MAX_MESSAGE_CHARS + history::MAX_LOG_BYTES) + 1024 <= MAX_BODY_BYTES);
 
 /// Interface keys the web pages use, on top of the engine's; a test checks each exists.
 pub const WEB_KEYS: &[&str] = &[
@@ -65,10 +75,13 @@ pub const WEB_KEYS: &[&str] = &[
     "web.forget",
     "web.back_to_chat",
     "web.crisis_banner",
-    "web.too_long",
+    "web.cut",
     "web.too_big",
     "web.slow_down",
     "web.expired",
+    "web.no_cookie",
+    "web.deleted",
+    "web.refused",
     "web.empty",
     "web.problem",
     "web.not_found",
@@ -79,19 +92,29 @@ pub const WEB_KEYS: &[&str] = &[
     "web.ask_in_chat",
     "web.checked",
     "web.website",
+    "web.share_link",
 ];
 
 const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; \
                    frame-ancestors 'none'; object-src 'none'";
 const CHAT_CSS: &str = include_str!("assets/chat.css");
 const CHAT_JS: &str = include_str!("assets/chat.js");
+/// How long the mark "this browser's data was deleted" explains an older tab's refusal.
+const FORGOT_MARK_SECS: u64 = 24 * 60 * 60;
 
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     /// Mark the session cookie `Secure` always (set this when served over TLS). It is also
-    /// marked so for any request a proxy says came over https (`X-Forwarded-Proto`).
+    /// marked so when the public URL is https, and for any request a proxy says came over
+    /// https (`X-Forwarded-Proto`).
     pub secure_cookie: bool,
+    /// The address people use (`--public-url`): posts must come from it, and links the bot
+    /// writes out in full use it. Without it, a post's `Origin` must match its `Host`.
+    pub public_url: Option<PublicUrl>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<IpAddr>,
     pub limits: Limits,
+    pub connections: Connections,
 }
 
 struct App {
@@ -104,6 +127,7 @@ struct App {
 /// The web chat's routes, ready to serve with `ConnectInfo<SocketAddr>`.
 pub fn router(engine: Engine, store: Arc<Store>, config: Config) -> Router {
     let limiter = RateLimiter::new(config.limits);
+    let request_timeout = config.connections.request_timeout;
     let app = Arc::new(App {
         engine,
         store,
@@ -112,7 +136,8 @@ pub fn router(engine: Engine, store: Arc<Store>, config: Config) -> Router {
     });
     Router::new()
         .route("/", get(chat_page))
-        .route("/chat", get(|| async { Redirect::to("/") }).post(chat_post))
+        .route("/chat", get(chat_page).post(chat_post))
+        .route("/leave", get(leave).post(leave_quietly))
         .route("/topics/{id}", get(topic_page))
         .route("/helplines", get(helplines_page))
         .route("/privacy", get(|s, q| content_page(s, q, "privacy")))
@@ -132,10 +157,15 @@ pub fn router(engine: Engine, store: Arc<Store>, config: Config) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(harden))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            limit_time,
+        ))
         .with_state(app)
 }
 
-/// Serves the web chat on `listener` until `shutdown` is cancelled.
+/// Serves the web chat on `listener` until `shutdown` is cancelled, then lets open requests
+/// finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     engine: Engine,
@@ -143,14 +173,19 @@ pub async fn serve(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    let connections = config.connections;
     let app = router(engine, store, config);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
-    .context("the web chat stopped with an error")
+    connections::serve(listener, app, connections, shutdown)
+        .await
+        .context("the web chat stopped with an error")
+}
+
+/// A request that takes too long to arrive (a body trickled in) is dropped.
+async fn limit_time(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, [(CONNECTION, "close")]).into_response(),
+    }
 }
 
 /// Headers every response carries.
@@ -188,9 +223,13 @@ fn html(status: StatusCode, body: String) -> Response {
 
 // ----- the chat -----
 
-#[derive(Deserialize)]
-struct StartQuery {
+#[derive(Deserialize, Default)]
+struct PageQuery {
     start: Option<String>,
+    /// A notice to show, by its short name (after a post without JavaScript).
+    n: Option<String>,
+    /// Keep help emphasised (after a crisis reply to a post that could not be stored).
+    c: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -204,7 +243,7 @@ struct ChatForm {
     command: Option<String>,
 }
 
-/// How the browser wants the answer: a whole page (no JavaScript) or JSON for the script.
+/// How the browser wants the answer: a page (no JavaScript) or JSON for the script.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Page,
@@ -221,44 +260,146 @@ impl Mode {
     }
 }
 
+/// A kind note shown by the form, instead of or beside an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Notice {
+    Cut,
+    Empty,
+    SlowDown,
+    TooBig,
+    Problem,
+    Refused(Refusal),
+}
+
+impl Notice {
+    const ALL: [Notice; 9] = [
+        Notice::Cut,
+        Notice::Empty,
+        Notice::SlowDown,
+        Notice::TooBig,
+        Notice::Problem,
+        Notice::Refused(Refusal::WrongOrigin),
+        Notice::Refused(Refusal::NoCookie),
+        Notice::Refused(Refusal::StaleToken),
+        Notice::Refused(Refusal::Deleted),
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Notice::Cut => "web.cut",
+            Notice::Empty => "web.empty",
+            Notice::SlowDown => "web.slow_down",
+            Notice::TooBig => "web.too_big",
+            Notice::Problem => "web.problem",
+            Notice::Refused(refusal) => refusal.notice_key(),
+        }
+    }
+
+    /// Its name in a redirect's address: the address carries which note, never any words.
+    fn short(self) -> &'static str {
+        self.key().trim_start_matches("web.")
+    }
+
+    fn from_short(short: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|n| n.short() == short)
+    }
+}
+
 /// Everything one chat response shows.
 struct View {
     locale: LocaleId,
+    /// The conversation as the page shows it, newest turn last.
     history: History,
-    notice: Option<String>,
+    /// The newest turn is this response's answer (the script adds it to the page).
+    answered: bool,
+    /// A refused post leaves the page's own history field as it was.
+    keep_log: bool,
+    notice: Option<Notice>,
     crisis: bool,
     /// The page's conversation was cleared ("forget me"): the script empties its log too.
     reset: bool,
+    /// A plain return visit: the script may put back the conversation this tab kept.
+    restore: bool,
 }
 
 impl View {
+    fn new(locale: LocaleId, history: History) -> View {
+        View {
+            locale,
+            history,
+            answered: false,
+            keep_log: false,
+            notice: None,
+            crisis: false,
+            reset: false,
+            restore: false,
+        }
+    }
+
     /// What a handled turn shows. After "forget me" (`reset`) nothing of the crisis state is
     /// left to emphasise: the session it lived in is gone.
     fn turn(outcome: &Outcome, history: History, reset: bool) -> View {
         View {
-            locale: outcome.session.locale.clone(),
-            history,
-            notice: None,
+            answered: true,
             crisis: outcome.crisis_active && !reset,
             reset,
+            ..View::new(outcome.session.locale.clone(), history)
         }
+    }
+
+    fn with_notice(mut self, notice: Option<Notice>) -> View {
+        self.notice = notice;
+        self
+    }
+
+    /// Where a post without JavaScript is sent on to: the page it will see, by name only.
+    fn location(&self) -> String {
+        let mut query = Vec::new();
+        if let Some(notice) = self.notice {
+            query.push(format!("n={}", notice.short()));
+        }
+        if self.crisis {
+            query.push("c=1".to_owned());
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        format!("/chat{query}#latest")
     }
 }
 
-impl App {
-    /// A handled turn's response, renewing the session cookie.
-    fn respond_turn(
-        &self,
-        mode: Mode,
-        id: &SessionId,
-        headers: &HeaderMap,
-        view: View,
-    ) -> Response {
-        let mut response = self.respond(mode, StatusCode::OK, id, view);
-        self.set_cookie(&mut response, id, headers);
-        response
-    }
+/// Which cookies a response sets besides the page cookie.
+#[derive(Clone, Copy, Default)]
+struct Cookies {
+    /// The session cookie: renewed after a turn, or new.
+    session: bool,
+    /// The mark that this browser's data was deleted.
+    forgot: bool,
+    /// Answer a post without JavaScript with a redirect (post/redirect/get).
+    redirect: bool,
+}
 
+/// What a post asks for, read before any limit or check.
+struct Asked {
+    /// What goes to the engine; `None` for an empty message.
+    input: Option<Input>,
+    said: Said,
+    /// It may be a cry for help: it is answered whatever the limits or checks say.
+    crisis: bool,
+    /// The message was longer than `MAX_MESSAGE_CHARS`.
+    cut: bool,
+}
+
+/// What the person did, as their side of the conversation shows it.
+enum Said {
+    Text(String),
+    Button(String),
+    Command(&'static str),
+}
+
+impl App {
     fn words<'a>(&'a self, locale: &'a LocaleId) -> Words<'a> {
         Words::new(self.engine.content(), locale)
     }
@@ -268,49 +409,91 @@ impl App {
     }
 
     fn secure(&self, headers: &HeaderMap) -> bool {
-        self.config.secure_cookie || guard::forwarded_https(headers)
+        self.config.secure_cookie
+            || self
+                .config
+                .public_url
+                .as_ref()
+                .is_some_and(PublicUrl::is_https)
+            || guard::forwarded_https(headers)
     }
 
-    fn set_cookie(&self, response: &mut Response, id: &SessionId, headers: &HeaderMap) {
-        let cookie = id.cookie(self.store.ttl_secs(), self.secure(headers));
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().insert(SET_COOKIE, value);
+    fn public_origin(&self) -> Option<&str> {
+        self.config.public_url.as_ref().map(PublicUrl::origin)
+    }
+
+    fn notice_text(&self, words: &Words<'_>, notice: Notice) -> String {
+        words
+            .get(notice.key())
+            .replace("{max}", &thousands(MAX_MESSAGE_CHARS))
+    }
+
+    /// The chat response for `view`: a page, a redirect to one, or JSON for the script.
+    fn respond(
+        &self,
+        mode: Mode,
+        status: StatusCode,
+        id: &SessionId,
+        view: View,
+        request: &HeaderMap,
+        cookies: Cookies,
+    ) -> Response {
+        let secure = self.secure(request);
+        let mut set = Vec::new();
+        if cookies.session {
+            set.push(id.cookie(self.store.ttl_secs(), secure));
         }
-    }
-
-    /// The chat response for `view`, as a page or as JSON.
-    fn respond(&self, mode: Mode, status: StatusCode, id: &SessionId, mut view: View) -> Response {
+        if cookies.forgot {
+            let mark = id.forgot_tag(&self.store);
+            set.push(guard::set_cookie(
+                FORGOT_COOKIE,
+                &mark,
+                "/",
+                Some(FORGOT_MARK_SECS),
+                secure,
+            ));
+        }
+        let had_page = page_cookie_sent(request);
         let words = self.words(&view.locale);
-        let log = view.history.encode();
-        let csrf = id.csrf_token(&self.store);
-        let newest: &[Entry] = view.history.turns.last().map_or(&[], Vec::as_slice);
-        match mode {
+        let mut response = match mode {
             Mode::Page => {
-                let earlier = {
-                    let n = view.history.turns.len().saturating_sub(1);
-                    History {
-                        turns: view.history.turns[..n].to_vec(),
+                // Post/redirect/get: the page to show goes into a cookie the browser keeps,
+                // and the browser fetches it, so Back and reload never post again. Only when
+                // the browser keeps cookies (it sent one) and the page fits in one.
+                let kept = if !cookies.redirect || SessionId::from_headers(request).is_none() {
+                    None
+                } else if view.history.turns.is_empty() {
+                    Some(None)
+                } else {
+                    view.history.to_cookie(&id.page_tag(&self.store)).map(Some)
+                };
+                match kept {
+                    Some(value) => {
+                        set.extend(page_cookies(value.as_deref(), secure));
+                        (StatusCode::SEE_OTHER, [(LOCATION, view.location())]).into_response()
                     }
-                    .earlier_entries()
-                };
-                let page = render::ChatPage {
-                    earlier: &earlier,
-                    newest,
-                    csrf: &csrf,
-                    log: &log,
-                    notice: view.notice.as_deref(),
-                    crisis: view.crisis,
-                };
-                html(status, render::chat_page(&words, &page))
+                    None => {
+                        if had_page && cookies.redirect {
+                            // An older page must not come back after this one.
+                            set.extend(page_cookies(None, secure));
+                        }
+                        html(status, self.page(&words, id, &view))
+                    }
+                }
             }
             Mode::Json => {
+                if had_page {
+                    // The script keeps the page itself; a copy from before must not return.
+                    set.extend(page_cookies(None, secure));
+                }
+                let (_, newest) = view.history.split_newest();
                 let body = serde_json::json!({
-                    "html": if view.notice.is_some() { String::new() } else { render::newest_html(&words, newest) },
-                    "log": log,
-                    "csrf": csrf,
+                    "html": if view.answered { render::newest_html(&words, newest) } else { String::new() },
+                    "log": if view.keep_log { None } else { Some(view.history.encode()) },
+                    "csrf": id.csrf_token(&self.store),
                     "crisis": view.crisis,
                     "reset": view.reset,
-                    "notice": view.notice.unwrap_or_default(),
+                    "notice": view.notice.map(|n| self.notice_text(&words, n)).unwrap_or_default(),
                 });
                 (
                     status,
@@ -319,22 +502,108 @@ impl App {
                 )
                     .into_response()
             }
+        };
+        for cookie in set {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+        }
+        response
+    }
+
+    fn page(&self, words: &Words<'_>, id: &SessionId, view: &View) -> String {
+        let log = view.history.encode();
+        let csrf = id.csrf_token(&self.store);
+        let (earlier, newest) = view.history.split_newest();
+        let notice = view.notice.map(|n| self.notice_text(words, n));
+        let page = render::ChatPage {
+            earlier: &earlier,
+            newest,
+            csrf: &csrf,
+            log: &log,
+            notice: notice.as_deref(),
+            crisis: view.crisis,
+            restore: view.restore,
+        };
+        render::chat_page(words, &page)
+    }
+
+    /// The conversation the browser keeps in its page cookie, if it is this session's.
+    fn kept(&self, headers: &HeaderMap, id: Option<&SessionId>) -> Option<History> {
+        let value = guard::cookie(headers, PAGE_COOKIE)?;
+        History::from_cookie(value, &id?.page_tag(&self.store))
+    }
+
+    /// Reads a post: what to give the engine, what the person's side shows, and whether it
+    /// may be a cry for help. The whole message is checked, however long.
+    fn read(&self, form: &ChatForm, locale: &LocaleId) -> Asked {
+        if let Some(value) = form.action.as_deref().filter(|v| !v.is_empty()) {
+            let crisis = matches!(
+                Action::decode(value),
+                Some(Action::Helplines | Action::CrisisNeedHelp)
+            );
+            return Asked {
+                input: Some(Input::Button(value.to_owned())),
+                said: Said::Button(value.to_owned()),
+                crisis,
+                cut: false,
+            };
+        }
+        if let Some(name) = form.command.as_deref().filter(|c| !c.is_empty()) {
+            let (command, label) = match name {
+                "mydata" => (Command::MyData, "web.my_data"),
+                "forget" => (Command::Forget, "web.forget"),
+                "privacy" => (Command::Privacy, "web.privacy"),
+                "about" => (Command::About, "web.about"),
+                "help" => (Command::Help, "button.get_help_now"),
+                _ => (Command::Menu, "button.menu"),
+            };
+            return Asked {
+                input: Some(Input::Command(command)),
+                said: Said::Command(label),
+                crisis: false,
+                cut: false,
+            };
+        }
+        let message = form.message.as_deref().unwrap_or_default().trim();
+        if message.is_empty() {
+            return Asked {
+                input: None,
+                said: Said::Text(String::new()),
+                crisis: false,
+                cut: false,
+            };
+        }
+        let matcher = self.engine.matcher();
+        let crisis = matcher.analyse(locale, message).crisis != CrisisSignal::None;
+        let cut = message.chars().count() > MAX_MESSAGE_CHARS;
+        let input = if !crisis {
+            Input::from_text(&message.chars().take(MAX_MESSAGE_CHARS).collect::<String>())
+        } else if !cut {
+            // Text, never a command: "/start i want to die" gets the crisis reply.
+            Input::Text(message.to_owned())
+        } else {
+            // The engine reads at most MAX_MESSAGE_CHARS characters: give it the part where
+            // the cry for help is, or, if no part shows it alone, ask for help outright.
+            crisis_part(matcher, locale, message).map_or_else(
+                || Input::Button(Action::CrisisNeedHelp.encode()),
+                Input::Text,
+            )
+        };
+        Asked {
+            input: Some(input),
+            said: Said::Text(history::shorten(message, MAX_MESSAGE_CHARS)),
+            crisis,
+            cut,
         }
     }
 
-    /// A kind note instead of an answer, keeping the conversation as it was (only for
-    /// requests already known to come from this person's own page).
-    fn notice(&self, locale: LocaleId, history: History, key: &str, crisis: bool) -> View {
-        let text = self
-            .words(&locale)
-            .get(key)
-            .replace("{max}", &MAX_MESSAGE_CHARS.to_string());
-        View {
-            locale,
-            history,
-            notice: Some(text),
-            crisis,
-            reset: false,
+    /// The person's side of the turn.
+    fn said(&self, said: &Said, history: &History, words: &Words<'_>) -> Option<Entry> {
+        match said {
+            Said::Text(text) => Some(Entry::person(text)),
+            Said::Button(value) => history.label_for(value).map(Entry::person),
+            Said::Command(key) => Some(Entry::person(&words.get(key))),
         }
     }
 
@@ -376,6 +645,43 @@ impl App {
     }
 }
 
+/// The first stretch of at most `MAX_MESSAGE_CHARS` characters of a long `message` that shows
+/// a cry for help on its own. Stretches overlap by half, so any phrase shorter than half a
+/// stretch lies wholly inside one.
+fn crisis_part(
+    matcher: &crate::matcher::Matcher,
+    locale: &LocaleId,
+    message: &str,
+) -> Option<String> {
+    let chars: Vec<char> = message.chars().collect();
+    let step = MAX_MESSAGE_CHARS / 2;
+    let mut start = 0;
+    loop {
+        let end = (start + MAX_MESSAGE_CHARS).min(chars.len());
+        let part: String = chars[start..end].iter().collect();
+        if matcher.analyse(locale, &part).crisis != CrisisSignal::None {
+            return Some(part);
+        }
+        if end == chars.len() {
+            return None;
+        }
+        start += step;
+    }
+}
+
+/// 4096 as "4,096".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn slow_down(mut response: Response, wait: Duration) -> Response {
     let secs = wait.as_secs().max(1).to_string();
     if let Ok(value) = HeaderValue::from_str(&secs) {
@@ -384,60 +690,91 @@ fn slow_down(mut response: Response, wait: Duration) -> Response {
     response
 }
 
-/// `GET /`: a new or returning conversation. `?start=` is a start link, as on Telegram.
+/// `GET /` and `GET /chat`: the conversation. After a post without JavaScript, or on reload,
+/// it is the page the browser keeps in its page cookie, shown as it is (nothing runs, nothing
+/// is stored). Otherwise a new visit gets the welcome, `?start=` a start link as on Telegram,
+/// and a return visit the menu, without storing anything, so a place in a flow is kept.
 async fn chat_page(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    query: Result<Query<StartQuery>, QueryRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
     // A garbled query is a plain visit: a start link never turns into an error.
-    let query = query.map_or(StartQuery { start: None }, |Query(q)| q);
+    let query = query.map_or_else(|_| PageQuery::default(), |Query(q)| q);
+    let notice = query.n.as_deref().and_then(Notice::from_short);
     let existing = SessionId::from_headers(&headers);
     let id = match existing.clone().map_or_else(SessionId::random, Ok) {
         Ok(id) => id,
         Err(e) => return app.failure(&e),
     };
-    if let Err(wait) = app.limiter.address(peer.ip()) {
-        let view = app.notice(
-            app.default_locale(),
-            History::default(),
-            "web.slow_down",
-            false,
-        );
-        let response = app.respond(Mode::Page, StatusCode::TOO_MANY_REQUESTS, &id, view);
-        return slow_down(response, wait);
-    }
     let now = crate::now_secs();
     let key = app.store.key(Channel::Web, id.as_str());
-    let stored = app.store.load(&key, now);
+    let stored = existing.as_ref().and_then(|_| app.store.load(&key, now));
     let start = query.start.filter(|s| !s.is_empty());
+    let cookies = Cookies {
+        session: true,
+        ..Cookies::default()
+    };
+    if start.is_none()
+        && let Some(history) = app.kept(&headers, existing.as_ref())
+    {
+        let crisis = query.c.is_some() || stored.as_ref().is_some_and(|s| s.crisis_turns_left > 0);
+        let locale = stored.map_or_else(|| app.default_locale(), |s| s.locale);
+        let view = View {
+            crisis,
+            ..View::new(locale, history).with_notice(notice)
+        };
+        return app.respond(Mode::Page, StatusCode::OK, &id, view, &headers, cookies);
+    }
+    let client = guard::client_ip(peer.ip(), &headers, &app.config.trusted_proxies);
+    if let Err(wait) = app.limiter.address(client) {
+        let view =
+            View::new(app.default_locale(), History::default()).with_notice(Some(Notice::SlowDown));
+        let response = app.respond(
+            Mode::Page,
+            StatusCode::TOO_MANY_REQUESTS,
+            &id,
+            view,
+            &headers,
+            cookies,
+        );
+        return slow_down(response, wait);
+    }
     let command = match (start, &stored) {
         (Some(payload), _) => Command::Start(Some(payload)),
         (None, None) => Command::Start(None),
         (None, Some(_)) => Command::Menu,
     };
+    let returning = matches!(command, Command::Menu);
     let had_session = stored.is_some();
     let session = stored.unwrap_or_else(|| app.engine.fresh_session(now));
     let outcome = app.engine.handle(session, Input::Command(command), now);
     // A first visit with nothing to remember stores nothing: a crawler or a curious click
-    // leaves no record behind.
+    // leaves no record behind. A return visit only shows the menu.
     let fresh = Session {
         last_seen: outcome.session.last_seen,
         ..app.engine.fresh_session(now)
     };
-    if had_session || outcome.session != fresh {
+    if returning {
+        app.count(&outcome, now);
+    } else if had_session || outcome.session != fresh {
         app.after(&key, &outcome, now);
     } else {
         app.count(&outcome, now);
     }
     let mut history = History::default();
     history.push(outcome.replies.iter().map(Entry::from_reply).collect());
-    let view = View::turn(&outcome, history, false);
-    app.respond_turn(Mode::Page, &id, &headers, view)
+    let view = View {
+        restore: returning,
+        ..View::turn(&outcome, history, false).with_notice(notice)
+    };
+    app.respond(Mode::Page, StatusCode::OK, &id, view, &headers, cookies)
 }
 
-/// `POST /chat`: one message or button press.
+/// `POST /chat`: one message or button press. A message that may be a cry for help is read
+/// first, whole, and always answered with the crisis reply: before any rate limit, length
+/// limit or check of where it came from (a post that fails those changes nothing stored).
 async fn chat_post(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -451,84 +788,138 @@ async fn chat_post(
         Err(e) => return app.failure(&e),
     };
     let default_locale = app.default_locale();
-    // Nothing below the address limit and the origin checks is shown back until we know the
-    // post came from this person's own page.
-    if let Err(wait) = app.limiter.address(peer.ip()) {
-        let view = app.notice(default_locale, History::default(), "web.slow_down", false);
-        let response = app.respond(mode, StatusCode::TOO_MANY_REQUESTS, &id, view);
-        return slow_down(response, wait);
-    }
+    let client = guard::client_ip(peer.ip(), &headers, &app.config.trusted_proxies);
+    // A refusal sets a cookie only for a browser that has none yet, and never echoes the
+    // post: it shows the conversation the browser itself keeps, if any.
+    let refusal_cookies = Cookies {
+        session: cookie_id.is_none(),
+        redirect: true,
+        ..Cookies::default()
+    };
+    let kept = || {
+        let history = match mode {
+            Mode::Page => app.kept(&headers, cookie_id.as_ref()),
+            Mode::Json => None,
+        };
+        history.unwrap_or_default()
+    };
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => {
-            let (status, key) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                (StatusCode::PAYLOAD_TOO_LARGE, "web.too_big")
+            // Nothing could be read, so there is nothing to check: say so kindly, with the
+            // way to help still on screen.
+            let (status, notice) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                (StatusCode::PAYLOAD_TOO_LARGE, Notice::TooBig)
             } else {
-                (StatusCode::BAD_REQUEST, "web.problem")
+                (StatusCode::BAD_REQUEST, Notice::Problem)
             };
-            let view = app.notice(default_locale, History::default(), key, false);
-            return app.respond(mode, status, &id, view);
+            let view = View {
+                keep_log: true,
+                ..View::new(default_locale, kept()).with_notice(Some(notice))
+            };
+            return app.respond(mode, status, &id, view, &headers, refusal_cookies);
         }
     };
-    let trusted = guard::same_origin(&headers)
-        && cookie_id
-            .as_ref()
-            .is_some_and(|id| id.csrf_matches(&app.store, &form.csrf));
-    if !trusted {
-        let view = app.notice(default_locale, History::default(), "web.expired", false);
-        let mut response = app.respond(mode, StatusCode::FORBIDDEN, &id, view);
-        if cookie_id.is_none() {
-            app.set_cookie(&mut response, &id, &headers);
-        }
-        return response;
-    }
     let now = crate::now_secs();
     let key = app.store.key(Channel::Web, id.as_str());
-    let session = app
-        .store
-        .load(&key, now)
-        .unwrap_or_else(|| app.engine.fresh_session(now));
-    let locale = session.locale.clone();
-    let crisis = session.crisis_turns_left > 0;
-    let history = History::parse(&form.log);
-    if let Err(wait) = app.limiter.session(&id) {
-        let view = app.notice(locale, history, "web.slow_down", crisis);
-        let response = app.respond(mode, StatusCode::TOO_MANY_REQUESTS, &id, view);
-        return slow_down(response, wait);
+    let stored = cookie_id.as_ref().and_then(|_| app.store.load(&key, now));
+    let locale = stored
+        .as_ref()
+        .map_or_else(|| default_locale.clone(), |s| s.locale.clone());
+    let asked = app.read(&form, &locale);
+    let trust = guard::check_post(
+        &headers,
+        cookie_id.as_ref(),
+        &form.csrf,
+        &app.store,
+        app.config.public_url.as_ref(),
+    );
+    if let Err(refused) = &trust {
+        tracing::warn!(
+            cause = refused.cause.as_str(),
+            detail = %refused.detail,
+            answered_as_crisis = asked.crisis,
+            "a web post was refused"
+        );
     }
-    let words = app.words(&locale);
-    let (input, said) = if let Some(value) = form.action.filter(|v| !v.is_empty()) {
-        let said = history.label_for(&value).map(Entry::person);
-        (Input::Button(value), said)
-    } else if let Some(name) = form.command.filter(|c| !c.is_empty()) {
-        let (command, label) = match name.as_str() {
-            "mydata" => (Command::MyData, words.get("web.my_data")),
-            "forget" => (Command::Forget, words.get("web.forget")),
-            "privacy" => (Command::Privacy, words.get("web.privacy")),
-            "about" => (Command::About, words.get("web.about")),
-            "help" => (Command::Help, words.get("button.get_help_now")),
-            _ => (Command::Menu, words.get("button.menu")),
-        };
-        (Input::Command(command), Some(Entry::person(&label)))
+    if asked.crisis {
+        // Counted, so a flood stays visible to the limits, but never turned away.
+        let _ = app.limiter.session(&id);
+        let _ = app.limiter.address(client);
     } else {
-        let message = form.message.unwrap_or_default();
-        let message = message.trim();
-        if message.is_empty() {
-            let view = app.notice(locale, history, "web.empty", crisis);
-            return app.respond(mode, StatusCode::UNPROCESSABLE_ENTITY, &id, view);
+        let limited = match &trust {
+            Ok(()) => app
+                .limiter
+                .session(&id)
+                .and_then(|()| app.limiter.address(client)),
+            Err(_) => app.limiter.address(client),
+        };
+        let crisis = stored.as_ref().is_some_and(|s| s.crisis_turns_left > 0);
+        let page_history = || match &trust {
+            Ok(()) => History::parse(&form.log),
+            Err(_) => kept(),
+        };
+        let refusal = |status: StatusCode, notice: Notice| {
+            let view = View {
+                keep_log: true,
+                crisis,
+                reset: notice == Notice::Refused(Refusal::Deleted),
+                ..View::new(locale.clone(), page_history()).with_notice(Some(notice))
+            };
+            let cookies = match &trust {
+                Ok(()) => Cookies {
+                    redirect: true,
+                    ..Cookies::default()
+                },
+                Err(_) => refusal_cookies,
+            };
+            app.respond(mode, status, &id, view, &headers, cookies)
+        };
+        if let Err(wait) = limited {
+            return slow_down(
+                refusal(StatusCode::TOO_MANY_REQUESTS, Notice::SlowDown),
+                wait,
+            );
         }
-        if message.chars().count() > MAX_MESSAGE_CHARS {
-            let view = app.notice(locale, history, "web.too_long", crisis);
-            return app.respond(mode, StatusCode::PAYLOAD_TOO_LARGE, &id, view);
+        if let Err(refused) = &trust {
+            return refusal(StatusCode::FORBIDDEN, Notice::Refused(refused.cause));
         }
-        (Input::from_text(message), Some(Entry::person(message)))
+        if asked.input.is_none() {
+            return refusal(StatusCode::UNPROCESSABLE_ENTITY, Notice::Empty);
+        }
+    }
+    let Some(input) = asked.input else {
+        // Not reached: an empty message is never a cry for help, and is answered above.
+        let view = View::new(locale, History::default()).with_notice(Some(Notice::Empty));
+        return app.respond(
+            mode,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &id,
+            view,
+            &headers,
+            refusal_cookies,
+        );
     };
+    let trusted = trust.is_ok();
+    let history = if trusted {
+        History::parse(&form.log)
+    } else {
+        kept()
+    };
+    let session = stored.unwrap_or_else(|| app.engine.fresh_session(now));
     let outcome = app.engine.handle(session, input, now);
-    app.after(&key, &outcome, now);
-    tracing::debug!(user = %key.log_label(), replies = outcome.replies.len(), "web turn");
+    if trusted {
+        app.after(&key, &outcome, now);
+    }
+    tracing::debug!(user = %key.log_label(), replies = outcome.replies.len(), trusted, "web turn");
     let replies: Vec<Entry> = outcome.replies.iter().map(Entry::from_reply).collect();
+    let notice = match &trust {
+        Err(refused) => Some(Notice::Refused(refused.cause)),
+        Ok(()) => asked.cut.then_some(Notice::Cut),
+    };
     if outcome.effect == Effect::Forget {
-        // Everything is gone: the page's history too, and the cookie gets a new id.
+        // Everything is gone: the page's history too, and the cookie gets a new id. An older
+        // tab's page is then refused with the reason (the mark).
         let new_id = match SessionId::random() {
             Ok(new_id) => new_id,
             Err(e) => {
@@ -540,13 +931,74 @@ async fn chat_post(
         };
         let mut history = History::default();
         history.push(replies);
-        let view = View::turn(&outcome, history, true);
-        return app.respond_turn(mode, &new_id, &headers, view);
+        let view = View::turn(&outcome, history, true).with_notice(notice);
+        let cookies = Cookies {
+            session: true,
+            forgot: true,
+            redirect: true,
+        };
+        return app.respond(mode, StatusCode::OK, &new_id, view, &headers, cookies);
     }
+    let words = app.words(&outcome.session.locale);
+    // A post that was not this page's own is answered, but never echoed.
+    let said = if trusted {
+        app.said(&asked.said, &history, &words)
+    } else {
+        None
+    };
     let mut history = history;
     history.push(said.into_iter().chain(replies).collect());
-    let view = View::turn(&outcome, history, false);
-    app.respond_turn(mode, &id, &headers, view)
+    let view = View {
+        crisis: outcome.crisis_active,
+        reset: notice == Some(Notice::Refused(Refusal::Deleted)),
+        ..View::turn(&outcome, history, false).with_notice(notice)
+    };
+    let cookies = Cookies {
+        session: trusted || cookie_id.is_none(),
+        redirect: true,
+        ..Cookies::default()
+    };
+    app.respond(mode, StatusCode::OK, &id, view, &headers, cookies)
+}
+
+/// "Leave this page quickly" without JavaScript: forget the page the browser keeps, then go
+/// to an everyday page. (The script goes there at once and tells us with `leave_quietly`.)
+async fn leave(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, render::EXIT_URL)]).into_response();
+    clear_page_cookie(&app, &headers, &mut response);
+    response
+}
+
+async fn leave_quietly(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_page_cookie(&app, &headers, &mut response);
+    response
+}
+
+fn clear_page_cookie(app: &App, headers: &HeaderMap, response: &mut Response) {
+    for cookie in page_cookies(None, app.secure(headers)) {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+}
+
+/// The `Set-Cookie` value that keeps `value` as the page cookie, or clears it (`None`). A
+/// session cookie: it goes when the browser closes.
+fn page_cookies(value: Option<&str>, secure: bool) -> Vec<String> {
+    let value = value.unwrap_or_default();
+    let max_age = value.is_empty().then_some(0);
+    vec![guard::set_cookie(
+        PAGE_COOKIE,
+        value,
+        "/chat",
+        max_age,
+        secure,
+    )]
+}
+
+fn page_cookie_sent(headers: &HeaderMap) -> bool {
+    guard::cookie(headers, PAGE_COOKIE).is_some()
 }
 
 // ----- pages that need no session -----
@@ -588,7 +1040,14 @@ async fn topic_page(
     };
     let audience = pick_audience(&query, &topic.audiences);
     let words = app.words(&locale);
-    let body = render::topic_page(&words, content, &locale, topic, audience);
+    let body = render::topic_page(
+        &words,
+        content,
+        &locale,
+        topic,
+        audience,
+        app.public_origin(),
+    );
     shareable(html(StatusCode::OK, body))
 }
 

@@ -9,13 +9,16 @@
 use std::fmt::Write as _;
 
 use crate::content::{Content, Topic};
-use crate::engine::{render_ask, render_more};
+use crate::engine::{MORE_SECTION_KEYS, render_ask, render_more};
 use crate::ids::{Audience, LocaleId};
 
 use super::history::{Entry, Speaker};
 
-/// Where "Leave this page quickly" goes: a neutral, everyday page.
+/// Where "Leave this page quickly" ends up: a neutral, everyday page.
 pub const EXIT_URL: &str = "https://www.bbc.co.uk/weather";
+/// The way out as the page links it: our own `/leave` forgets what the browser holds of the
+/// conversation (the page cookie), then sends the browser on to `EXIT_URL`.
+pub const LEAVE_PATH: &str = "/leave";
 
 /// Escapes text for use in HTML text and in double- or single-quoted attributes.
 pub fn escape(text: &str) -> String {
@@ -33,21 +36,26 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Plain reply text as HTML: paragraphs at blank lines, "\u{2022} " lines as a list, other
-/// line breaks kept.
+/// Reply text as HTML: paragraphs at blank lines, lines starting with "\u{2022}" or "- " as a
+/// list, other line breaks kept, and every phone or text number a `tel:` or `sms:` link.
 pub fn text_html(text: &str) -> String {
-    blocks_html(text, &escape)
+    blocks_html(text, &numbers_html, &[])
 }
 
-/// Like `text_html`, with web addresses made into links: for the static pages, where following
-/// a link loses nothing (in the chat it would lose the conversation, which lives in the page).
-pub fn text_html_linked(text: &str) -> String {
-    blocks_html(text, &linkify)
+/// Like `text_html`, with a "tell me more" text's sections (the notes for other nations, the
+/// rights, the sources) each folded under its heading, closed until asked for.
+pub fn reply_html(words: &Words<'_>, text: &str) -> String {
+    blocks_html(text, &numbers_html, &words.sections())
 }
 
-fn blocks_html(text: &str, inline: &dyn Fn(&str) -> String) -> String {
+/// Like `reply_html`, with web addresses made into links too: for the static pages, where
+/// following a link loses nothing (in the chat it would leave the conversation).
+pub fn page_html(words: &Words<'_>, text: &str) -> String {
+    blocks_html(text, &linkify, &words.sections())
+}
+
+fn blocks_html(text: &str, inline: &dyn Fn(&str) -> String, sections: &[String]) -> String {
     let text = text.replace("\r\n", "\n");
-    let is_item = |line: &str| line.trim_start().starts_with('\u{2022}');
     let mut out = String::new();
     for paragraph in text.split("\n\n") {
         let lines: Vec<&str> = paragraph
@@ -55,36 +63,90 @@ fn blocks_html(text: &str, inline: &dyn Fn(&str) -> String) -> String {
             .map(str::trim_end)
             .filter(|l| !l.trim().is_empty())
             .collect();
-        let mut i = 0;
-        while i < lines.len() {
-            if is_item(lines[i]) {
-                out.push_str("<ul>");
-                while i < lines.len() && is_item(lines[i]) {
-                    let item = lines[i].trim_start().trim_start_matches('\u{2022}').trim();
-                    let _ = write!(out, "<li>{}</li>", inline(item));
-                    i += 1;
-                }
-                out.push_str("</ul>");
-            } else {
-                let start = i;
-                while i < lines.len() && !is_item(lines[i]) {
-                    i += 1;
-                }
-                let joined: Vec<String> = lines[start..i].iter().map(|l| inline(l)).collect();
-                let _ = write!(out, "<p>{}</p>", joined.join("<br>"));
+        let Some(first) = lines.first().map(|l| l.trim_start()) else {
+            continue;
+        };
+        let section = sections
+            .iter()
+            .find(|label| !label.is_empty() && first.starts_with(label.as_str()));
+        match section {
+            Some(label) => {
+                let rest = first[label.len()..].trim();
+                let body: Vec<&str> = std::iter::once(rest)
+                    .filter(|r| !r.is_empty())
+                    .chain(lines[1..].iter().copied())
+                    .collect();
+                let heading = label.trim_end().trim_end_matches(':');
+                let _ = write!(
+                    out,
+                    "<details class=\"section\"><summary><h3>{}</h3></summary>{}</details>",
+                    escape(heading),
+                    lines_html(&body, inline)
+                );
             }
+            None => out.push_str(&lines_html(&lines, inline)),
         }
     }
     out
 }
 
-/// Escapes `text`, turning each `https://` address into a link. An address runs to the next
-/// space, less closing punctuation.
+/// A list item's text, if `line` is one ("\u{2022} text" or "- text").
+fn list_item(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    line.strip_prefix('\u{2022}')
+        .or_else(|| line.strip_prefix("- "))
+        .map(str::trim)
+}
+
+/// The lines of one paragraph: runs of list items as a list, other lines as a paragraph.
+fn lines_html(lines: &[&str], inline: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if list_item(lines[i]).is_some() {
+            out.push_str("<ul>");
+            while let Some(item) = lines.get(i).and_then(|l| list_item(l)) {
+                let _ = write!(out, "<li>{}</li>", inline(item));
+                i += 1;
+            }
+            out.push_str("</ul>");
+        } else {
+            let start = i;
+            while i < lines.len() && list_item(lines[i]).is_none() {
+                i += 1;
+            }
+            let joined: Vec<String> = lines[start..i].iter().map(|l| inline(l)).collect();
+            let _ = write!(out, "<p>{}</p>", joined.join("<br>"));
+        }
+    }
+    out
+}
+
+/// Escapes `text`, making each phone or text number a link that dials it or opens a text.
+pub fn numbers_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut at = 0;
+    for number in super::numbers::find(text) {
+        out.push_str(&escape(&text[at..number.start]));
+        let _ = write!(
+            out,
+            "<a class=\"num\" href=\"{}\">{}</a>",
+            escape(&number.href),
+            escape(&text[number.start..number.end])
+        );
+        at = number.end;
+    }
+    out.push_str(&escape(&text[at..]));
+    out
+}
+
+/// Escapes `text`, turning each `https://` address into a link and each number into a `tel:`
+/// or `sms:` link. An address runs to the next space, less closing punctuation.
 fn linkify(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("https://") {
-        out.push_str(&escape(&rest[..start]));
+        out.push_str(&numbers_html(&rest[..start]));
         let tail = &rest[start..];
         let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
         let url = tail[..end].trim_end_matches([')', '.', ',', ';', ':']);
@@ -95,7 +157,7 @@ fn linkify(text: &str) -> String {
         );
         rest = &tail[url.len()..];
     }
-    out.push_str(&escape(rest));
+    out.push_str(&numbers_html(rest));
     out
 }
 
@@ -125,11 +187,18 @@ impl<'a> Words<'a> {
     pub fn html(&self, key: &str) -> String {
         escape(&self.get(key))
     }
+
+    /// The words that open a section of a "tell me more" text, in this locale.
+    pub fn sections(&self) -> Vec<String> {
+        MORE_SECTION_KEYS.iter().map(|key| self.get(key)).collect()
+    }
 }
 
 /// What the layout needs to know about the page it wraps.
 pub struct Frame<'a> {
     pub title: &'a str,
+    /// The page's own address at the public URL, for a shareable page (`--public-url`).
+    pub canonical: Option<&'a str>,
     pub crisis: bool,
     /// The chat page has the data buttons in its footer (they post through its form).
     pub chat_footer: bool,
@@ -149,24 +218,29 @@ pub fn layout(words: &Words<'_>, frame: &Frame<'_>, main: &str) -> String {
         "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{title} - {site}</title>\n\
+         <title>{title} - {site}</title>\n{canonical}\
          <link rel=\"stylesheet\" href=\"/assets/chat.css\">\n\
          <script src=\"/assets/chat.js\" defer></script>\n</head>\n<body{body_class}>\n\
          <a class=\"skip\" href=\"#main\">{skip}</a>\n\
-         <header class=\"top\"><a class=\"brand\" href=\"/\">{site}</a></header>\n\
-         <nav class=\"bar\" aria-label=\"{help}\"><div class=\"bar-inner\">\n\
+         <header class=\"top\"><a class=\"brand\" href=\"/chat\">{site}</a></header>\n\
+         <nav class=\"bar\" id=\"bar\" aria-label=\"{help}\"><div class=\"bar-inner\">\n\
          <a class=\"help\" id=\"help-now\" href=\"/helplines\">{help}</a>\n\
-         <a class=\"exit\" href=\"{exit}\" rel=\"noreferrer\" data-exit>{leave}</a>\n\
+         <a class=\"exit\" href=\"{leave_path}\" rel=\"noreferrer\" data-exit=\"{exit}\">{leave}</a>\n\
          </div>\n\
-         <p class=\"crisis-banner\" id=\"crisis-banner\">{banner} <a href=\"/helplines\">{help}</a></p>\n\
+         <p class=\"crisis-banner\" id=\"crisis-banner\">{banner}</p>\n\
          </nav>\n<main id=\"main\" tabindex=\"-1\">\n{main}</main>\n<footer class=\"foot\">\n",
         lang = escape(words.lang()),
         title = escape(frame.title),
+        canonical = frame.canonical.map_or_else(String::new, |url| format!(
+            "<link rel=\"canonical\" href=\"{}\">\n",
+            escape(url)
+        )),
         skip = words.html("web.skip"),
         help = words.html("button.get_help_now"),
         exit = EXIT_URL,
+        leave_path = LEAVE_PATH,
         leave = words.html("web.leave"),
-        banner = words.html("web.crisis_banner"),
+        banner = numbers_html(&words.get("web.crisis_banner")),
     );
     if frame.chat_footer {
         let _ = write!(
@@ -181,7 +255,7 @@ pub fn layout(words: &Words<'_>, frame: &Frame<'_>, main: &str) -> String {
     }
     let _ = write!(
         out,
-        "<nav aria-label=\"{site}\"><a href=\"/\">{chat}</a> <a href=\"/helplines\">{helplines}</a> \
+        "<nav aria-label=\"{site}\"><a href=\"/chat\">{chat}</a> <a href=\"/helplines\">{helplines}</a> \
          <a href=\"/privacy\">{privacy}</a> <a href=\"/about\">{about}</a></nav>\n\
          </footer>\n</body>\n</html>\n",
         chat = words.html("web.back_to_chat"),
@@ -216,7 +290,7 @@ pub fn entry_html(words: &Words<'_>, entry: &Entry, latest: bool) -> String {
             if let Some(title) = &entry.title {
                 let _ = write!(out, "<h2>{}</h2>", escape(title));
             }
-            out.push_str(&text_html(&entry.text));
+            out.push_str(&reply_html(words, &entry.text));
             if !entry.buttons.is_empty() {
                 out.push_str("<div class=\"actions\">");
                 for row in &entry.buttons {
@@ -262,9 +336,12 @@ pub struct ChatPage<'a> {
     pub csrf: &'a str,
     /// The history to post back with the next message (the only place it lives).
     pub log: &'a str,
-    /// A kind note about the last request (too long, too fast...), shown by the form.
+    /// A kind note about the last request (cut short, too fast...), shown by the form.
     pub notice: Option<&'a str>,
     pub crisis: bool,
+    /// The page shows no conversation of its own (a plain return visit), so the script may
+    /// put back the one this tab kept.
+    pub restore: bool,
 }
 
 pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
@@ -272,9 +349,14 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
     let _ = write!(
         main,
         "<h1 class=\"chat-title\">{}</h1>\n\
-         <div id=\"log\" class=\"log\" role=\"log\" aria-live=\"polite\" aria-relevant=\"additions\" aria-label=\"{}\">\n",
+         <div id=\"log\" class=\"log\" role=\"log\" aria-live=\"polite\" aria-relevant=\"additions\" aria-label=\"{}\"{}>\n",
         words.html("web.chat_heading"),
         words.html("web.chat_heading"),
+        if page.restore {
+            " data-restore=\"1\""
+        } else {
+            ""
+        },
     );
     main.insert_str(
         0,
@@ -294,13 +376,13 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
     let notice = page.notice.map(escape).unwrap_or_default();
     let _ = write!(
         main,
-        "<form id=\"chat\" class=\"ask\" method=\"post\" action=\"/chat#latest\" data-problem=\"{problem}\">\n\
+        "<form id=\"chat\" class=\"ask\" method=\"post\" action=\"/chat\" data-problem=\"{problem}\">\n\
          <p id=\"notice\" class=\"notice\" role=\"status\">{notice}</p>\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
          <input type=\"hidden\" name=\"log\" value=\"{log}\">\n\
          <label for=\"message\">{label}</label>\n\
          <div class=\"send-row\">\
-         <input id=\"message\" name=\"message\" type=\"text\" maxlength=\"{max}\" autocomplete=\"off\" \
+         <input id=\"message\" name=\"message\" type=\"text\" autocomplete=\"off\" \
          enterkeyhint=\"send\" aria-describedby=\"hint\">\
          <button type=\"submit\" name=\"send\" value=\"1\">{send}</button></div>\n\
          <p id=\"hint\" class=\"hint\">{hint}</p>\n</form>\n",
@@ -308,13 +390,13 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
         csrf = escape(page.csrf),
         log = escape(page.log),
         label = words.html("web.message_label"),
-        max = super::MAX_MESSAGE_CHARS,
         send = words.html("web.send"),
         hint = words.html("web.hint"),
     );
     let title = words.get("web.chat_heading");
     let frame = Frame {
         title: &title,
+        canonical: None,
         crisis: page.crisis,
         chat_footer: true,
     };
@@ -324,13 +406,14 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
 /// A page of fixed text (privacy, about, not found).
 pub fn text_page(words: &Words<'_>, title: &str, text: &str) -> String {
     let main = format!(
-        "<article class=\"page\"><h1>{}</h1>{}<p><a href=\"/\">{}</a></p></article>\n",
+        "<article class=\"page\"><h1>{}</h1>{}<p><a href=\"/chat\">{}</a></p></article>\n",
         escape(title),
-        text_html_linked(text),
+        page_html(words, text),
         words.html("web.back_to_chat"),
     );
     let frame = Frame {
         title,
+        canonical: None,
         crisis: false,
         chat_footer: false,
     };
@@ -351,7 +434,7 @@ pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
             "<li><h2>{name}</h2><p class=\"contact\">{contact}</p><p>{for_whom}</p>\
              <p class=\"small\">{checked} \u{00b7} <a href=\"{source}\" rel=\"noreferrer\">{website}<span class=\"visually-hidden\">: {name}</span></a></p></li>",
             name = escape(&h.name),
-            contact = contact_html(&h.contact),
+            contact = numbers_html(&h.contact),
             for_whom = escape(&h.for_whom),
             checked = escape(&words.get("web.checked").replace("{date}", &h.checked)),
             source = escape(&h.source),
@@ -360,39 +443,16 @@ pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
     }
     let _ = writeln!(
         main,
-        "</ul><p><a href=\"/\">{}</a></p></article>",
+        "</ul><p><a href=\"/chat\">{}</a></p></article>",
         words.html("web.back_to_chat")
     );
     let frame = Frame {
         title: &title,
+        canonical: None,
         crisis: false,
         chat_footer: false,
     };
     layout(words, &frame, &main)
-}
-
-/// A helpline's contact line, with each "Call <number>" made into a `tel:` link so a phone can
-/// dial it with one tap.
-fn contact_html(contact: &str) -> String {
-    let mut out = String::new();
-    let mut rest = contact;
-    while let Some(at) = rest.find("Call ") {
-        let (before, after) = rest.split_at(at + "Call ".len());
-        out.push_str(&escape(before));
-        let len = after
-            .find(|c: char| !(c.is_ascii_digit() || c == ' '))
-            .unwrap_or(after.len());
-        let number = after[..len].trim_end();
-        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 3 {
-            let _ = write!(out, "<a href=\"tel:{digits}\">{}</a>", escape(number));
-        } else {
-            out.push_str(&escape(number));
-        }
-        rest = &after[number.len()..];
-    }
-    out.push_str(&escape(rest));
-    out
 }
 
 /// A topic as a printable, shareable page: the short answer, "tell me more" (with rights,
@@ -403,6 +463,7 @@ pub fn topic_page(
     locale: &LocaleId,
     topic: &Topic,
     audience: Audience,
+    public_url: Option<&str>,
 ) -> String {
     let mut main = format!(
         "<article class=\"page topic\"><h1>{}</h1>",
@@ -437,7 +498,7 @@ pub fn topic_page(
         main,
         "<h2>{}</h2>{}<h2>{}</h2>{}",
         words.html("button.more"),
-        text_html_linked(&render_more(content, locale, topic, audience)),
+        page_html(words, &render_more(content, locale, topic, audience)),
         words.html("button.ask"),
         text_html(&render_ask(content, locale, topic, audience)),
     );
@@ -446,14 +507,28 @@ pub fn topic_page(
         Audience::Parent => "p",
         Audience::Advocate => "adv",
     };
-    let _ = writeln!(
+    let _ = write!(
         main,
-        "<p class=\"no-print\"><a href=\"/?start=t_{id}-a_{short_audience}\">{ask}</a></p></article>",
+        "<p class=\"no-print\"><a href=\"/?start=t_{id}-a_{short_audience}\">{ask}</a></p>",
         id = topic.id,
         ask = words.html("web.ask_in_chat"),
     );
+    // Behind a proxy only the operator knows the address people use: written out in full,
+    // the link can be copied onto a poster or into a message.
+    let canonical =
+        public_url.map(|base| format!("{base}/topics/{}?audience={audience}", topic.id));
+    if let Some(url) = &canonical {
+        let _ = write!(
+            main,
+            "<p class=\"small\">{} <a href=\"{url}\">{url}</a></p>",
+            words.html("web.share_link"),
+            url = escape(url),
+        );
+    }
+    main.push_str("</article>\n");
     let frame = Frame {
         title: &topic.title,
+        canonical: canonical.as_deref(),
         crisis: false,
         chat_footer: false,
     };
@@ -476,32 +551,153 @@ mod tests {
     fn addresses_become_links_on_static_pages_only() {
         let text = "See (https://example.org/a?b=1&c=<2>). Or https://x.y";
         assert_eq!(
-            text_html_linked(text),
-            "<p>See (<a href=\"https://example.org/a?b=1&amp;c=&lt;2&gt;\" rel=\"noreferrer\">\
+            linkify(text),
+            "See (<a href=\"https://example.org/a?b=1&amp;c=&lt;2&gt;\" rel=\"noreferrer\">\
              https://example.org/a?b=1&amp;c=&lt;2&gt;</a>). Or \
-             <a href=\"https://x.y\" rel=\"noreferrer\">https://x.y</a></p>"
+             <a href=\"https://x.y\" rel=\"noreferrer\">https://x.y</a>"
         );
         assert!(!text_html(text).contains("<a "));
         let sneaky = "https://\"onmouseover=\"x";
-        assert!(!text_html_linked(sneaky).contains("\"onmouseover"));
+        assert!(!linkify(sneaky).contains("\"onmouseover"));
     }
 
     #[test]
-    fn helpline_numbers_can_be_tapped() {
+    fn numbers_can_be_tapped_in_replies_and_pages() {
         assert_eq!(
-            contact_html("Call 0800 1111 (free) or chat at childline.org.uk"),
-            "Call <a href=\"tel:08001111\">0800 1111</a> (free) or chat at childline.org.uk"
+            text_html("Call 0800 1111 (free) or text <b> 84001"),
+            "<p>Call <a class=\"num\" href=\"tel:08001111\">0800 1111</a> (free) or text \
+             &lt;b&gt; <a class=\"num\" href=\"sms:84001\">84001</a></p>"
         );
-        assert_eq!(contact_html("Call 999"), "Call <a href=\"tel:999\">999</a>");
-        assert_eq!(contact_html("Text SHOUT to 85258"), "Text SHOUT to 85258");
+        assert_eq!(
+            linkify("see https://x.y/0800111122 or call 999"),
+            "see <a href=\"https://x.y/0800111122\" rel=\"noreferrer\">https://x.y/0800111122</a> \
+             or call <a class=\"num\" href=\"tel:999\">999</a>"
+        );
     }
 
     #[test]
-    fn paragraphs_and_bullets() {
+    fn paragraphs_and_both_kinds_of_list() {
         let html = text_html("Hello\nthere\n\nYou could ask:\n\u{2022} one <b>\n\u{2022} two");
         assert_eq!(
             html,
             "<p>Hello<br>there</p><p>You could ask:</p><ul><li>one &lt;b&gt;</li><li>two</li></ul>"
+        );
+        let html = text_html("Steps:\n- first\n- second, 3 - 2\nafter");
+        assert_eq!(
+            html,
+            "<p>Steps:</p><ul><li>first</li><li>second, 3 - 2</li></ul><p>after</p>"
+        );
+    }
+
+    /// Every helpline number as written in the helplines' contact lines.
+    fn helpline_numbers(content: &Content) -> Vec<String> {
+        let mut numbers = Vec::new();
+        for helpline in &content.helplines {
+            for part in helpline
+                .contact
+                .split(|c: char| !(c.is_ascii_digit() || c == ' '))
+            {
+                let part = part.trim();
+                if part.chars().filter(char::is_ascii_digit).count() >= 3 {
+                    numbers.push(part.to_owned());
+                }
+            }
+        }
+        numbers
+    }
+
+    #[test]
+    fn every_number_in_the_content_is_found() {
+        let content = crate::content::load_embedded().expect("the built-in content loads");
+        let numbers = helpline_numbers(&content);
+        let locale = &content.default_locale;
+        let mut texts: Vec<(String, String)> = Vec::new();
+        for audience in Audience::ALL {
+            for topic in content.topics.values() {
+                let id = &topic.id;
+                texts.push((
+                    format!("{id} short"),
+                    topic.short.for_audience(audience).clone(),
+                ));
+                texts.push((
+                    format!("{id} more"),
+                    render_more(&content, locale, topic, audience),
+                ));
+                texts.push((
+                    format!("{id} ask"),
+                    render_ask(&content, locale, topic, audience),
+                ));
+            }
+            for (flow_id, flow) in &content.flows {
+                for (step_id, step) in &flow.steps {
+                    let text = step.text.for_audience(audience).clone();
+                    texts.push((format!("{flow_id}.{step_id}"), text));
+                }
+            }
+            for (id, page) in &content.pages {
+                texts.push((
+                    format!("page {id}"),
+                    page.text.for_audience(audience).clone(),
+                ));
+            }
+            texts.push((
+                "crisis".into(),
+                content.crisis.reply.for_audience(audience).clone(),
+            ));
+        }
+        for helpline in &content.helplines {
+            texts.push((helpline.name.clone(), helpline.contact.clone()));
+        }
+        for (key, text) in &content.locales[locale].strings {
+            texts.push((key.clone(), text.clone()));
+        }
+        let mut missed = Vec::new();
+        for (name, text) in &texts {
+            let found = crate::web::numbers::find(text);
+            for number in &numbers {
+                for (at, _) in text.match_indices(number.as_str()) {
+                    let end = at + number.len();
+                    let bounded = !text[..at].ends_with(|c: char| c.is_ascii_digit())
+                        && !text[end..].starts_with(|c: char| c.is_ascii_digit());
+                    let linked = found.iter().any(|n| n.start <= at && n.end >= end);
+                    if bounded && !linked {
+                        missed.push(format!("{name}: {number}"));
+                    }
+                }
+            }
+            // And nothing else: every link is to a helpline number.
+            for n in &found {
+                let digits: String = text[n.start..n.end]
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                let known = numbers
+                    .iter()
+                    .any(|k| k.chars().filter(char::is_ascii_digit).collect::<String>() == digits);
+                if !known {
+                    missed.push(format!(
+                        "{name}: {:?} is not a helpline number",
+                        &text[n.start..n.end]
+                    ));
+                }
+            }
+        }
+        assert!(missed.is_empty(), "{}", missed.join("\n"));
+    }
+
+    #[test]
+    fn sections_fold_under_their_headings() {
+        let sections = ["If you are in Wales:".to_owned(), "Sources:".to_owned()];
+        let html = blocks_html(
+            "Main text.\n\nIf you are in Wales: it differs.\n\nSources:\n\u{2022} a\n\u{2022} b",
+            &numbers_html,
+            &sections,
+        );
+        assert_eq!(
+            html,
+            "<p>Main text.</p>\
+             <details class=\"section\"><summary><h3>If you are in Wales</h3></summary><p>it differs.</p></details>\
+             <details class=\"section\"><summary><h3>Sources</h3></summary><ul><li>a</li><li>b</li></ul></details>"
         );
     }
 }

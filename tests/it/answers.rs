@@ -271,9 +271,11 @@ fn a_clarifying_question_takes_a_place_or_a_title() {
     let asked = after(&["my mum"]);
     let id = |i: usize| candidates[i].id().to_owned();
     let last = candidates.len() - 1;
-    let title = |i: usize| ENGINE.content().topics[&rightsbot::ids::TopicId::parse(&id(i)).unwrap()]
-        .title
-        .to_lowercase();
+    let title = |i: usize| {
+        ENGINE.content().topics[&rightsbot::ids::TopicId::parse(&id(i)).unwrap()]
+            .title
+            .to_lowercase()
+    };
     let mut cases: Vec<(String, String)> = [
         ("the first one", 0),
         ("first", 0),
@@ -298,7 +300,10 @@ fn a_clarifying_question_takes_a_place_or_a_title() {
             cases.push((title(i), id(i)));
         }
     }
-    let cases: Vec<(&str, &str)> = cases.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let cases: Vec<(&str, &str)> = cases
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     for (text, topic) in cases {
         let outcome = say(asked.clone(), text);
         assert_eq!(

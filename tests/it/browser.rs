@@ -2,7 +2,10 @@
 //! mum visit me", sees the visiting answer, presses "What can I ask?" and sees the prompts,
 //! once with JavaScript on (no reload) and once with it off (the form posts); it checks the
 //! page at 320px wide, runs axe-core for WCAG 2.1 AA problems, and saves screenshots under
-//! target/.
+//! target/. On a 360px phone and on a desktop, with JavaScript on and off, a cry for help's
+//! reply starts in view below the sticky bar, its numbers are links to call or text, and later
+//! replies' titles are in view too; Back and reload never post again and keep the
+//! conversation and the place in a flow; "Leave this page quickly" forgets the tab's copy.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` and, for the accessibility check, axe-core
 //! from npm (its `axe.min.js` named by `AXE_CORE_JS`); `.ci/run` installs them. Without them
@@ -90,6 +93,17 @@ impl Driver {
     }
 
     async fn browser(&self, chromium: &Path, javascript: bool, profile: &Path) -> Client {
+        self.browser_as(chromium, javascript, profile, None).await
+    }
+
+    /// A browser that is a phone: `Some((width, height))` in CSS pixels, touch and all.
+    async fn browser_as(
+        &self,
+        chromium: &Path,
+        javascript: bool,
+        profile: &Path,
+        phone: Option<(u32, u32)>,
+    ) -> Client {
         let mut options = json!({
             "binary": chromium,
             "args": [
@@ -102,6 +116,11 @@ impl Driver {
         });
         if !javascript {
             options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        if let Some((width, height)) = phone {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true },
+            });
         }
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".into(), options);
@@ -222,7 +241,7 @@ async fn a_person_can_hold_the_conversation_in_a_real_browser() {
                 .wait()
                 .at_most(WAIT)
                 .for_element(Locator::XPath(
-                    "//section[@id='latest']/p[normalize-space()='Where this comes from:']",
+                    "//section[@id='latest']//summary/h3[normalize-space()='Where this comes from']",
                 ))
                 .await
                 .expect("\"tell me more\" pressed from the keyboard");
@@ -403,4 +422,323 @@ async fn ask_about_visiting_in_place(browser: &Client) {
         ))
         .await
         .expect("the prompts");
+}
+
+/// Runs `steps` in `browser`, then closes it whatever happened, then reports.
+async fn in_browser<F, Fut>(browser: Client, steps: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let outcome = tokio::spawn(steps(browser.clone())).await;
+    browser.close().await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Types `text` into the message box and sends it with Enter, as a person would.
+async fn type_and_send(browser: &Client, text: &str) {
+    let message = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#message"))
+        .await
+        .unwrap();
+    message.send_keys(text).await.unwrap();
+    message
+        .send_keys(&String::from(char::from(Key::Enter)))
+        .await
+        .unwrap();
+}
+
+/// Waits until the newest reply has the heading `title`.
+async fn wait_for_reply(browser: &Client, title: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(&format!(
+            "//section[@id='latest']/h2[normalize-space()=\"{title}\"]"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no reply headed {title:?} ({e})"));
+}
+
+/// Where the newest reply's first lines are against the sticky bar and the screen.
+const PLACES: &str = r#"
+    const bar = document.getElementById('bar').getBoundingClientRect();
+    const latest = document.getElementById('latest');
+    const heading = latest.querySelector('h2') || latest;
+    const first = latest.querySelector('p');
+    const line = parseFloat(getComputedStyle(first).lineHeight) || 24;
+    return {
+        bar: bar.bottom,
+        heading: heading.getBoundingClientRect().top,
+        heading_text: heading.textContent,
+        sentence: first.getBoundingClientRect().top,
+        sentence_text: first.textContent,
+        line: line,
+        screen: window.innerHeight,
+        scrolled: window.scrollY,
+    };
+"#;
+
+/// Asserts that the newest reply's heading starts below the sticky bar (nothing hides it)
+/// and its first sentence's first line is on screen: what a person sees first. Layout and
+/// scrolling settle after the page or reply arrives, so it is checked until it holds, up to
+/// `WAIT`.
+async fn assert_reply_starts_in_view(browser: &Client, what: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let places = browser.execute(PLACES, vec![]).await.unwrap();
+        let number = |key: &str| places[key].as_f64().unwrap_or(f64::NAN);
+        let clear_of_bar = number("heading") >= number("bar") - 0.5;
+        let sentence_on_screen = number("sentence") >= number("bar") - 0.5
+            && number("sentence") + number("line") <= number("screen");
+        if clear_of_bar && sentence_on_screen {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: the reply's first line is hidden or off screen: {places}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A viewport screenshot: what the screen shows.
+async fn save_view(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshot_path(name), png).unwrap();
+}
+
+#[tokio::test]
+async fn a_cry_for_help_starts_in_view_with_numbers_to_tap_on_a_phone_and_a_desktop() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start(rightsbot::web::Config::default()).await;
+    let driver = Driver::start(&tools.chromedriver).await;
+    let profiles = tempfile::tempdir().unwrap();
+    for (device, phone) in [("phone", Some((360, 740))), ("desktop", None)] {
+        for javascript in [true, false] {
+            let js = if javascript { "js" } else { "nojs" };
+            let profile = profiles.path().join(format!("{device}-{js}"));
+            let browser = driver
+                .browser_as(&tools.chromium, javascript, &profile, phone)
+                .await;
+            let base = server.url("/");
+            let what = format!(
+                "{device}, JavaScript {}",
+                if javascript { "on" } else { "off" }
+            );
+            in_browser(browser, move |browser| async move {
+                if phone.is_none() {
+                    browser.set_window_size(1000, 700).await.unwrap();
+                }
+                browser.goto(&base).await.unwrap();
+                // A little conversation first, so the reply arrives below the fold.
+                type_and_send(&browser, "can my mum visit me").await;
+                wait_for_reply(&browser, "Visits from family and friends").await;
+                type_and_send(&browser, "i want to kill myself").await;
+                wait_for_reply(&browser, "You matter").await;
+                let crisis = browser
+                    .find(Locator::Css("body.crisis #crisis-banner"))
+                    .await
+                    .unwrap();
+                assert!(
+                    crisis.is_displayed().await.unwrap(),
+                    "{what}: the banner shows"
+                );
+                assert_reply_starts_in_view(&browser, &format!("{what}, the crisis reply")).await;
+                let places = browser.execute(PLACES, vec![]).await.unwrap();
+                assert!(
+                    places["sentence_text"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("It sounds like things are really hard"),
+                    "{what}: {places}"
+                );
+                save_view(&browser, &format!("web-crisis-{device}-{js}.png")).await;
+
+                // Every number in it is a link that dials, or opens a text, with one tap.
+                for (link, label) in [
+                    ("tel:999", "999"),
+                    ("tel:08001111", "0800 1111"),
+                    ("tel:116123", "116 123"),
+                    ("sms:85258?&body=SHOUT", "85258"),
+                    ("tel:111", "111"),
+                ] {
+                    let found = browser
+                        .find(Locator::Css(&format!("#latest a[href=\"{link}\"]")))
+                        .await
+                        .unwrap_or_else(|e| panic!("{what}: no link to {link} ({e})"));
+                    assert_eq!(found.text().await.unwrap(), label);
+                    let size = found.rectangle().await.unwrap();
+                    assert!(
+                        size.2 > 0.0 && size.3 > 0.0,
+                        "{what}: {link} is on the page"
+                    );
+                }
+
+                // Later replies' titles are in view too while the banner shows.
+                type_and_send(&browser, "can they take my phone").await;
+                browser
+                    .wait()
+                    .at_most(WAIT)
+                    .for_element(Locator::XPath(
+                        "//section[@id='latest']/h2[normalize-space()!='You matter']",
+                    ))
+                    .await
+                    .unwrap_or_else(|e| panic!("{what}: no new reply ({e})"));
+                assert!(browser.find(Locator::Css("body.crisis")).await.is_ok());
+                assert_reply_starts_in_view(&browser, &format!("{what}, a reply after it")).await;
+                if phone.is_some() {
+                    save_view(&browser, &format!("web-crisis-next-{device}-{js}.png")).await;
+                }
+            })
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn back_and_reload_keep_the_conversation_and_never_post_again() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start(rightsbot::web::Config::default()).await;
+    let driver = Driver::start(&tools.chromedriver).await;
+    let profiles = tempfile::tempdir().unwrap();
+
+    // Without JavaScript: each post is answered with a redirect, so Back and reload fetch a
+    // page instead of asking to send the form again. (A desktop: chromedriver's emulated
+    // phone waits out its page-load timeout after a tap that posts a form.)
+    let browser = driver
+        .browser(&tools.chromium, false, &profiles.path().join("nojs"))
+        .await;
+    let base = server.url("/");
+    in_browser(browser, move |browser| async move {
+        browser.goto(&base).await.unwrap();
+        ask_about_visiting_in_place(&browser).await;
+        assert_eq!(browser.current_url().await.unwrap().path(), "/chat");
+        browser.back().await.unwrap();
+        let log = browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#log"))
+            .await
+            .expect("Back shows the chat, not a browser error page");
+        let text = log.text().await.unwrap();
+        assert!(text.contains("can my mum visit me"), "{text}");
+        browser.refresh().await.unwrap();
+        let text = browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#log"))
+            .await
+            .expect("reload shows the chat")
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains("You could ask staff"),
+            "the conversation survives a reload: {text}"
+        );
+        let page = browser.source().await.unwrap();
+        assert!(!page.contains("ERR_CACHE_MISS") && !page.contains("Confirm Form Resubmission"));
+    })
+    .await;
+
+    // With JavaScript: a reload puts back the conversation, and the place in a flow.
+    let browser = driver
+        .browser_as(
+            &tools.chromium,
+            true,
+            &profiles.path().join("js"),
+            Some((360, 740)),
+        )
+        .await;
+    let base = server.url("/");
+    in_browser(browser, move |browser| async move {
+        browser.goto(&base).await.unwrap();
+        press(&browser, "I'm a young person").await;
+        press(&browser, "My rights").await;
+        press(&browser, "Is this restriction OK?").await;
+        wait_for_reply(&browser, "Is this restriction OK?").await;
+        press(&browser, "Not sure").await;
+        browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath("//section[@id='latest']//button[normalize-space()=\"It's more about a rule\"]"))
+            .await
+            .unwrap();
+        browser.refresh().await.unwrap();
+        let button = browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath("//section[@id='latest']//button[normalize-space()=\"It's more about a rule\"]"))
+            .await
+            .expect("the flow's step is back after a reload");
+        let text = browser.find(Locator::Css("#log")).await.unwrap().text().await.unwrap();
+        assert!(text.contains("My rights"), "the conversation is back: {text}");
+        assert_reply_starts_in_view(&browser, "after a reload").await;
+        button.click().await.unwrap();
+        browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath("//section[@id='latest']/p[starts-with(normalize-space(), 'Step 1: is there a law')]"))
+            .await
+            .expect("the flow carries on from where it was");
+
+        // "Leave this page quickly" forgets what the tab kept. (It goes to BBC Weather; here,
+        // with no network to reach it, to a page of our own instead.)
+        let exit = browser.find(Locator::Css("a[data-exit]")).await.unwrap();
+        assert_eq!(
+            exit.attr("data-exit").await.unwrap().as_deref(),
+            Some("https://www.bbc.co.uk/weather")
+        );
+        browser
+            .execute(
+                "document.querySelector('a[data-exit]').setAttribute('data-exit', '/healthz');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let entries = "return window.history.length;";
+        let before = browser.execute(entries, vec![]).await.unwrap();
+        exit.click().await.unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while browser.current_url().await.unwrap().path() != "/healthz" {
+            assert!(std::time::Instant::now() < deadline, "did not leave");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The chat's entry in the history was replaced, not added to: Back does not return
+        // to it.
+        let after = browser.execute(entries, vec![]).await.unwrap();
+        assert_eq!(after, before, "the way out replaces the page in the history");
+        browser.goto(&base).await.unwrap();
+        let text = browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#log"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains("Not sure"), "the tab kept nothing: {text}");
+    })
+    .await;
+}
+
+/// Presses the button labelled `label` (only the newest replies have buttons).
+async fn press(browser: &Client, label: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(&format!(
+            "//div[@id='log']//div[@class='actions']//button[normalize-space()=\"{label}\"]"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no button {label:?} ({e})"))
+        .click()
+        .await
+        .unwrap();
 }

@@ -149,3 +149,37 @@ fn counts_hide_small_numbers_that_could_point_at_a_person() {
     assert!(out.contains("20400\tward7\tsectioned\t<5"), "{out}");
     assert!(out.contains("20400\tward7\tvisiting\t7"), "{out}");
 }
+
+#[test]
+fn serving_nothing_is_an_error_that_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .args(["serve", "--no-http"])
+        .arg("--data")
+        .arg(data.path())
+        .env_remove("TELOXIDE_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing to serve"), "{err}");
+    assert!(err.contains("TELOXIDE_TOKEN"), "{err}");
+    // And it stopped before opening anything.
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_public_url_that_is_not_a_site_root_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .args(["serve", "--public-url", "https://rights.example.org/chat"])
+        .arg("--data")
+        .arg(data.path())
+        .env_remove("TELOXIDE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must be the site's root"), "{err}");
+}

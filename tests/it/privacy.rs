@@ -245,90 +245,48 @@ fn check_privacy_text(text: &str) {
 
 // ----- the web chat -----
 
-/// A person with a browser: keeps the cookie and posts back the page's hidden fields.
+/// A person with a browser without JavaScript, as the web tests drive one: keeps its
+/// cookies, posts back the page's hidden fields and follows the redirect after each post.
 struct Browser {
-    client: reqwest::Client,
-    origin: String,
-    cookie: Option<String>,
-    csrf: String,
-    log: String,
-    page: String,
+    person: crate::web::Person,
+    site: Local,
+}
+
+/// The bot's web chat on a loopback port.
+struct Local(String);
+
+impl crate::web::Site for Local {
+    fn origin(&self) -> String {
+        self.0.clone()
+    }
 }
 
 impl Browser {
     async fn open(port: u16) -> Browser {
-        let mut b = Browser {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-            origin: format!("http://127.0.0.1:{port}"),
-            cookie: None,
-            csrf: String::new(),
-            log: String::new(),
-            page: String::new(),
-        };
-        let response = b.client.get(format!("{}/", b.origin)).send().await.unwrap();
-        assert_eq!(b.take(response).await, StatusCode::OK);
-        b
-    }
-
-    async fn take(&mut self, response: reqwest::Response) -> StatusCode {
-        let status = response.status();
-        if let Some(cookie) = crate::web::session_cookie(response.headers()) {
-            self.cookie = Some(cookie);
-        }
-        self.page = response.text().await.unwrap();
-        if self.page.contains("name=\"csrf\"") {
-            self.csrf = crate::web::hidden(&self.page, "csrf");
-            self.log = crate::web::hidden(&self.page, "log");
-        }
-        status
-    }
-
-    async fn post(&mut self, fields: &[(&str, &str)]) -> StatusCode {
-        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf), ("log", &self.log)];
-        form.extend_from_slice(fields);
-        let mut request = self
-            .client
-            .post(format!("{}/chat", self.origin))
-            .header("origin", &self.origin)
-            .form(&form);
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        let response = request.send().await.unwrap();
-        self.take(response).await
+        let site = Local(format!("http://127.0.0.1:{port}"));
+        let person = crate::web::Person::arrive(&site, "/").await;
+        Browser { person, site }
     }
 
     async fn say(&mut self, text: &str) -> StatusCode {
-        self.post(&[("message", text), ("send", "1")]).await
+        self.person.say(&self.site, text).await
     }
 
     async fn command(&mut self, name: &str) -> StatusCode {
-        self.post(&[("message", ""), ("command", name)]).await
+        self.person.command(&self.site, name).await
     }
 
     async fn press(&mut self, label: &str) -> StatusCode {
-        let escaped = label.replace('\'', "&#39;");
-        let end = self
-            .page
-            .find(&format!("\">{escaped}</button>"))
-            .unwrap_or_else(|| panic!("no button {label:?} on the page"));
-        let start = self.page[..end].rfind("value=\"").unwrap() + "value=\"".len();
-        let value = crate::web::attr_unescape(&self.page[start..end]);
-        self.post(&[("message", ""), ("action", &value)]).await
+        self.person.press(&self.site, label).await
     }
 
     fn session_id(&self) -> String {
-        let cookie = self.cookie.as_ref().expect("a session cookie");
-        cookie.split_once('=').unwrap().1.to_owned()
+        self.person.session_id()
     }
 
     /// The page as text (entities decoded, tags left in).
     fn text(&self) -> String {
-        crate::web::attr_unescape(&self.page)
+        self.person.text()
     }
 
     /// The stored record the last `/mydata` shows: the JSON object after the intro.
@@ -494,15 +452,8 @@ async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everyth
     assert!(done[0].text.contains(&ui("forget.done")), "{done:?}");
     let last_update = fake.confirmed_below();
     let mut browser = Browser::open(port).await;
-    browser.cookie = Some(format!("rightsbot_session={web_id}"));
-    let response = browser
-        .client
-        .get(format!("{}/", browser.origin))
-        .header("cookie", browser.cookie.clone().unwrap())
-        .send()
-        .await
-        .unwrap();
-    browser.take(response).await;
+    browser.person.jar.set("rightsbot_session", &web_id, "/");
+    browser.person.get(&browser.site, "/").await;
     assert_eq!(browser.command("forget").await, StatusCode::OK);
     assert_eq!(browser.press(&ui("forget.yes")).await, StatusCode::OK);
     assert!(browser.text().contains(&ui("forget.done")));
