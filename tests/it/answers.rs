@@ -295,8 +295,8 @@ fn a_clarifying_question_takes_a_place_or_a_title() {
     .into_iter()
     .map(|(text, i)| (text.to_owned(), id(i)))
     .collect();
-    for i in 0..candidates.len() {
-        if matches!(candidates[i], Target::Topic(_)) {
+    for (i, candidate) in candidates.iter().enumerate() {
+        if matches!(candidate, Target::Topic(_)) {
             cases.push((title(i), id(i)));
         }
     }
