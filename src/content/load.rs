@@ -860,6 +860,7 @@ impl<'a> Checker<'a> {
                             locale.crisis_phrases = p.value.phrases;
                             locale.ambiguous_phrases = p.value.ambiguous;
                             locale.mention_phrases = p.value.mentions;
+                            locale.distress_emoji = p.value.distress_emoji;
                         }
                     }
                     "intents.toml" => {

@@ -198,6 +198,9 @@ pub struct Locale {
     pub ambiguous_phrases: Vec<String>,
     /// Crisis phrases that only name a danger (`mentions` in crisis.toml).
     pub mention_phrases: Vec<String>,
+    /// Emoji that show distress: a message of emoji alone with one of these gets the check
+    /// question, not "I'm not sure I understood".
+    pub distress_emoji: Vec<String>,
     pub intents: Vec<Intent>,
     /// What the semantic layer learns topics, flows and intents from.
     pub phrasings: Vec<Phrasing>,

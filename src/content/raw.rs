@@ -175,6 +175,8 @@ pub struct RawCrisisPhrases {
     pub ambiguous: Vec<String>,
     #[serde(default)]
     pub mentions: Vec<String>,
+    #[serde(default)]
+    pub distress_emoji: Vec<String>,
 }
 
 /// `locales/<lang>/intents.toml`: smalltalk and help.

@@ -226,6 +226,7 @@ struct LocaleIndex {
     links: Links,
     index: Index,
     semantic: Option<Semantic>,
+    distress_emoji: Vec<String>,
 }
 
 /// The matcher, built once from the content.
@@ -298,7 +299,7 @@ impl Matcher {
         let tokens = index.normaliser.tokens(text);
         let reading = index.semantic.as_ref().and_then(|s| s.read(text));
         let mut evidence = Evidence::default();
-        let crisis = self.crisis(index, &tokens, reading.as_ref(), &mut evidence);
+        let crisis = self.crisis(index, text, &tokens, reading.as_ref(), &mut evidence);
         let decision = self.decide(index, text, &tokens, reading.as_ref(), &mut evidence);
         Analysis {
             crisis,
@@ -313,12 +314,25 @@ impl Matcher {
     fn crisis(
         &self,
         index: &LocaleIndex,
+        text: &str,
         tokens: &[normalise::Token],
         reading: Option<&Reading>,
         evidence: &mut Evidence,
     ) -> CrisisSignal {
         let c = &self.config;
         let lexical = index.crisis.check(tokens, |w| index.index.knows(w));
+        // Emoji alone ("😭😭") say nothing the words or the model can read, but a crying face
+        // deserves a kind question with help one tap away, not "I'm not sure I understood".
+        if lexical == crisis::Found::None
+            && !text.chars().any(char::is_alphanumeric)
+            && index
+                .distress_emoji
+                .iter()
+                .any(|e| text.contains(e.as_str()))
+        {
+            evidence.crisis_source = Some("emoji");
+            return CrisisSignal::Ambiguous;
+        }
         if let Some(r) = reading {
             evidence.risk = r.risk;
             evidence.danger_nearest = r.danger_nearest.clone();
@@ -684,6 +698,10 @@ impl LocaleIndex {
             holdout.map_or(&keep_all, |h| h.leave_out),
             holdout.and_then(|h| h.risk_head.clone()),
         );
+        let mut distress_emoji = locale.distress_emoji.clone();
+        if let Some(d) = default {
+            distress_emoji.extend(d.distress_emoji.iter().cloned());
+        }
         Self {
             normaliser,
             crisis,
@@ -691,6 +709,7 @@ impl LocaleIndex {
             links,
             index,
             semantic,
+            distress_emoji,
         }
     }
 }

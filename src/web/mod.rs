@@ -645,8 +645,9 @@ impl App {
     }
 }
 
-/// The first stretch of at most `MAX_MESSAGE_CHARS` characters of a long `message` that shows
-/// a cry for help on its own. Stretches overlap by half, so any phrase shorter than half a
+/// The stretch of at most `MAX_MESSAGE_CHARS` characters of a long `message` that shows a cry
+/// for help most clearly on its own: the first with a clear signal, else the first with a
+/// signal worth a check question. Stretches overlap by half, so any phrase shorter than half a
 /// stretch lies wholly inside one.
 fn crisis_part(
     matcher: &crate::matcher::Matcher,
@@ -656,14 +657,17 @@ fn crisis_part(
     let chars: Vec<char> = message.chars().collect();
     let step = MAX_MESSAGE_CHARS / 2;
     let mut start = 0;
+    let mut worth_a_check = None;
     loop {
         let end = (start + MAX_MESSAGE_CHARS).min(chars.len());
         let part: String = chars[start..end].iter().collect();
-        if matcher.analyse(locale, &part).crisis != CrisisSignal::None {
-            return Some(part);
+        match matcher.analyse(locale, &part).crisis {
+            CrisisSignal::Clear { .. } => return Some(part),
+            CrisisSignal::Ambiguous if worth_a_check.is_none() => worth_a_check = Some(part),
+            _ => {}
         }
         if end == chars.len() {
-            return None;
+            return worth_a_check;
         }
         start += step;
     }

@@ -3,7 +3,7 @@
 //! goes through this one finder: the crisis reply, topics, flows and the helplines page.
 //!
 //! Content is UK text, so it looks for what UK services publish: a full number starting with
-//! 0 ("0800 1111", "0808 808 8000"), the short emergency and helpline numbers (999, 112, 111,
+//! 0 ("0800 1111", "0808 808 8000"), the short emergency and helpline numbers (999, 112, 111, 101,
 //! 116 xxx), and a five- or six-digit short code that the sentence says to text ("text 84001",
 //! "Text SHOUT to 85258"). It must never link what is not a number to call: years, dates,
 //! section numbers ("section 131A"), ages and counts are left alone.
@@ -83,11 +83,21 @@ fn starts_a_number(text: &str, i: usize) -> bool {
 
 /// The link for the digits of a number, if they are a number someone can call or text.
 fn href(digits: &str, texting: bool, before: &str) -> Option<String> {
+    // "[1986] AC 112" is a law report, not a number to ring: a short number after a year in
+    // brackets and a report's abbreviation is left alone ("NHS 111" is still a number).
+    let mut words = before.trim_end().rsplit(char::is_whitespace);
+    let cited = words
+        .next()
+        .is_some_and(|w| w.len() >= 2 && w.chars().all(|c| c.is_ascii_uppercase()))
+        && words.next().is_some_and(|w| w.ends_with(']'));
+    if cited && digits.len() <= 4 {
+        return None;
+    }
     let phone = (digits.starts_with('0') && (8..=11).contains(&digits.len()))
-        || matches!(digits, "999" | "112" | "111")
+        || matches!(digits, "999" | "112" | "111" | "101")
         || (digits.starts_with("116") && digits.len() == 6);
     let short_code = !digits.starts_with('0') && (5..=6).contains(&digits.len());
-    if texting && (phone || short_code) && !matches!(digits, "999" | "112" | "111") {
+    if texting && (phone || short_code) && !matches!(digits, "999" | "112" | "111" | "101") {
         // "Text SHOUT to 85258": the word to send goes in the message, ready to send.
         let body = keyword(before)
             .map(|w| format!("?&body={w}"))

@@ -153,11 +153,12 @@ fn a_clear_yes_to_are_you_safe_carries_on_as_the_button_does() {
     for text in safe {
         let outcome = say(asked.clone(), text);
         assert_eq!(outcome.replies, pressed.replies, "{text:?}");
-        assert_eq!(
-            outcome.session.crisis_turns_left,
-            pressed.session.crisis_turns_left
+        // "Get help now" may stay on screen longer when the answer itself sounded worrying
+        // to the classifier ("fine"), never shorter.
+        assert!(
+            outcome.session.crisis_turns_left >= pressed.session.crisis_turns_left,
+            "{text:?}"
         );
-        assert!(!outcome.trace.crisis, "{text:?}");
     }
 }
 

@@ -350,3 +350,21 @@ fn a_long_message_is_read_for_its_question_and_its_danger() {
         "the danger at the end was missed"
     );
 }
+
+#[test]
+fn an_emoji_that_shows_distress_gets_a_kind_question_not_a_cold_fallback() {
+    for text in ["😢", "😭😭😭", "💔 💔", "🆘"] {
+        assert_eq!(
+            matcher().analyse(&en(), text).crisis,
+            CrisisSignal::Ambiguous,
+            "{text:?}"
+        );
+    }
+    for text in ["🙂", "👍👍", "😂"] {
+        assert_eq!(
+            matcher().analyse(&en(), text).crisis,
+            CrisisSignal::None,
+            "{text:?}"
+        );
+    }
+}

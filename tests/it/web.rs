@@ -1309,11 +1309,11 @@ async fn lists_and_sections_read_well_on_a_phone() {
         .await
         .unwrap();
     assert!(
-        page.contains("<ul><li>If you understand what ECT is"),
+        page.contains("<ul><li>You understand what ECT is"),
         "{page}"
     );
     assert!(
-        !page.contains("<p>- If you understand"),
+        !page.contains("<p>- You understand"),
         "no dashes left as text"
     );
     // In the chat, "tell me more" folds the notes for other nations and the sources under
