@@ -77,6 +77,9 @@ pub struct Config {
     pub crisis_check_min: f32,
     /// The crisis classifier's probability that gives the crisis reply straight away.
     pub crisis_clear_min: f32,
+    /// The probability at which harm by others (by the nearest danger examples' vote) gets
+    /// the crisis reply with the abuse helplines rather than the check question.
+    pub crisis_abuse_min: f32,
     /// Under this probability, a phrase that may be a figure of speech ("this place is killing
     /// me") is taken as one. Never applies to a clear crisis phrase.
     pub crisis_calm_max: f32,
@@ -109,6 +112,7 @@ impl Default for Config {
             out_of_scope_margin: 0.05,
             crisis_check_min: 0.5,
             crisis_clear_min: 0.9,
+            crisis_abuse_min: 0.6,
             crisis_calm_max: 0.05,
             abuse_kinds: Vec::new(),
         }
@@ -374,7 +378,7 @@ impl Matcher {
             }
             // Harm by staff, another patient or someone outside is never met with only a
             // question: it brings the abuse helplines and help outside the ward.
-            (_, Some(r)) if r.risk >= c.crisis_check_min && r.abuse => {
+            (_, Some(r)) if r.risk >= c.crisis_abuse_min && r.abuse => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Clear {
                     category: r.danger_kind.clone().unwrap_or_else(|| "abuse".into()),
