@@ -168,6 +168,15 @@ impl Decision {
         }
     }
 
+    /// The targets this decision answers with or offers: what a person can reach from it.
+    pub fn offered(&self) -> Vec<Target> {
+        match self {
+            Decision::Answer { target, .. } => vec![target.clone()],
+            Decision::Clarify { candidates, .. } => candidates.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn score(&self) -> f32 {
         match self {
             Decision::Answer { score, .. }

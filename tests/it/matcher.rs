@@ -140,11 +140,7 @@ fn typos_and_text_speak_still_find_the_topic() {
         ("im on 2:1 obs ALL THE TIME!!!", "observations"),
     ] {
         // Answered, or the one thing offered in "is it this?": found either way.
-        let found = match analyse(text).decision {
-            Decision::Answer { target, .. } => vec![target],
-            Decision::Clarify { candidates, .. } => candidates,
-            _ => vec![],
-        };
+        let found = analyse(text).decision.offered();
         assert!(
             found.iter().any(|t| t.id() == topic),
             "{text:?} -> {found:?}"

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use rightsbot::content::{self, Content};
 use rightsbot::embedder::{Embedder, similarity};
 use rightsbot::ids::LocaleId;
-use rightsbot::matcher::{CrisisSignal, Decision, Matcher, Target};
+use rightsbot::matcher::{CrisisSignal, Matcher, Target};
 
 fn content() -> &'static Content {
     static CONTENT: OnceLock<Content> = OnceLock::new();
@@ -304,11 +304,7 @@ fn meaning_finds_topics_in_words_no_trigger_uses() {
         ),
     ] {
         let a = matcher().analyse(&en(), text);
-        let offered = match &a.decision {
-            Decision::Answer { target, .. } => vec![target.clone()],
-            Decision::Clarify { candidates, .. } => candidates.clone(),
-            _ => vec![],
-        };
+        let offered = a.decision.offered();
         assert!(
             offered
                 .iter()
@@ -326,11 +322,7 @@ fn a_long_message_is_read_for_its_question_and_its_danger() {
                     weekends, and the ward says visiting is only in the afternoons. Can they \
                     change the visiting times for us?";
     let a = matcher().analyse(&en(), question);
-    let offered = match &a.decision {
-        Decision::Answer { target, .. } => vec![target.clone()],
-        Decision::Clarify { candidates, .. } => candidates.clone(),
-        _ => vec![],
-    };
+    let offered = a.decision.offered();
     assert!(
         offered
             .iter()
