@@ -104,13 +104,25 @@ pub struct ModelFiles {
     pub config: String,
 }
 
-/// Precomputed unit vectors of every text the semantic layer knows, and the trained risk head.
+/// The classifiers `rightsbot embed` fits over the vectors.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Heads {
+    /// Danger now against everything else: the crisis classifier.
+    pub risk: LinearHead,
+    /// Out of scope against the topics' and flows' phrasings: a near miss from outside a
+    /// ward ("visiting times at the maternity unit") shares words with a topic but not its
+    /// purpose.
+    pub scope: LinearHead,
+}
+
+/// Precomputed unit vectors of every text the semantic layer knows, and the trained heads.
 #[derive(Clone, Debug, Default)]
 pub struct Vectors {
     pub dimensions: usize,
     by_text: HashMap<String, usize>,
     data: Vec<f32>,
     pub risk_head: LinearHead,
+    pub scope_head: LinearHead,
 }
 
 impl Vectors {
@@ -137,6 +149,8 @@ struct Header {
     dimensions: usize,
     texts: Vec<String>,
     risk_head: LinearHead,
+    #[serde(default)]
+    scope_head: LinearHead,
 }
 
 /// A fingerprint of the model and the texts: a vectors file is fresh when it carries the
@@ -161,7 +175,7 @@ pub fn write_vectors(
     model: String,
     texts: &BTreeSet<String>,
     vectors: &[Vec<f32>],
-    risk_head: LinearHead,
+    heads: Heads,
 ) -> Vec<u8> {
     let dimensions = vectors.first().map_or(0, Vec::len);
     let header = Header {
@@ -169,7 +183,8 @@ pub fn write_vectors(
         model,
         dimensions,
         texts: texts.iter().cloned().collect(),
-        risk_head,
+        risk_head: heads.risk,
+        scope_head: heads.scope,
     };
     let mut out = VECTORS_MAGIC.to_vec();
     out.extend(serde_json::to_vec(&header).expect("a header always serialises"));
@@ -226,6 +241,7 @@ pub fn read_vectors_with_model(bytes: &[u8]) -> Result<(String, String, Vectors)
             by_text,
             data,
             risk_head: header.risk_head,
+            scope_head: header.scope_head,
         },
     ))
 }

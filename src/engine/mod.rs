@@ -70,6 +70,14 @@ pub const UI_KEYS: &[&str] = &[
     "crisis.ok",
     "crisis.ok_reply",
     "crisis.topic_offer",
+    "mydata.plain",
+    "mydata.who",
+    "mydata.who_unknown",
+    "mydata.language",
+    "mydata.flow",
+    "mydata.crisis",
+    "mydata.disclaimer",
+    "mydata.last_seen",
     "mydata.intro",
     "forget.ask",
     "forget.yes",
@@ -300,6 +308,38 @@ impl<'a> Turn<'a> {
         self.session.audience()
     }
 
+    /// What `/mydata` says first: the stored record in plain words, one fact a line, so a
+    /// child need not read JSON to know what is kept.
+    fn plain_record(&self) -> String {
+        let s = &self.session;
+        let fill = |key: &str, value: &str| self.ui(key).replacen("{}", value, 1);
+        let mut lines = vec![self.ui("mydata.plain")];
+        lines.push(match s.audience {
+            Some(a) => fill(
+                "mydata.who",
+                &format!(
+                    "\u{201c}{}\u{201d}",
+                    self.ui(&format!("audience.{}", a.as_str()))
+                ),
+            ),
+            None => self.ui("mydata.who_unknown"),
+        });
+        lines.push(fill("mydata.language", &self.ui("language.name")));
+        if let Some(position) = &s.flow
+            && let Some(flow) = self.content.flows.get(&position.flow)
+        {
+            lines.push(fill("mydata.flow", &flow.title));
+        }
+        if s.crisis_turns_left > 0 {
+            lines.push(fill("mydata.crisis", &s.crisis_turns_left.to_string()));
+        }
+        if s.disclaimer_shown {
+            lines.push(self.ui("mydata.disclaimer"));
+        }
+        lines.push(fill("mydata.last_seen", &calendar_date(s.last_seen)));
+        lines.join("\n")
+    }
+
     fn say(&mut self, title: Option<String>, text: String, buttons: Vec<Vec<Button>>) {
         self.replies.push(Reply {
             title,
@@ -341,7 +381,11 @@ impl<'a> Turn<'a> {
         self.trace.crisis = self.raised_crisis;
         if let Some(at) = self.mydata_reply {
             let record = String::from_utf8_lossy(&self.session.to_record()).into_owned();
-            let text = format!("{}\n\n{record}", self.ui("mydata.intro"));
+            let text = format!(
+                "{}\n\n{}\n\n{record}",
+                self.plain_record(),
+                self.ui("mydata.intro")
+            );
             if let Some(reply) = self.replies.get_mut(at) {
                 reply.text = text;
             }
@@ -1078,4 +1122,48 @@ pub fn oversized_replies(content: &Content, max: usize) -> Vec<(String, String)>
         }
     }
     out
+}
+
+/// "29 November 2026" for Unix seconds (UTC), by the proleptic Gregorian calendar.
+fn calendar_date(unix_seconds: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's days_from_civil, inverted).
+    let z = (unix_seconds / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{day} {} {year}", MONTHS[(month - 1) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::calendar_date;
+
+    #[test]
+    fn dates_are_written_as_people_write_them() {
+        assert_eq!(calendar_date(0), "1 January 1970");
+        assert_eq!(calendar_date(951_782_400), "29 February 2000");
+        assert_eq!(calendar_date(1_795_996_799), "29 November 2026");
+        // 2100 is not a leap year.
+        assert_eq!(calendar_date(4_107_542_400), "1 March 2100");
+    }
 }

@@ -228,20 +228,15 @@ pub fn cross_validate(
     let matchers: Vec<Matcher> = (0..folds)
         .map(|k| {
             let leave_out = move |id: &str| fold_of(id) == k;
-            let head = locale.vectors.as_ref().map(|v| {
-                let training = super::semantic::risk_training_set(locale, v, &leave_out);
-                super::semantic::train_risk_head(
-                    &training,
-                    super::semantic::DANGER_WEIGHT,
-                    super::semantic::L2,
-                    super::semantic::NEWTON_STEPS,
-                )
-            });
+            let heads = locale
+                .vectors
+                .as_ref()
+                .map(|v| super::semantic::train_heads(locale, v, &leave_out));
             Matcher::with_holdout(
                 content,
                 &super::Holdout {
                     leave_out: &leave_out,
-                    risk_head: head,
+                    heads,
                 },
             )
         })

@@ -73,6 +73,9 @@ pub struct Config {
     /// A message this much closer to an out-of-scope phrasing than to any topic is turned away
     /// kindly, unless its words clearly name a topic.
     pub out_of_scope_margin: f32,
+    /// The out-of-scope classifier this sure turns a message away whatever it shares with a
+    /// topic.
+    pub out_of_scope_min: f32,
     /// The crisis classifier's probability that asks the gentle check question.
     pub crisis_check_min: f32,
     /// The crisis classifier's probability that gives the crisis reply straight away.
@@ -110,6 +113,7 @@ impl Default for Config {
             semantic_sure: 0.75,
             semantic_triggers: false,
             out_of_scope_margin: 0.05,
+            out_of_scope_min: 0.55,
             crisis_check_min: 0.5,
             crisis_clear_min: 0.9,
             crisis_abuse_min: 0.6,
@@ -249,11 +253,11 @@ pub struct Matcher {
     locales: BTreeMap<LocaleId, LocaleIndex>,
 }
 
-/// Cross-validation's view: what to leave out of the semantic layer, and the risk head
-/// trained without it.
+/// Cross-validation's view: what to leave out of the semantic layer, and the heads trained
+/// without it.
 pub struct Holdout<'a> {
     pub leave_out: &'a dyn Fn(&str) -> bool,
-    pub risk_head: Option<crate::content::semantic::LinearHead>,
+    pub heads: Option<crate::content::semantic::Heads>,
 }
 
 impl Matcher {
@@ -555,9 +559,9 @@ impl Matcher {
             evidence.semantic = r.doc_scores[best_doc];
             evidence.nearest = r.nearest[best_doc].clone();
             let closest_topic = r.doc_scores.iter().copied().fold(0.0, f32::max);
-            if r.out_of_scope >= closest_topic + c.out_of_scope_margin
-                && lexical[best_doc] < c.answer_min
-            {
+            let nearer_out_of_scope = r.out_of_scope >= closest_topic + c.out_of_scope_margin
+                && lexical[best_doc] < c.answer_min;
+            if nearer_out_of_scope || r.scope_risk >= c.out_of_scope_min {
                 return Decision::Fallback { score: best };
             }
         }
@@ -709,7 +713,7 @@ impl LocaleIndex {
             },
             &content.matcher.abuse_kinds,
             holdout.map_or(&keep_all, |h| h.leave_out),
-            holdout.and_then(|h| h.risk_head.clone()),
+            holdout.and_then(|h| h.heads.clone()),
         );
         let mut distress_emoji = locale.distress_emoji.clone();
         if let Some(d) = default {

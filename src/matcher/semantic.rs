@@ -12,7 +12,10 @@
 //! It never decides alone: `Matcher` weighs this evidence with the lexical scores.
 
 use super::Doc;
-use crate::content::{Locale, PhrasingTarget, semantic::LinearHead};
+use crate::content::{
+    Locale, PhrasingTarget,
+    semantic::{Heads, LinearHead},
+};
 use crate::embedder::{Bank, Embedder};
 
 /// Pieces longer than this many words are cut into overlapping windows.
@@ -39,7 +42,7 @@ pub(super) struct Semantic {
     bank: Bank,
     owners: Vec<Owner>,
     ids: Vec<String>,
-    risk_head: LinearHead,
+    heads: Heads,
     danger_bank: Bank,
     danger: Vec<DangerExample>,
     docs: usize,
@@ -54,6 +57,8 @@ pub(super) struct Reading {
     pub nearest: Vec<Option<String>>,
     /// The best similarity to an out-of-scope phrasing.
     pub out_of_scope: f32,
+    /// The out-of-scope classifier's probability for the whole message.
+    pub scope_risk: f32,
     /// The crisis classifier's probability for the message: the mean of the whole message's
     /// and the most worrying piece's, so one dark sentence in a calm paragraph counts, but
     /// less than a message that is dark throughout.
@@ -77,7 +82,7 @@ impl Semantic {
         doc_triggers: &[Vec<&str>],
         abuse_kinds: &[String],
         holdout: &dyn Fn(&str) -> bool,
-        risk_head: Option<LinearHead>,
+        heads: Option<Heads>,
     ) -> Option<Self> {
         let model = locale.model.as_ref()?;
         let vectors = locale.vectors.as_ref()?;
@@ -130,7 +135,10 @@ impl Semantic {
             bank,
             owners,
             ids,
-            risk_head: risk_head.unwrap_or_else(|| vectors.risk_head.clone()),
+            heads: heads.unwrap_or_else(|| Heads {
+                risk: vectors.risk_head.clone(),
+                scope: vectors.scope_head.clone(),
+            }),
             danger_bank: Bank::new(&danger_rows),
             danger,
             docs: docs.len(),
@@ -168,9 +176,12 @@ impl Semantic {
                 }
             }
         }
+        if let Some(whole) = vectors.first() {
+            reading.scope_risk = self.heads.scope.probability(whole);
+        }
         let risks: Vec<f32> = vectors
             .iter()
-            .map(|v| self.risk_head.probability(v))
+            .map(|v| self.heads.risk.probability(v))
             .collect();
         let Some((worst, &risk)) = risks
             .iter()
@@ -375,6 +386,47 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
 pub const DANGER_WEIGHT: f64 = 2.0;
 pub const L2: f64 = 1e-3;
 pub const NEWTON_STEPS: usize = 25;
+/// The out-of-scope head: out-of-scope phrasings are few beside the topics', so they weigh
+/// more, and a light penalty lets it use the fine distinctions between near neighbours.
+pub const OUT_OF_SCOPE_WEIGHT: f64 = 3.0;
+pub const SCOPE_L2: f64 = 1e-4;
+
+/// Both heads, trained on the vectors of `locale`'s examples and phrasings, leaving out what
+/// `leave_out` names.
+pub fn train_heads(
+    locale: &Locale,
+    vectors: &crate::content::Vectors,
+    leave_out: &dyn Fn(&str) -> bool,
+) -> Heads {
+    let risk = risk_training_set(locale, vectors, leave_out);
+    let scope = scope_training_set(locale, vectors, leave_out);
+    Heads {
+        risk: train_risk_head(&risk, DANGER_WEIGHT, L2, NEWTON_STEPS),
+        scope: train_risk_head(&scope, OUT_OF_SCOPE_WEIGHT, SCOPE_L2, NEWTON_STEPS),
+    }
+}
+
+/// What the out-of-scope head learns from: out-of-scope phrasings against the topics' and
+/// flows' (smalltalk and help are told apart by their own phrasings).
+pub fn scope_training_set<'a>(
+    locale: &'a Locale,
+    vectors: &'a crate::content::Vectors,
+    leave_out: &dyn Fn(&str) -> bool,
+) -> Vec<(&'a [f32], bool)> {
+    locale
+        .phrasings
+        .iter()
+        .filter(|p| !leave_out(&p.id))
+        .filter_map(|p| {
+            let out = match p.target {
+                PhrasingTarget::OutOfScope => true,
+                PhrasingTarget::Topic(_) | PhrasingTarget::Flow(_) => false,
+                PhrasingTarget::Intent(_) => return None,
+            };
+            Some((vectors.get(&p.text)?, out))
+        })
+        .collect()
+}
 
 /// What the risk head learns from: danger examples against safe ones and every ordinary
 /// phrasing (a rights question is not a crisis), leaving out what `leave_out` names.
@@ -451,16 +503,15 @@ pub fn build_vectors(
         model_hash.clone(),
         &texts,
         &vectors,
-        LinearHead::default(),
+        Heads::default(),
     );
     let (_, fresh) = files::read_vectors(&unheaded)?;
-    let training = risk_training_set(locale, &fresh, &|_| false);
-    let head = train_risk_head(&training, DANGER_WEIGHT, L2, NEWTON_STEPS);
+    let heads = train_heads(locale, &fresh, &|_| false);
     Ok(files::write_vectors(
         fingerprint,
         model_hash,
         &texts,
         &vectors,
-        head,
+        heads,
     ))
 }

@@ -582,3 +582,36 @@ fn teloxide_s_update_logging_machinery_is_never_used() {
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// A child asking "what do you keep about me?" reads the answer in plain words first, one fact
+/// a line, before the stored record (which stays last and exact).
+#[test]
+fn what_is_kept_is_said_in_plain_words_before_the_record() {
+    let engine = Engine::new(content().clone());
+    let now = 1_795_996_000; // 29 November 2026
+    let mut session = engine.fresh_session(now);
+    for text in ["/start", "im a young person", "this place is killing me"] {
+        session = engine.handle(session, Input::from_text(text), now).session;
+    }
+    let outcome = engine.handle(session, Input::Command(Command::MyData), now);
+    let text = &outcome.replies[0].text;
+    let plain = text.split("\n\n").next().unwrap();
+    for fact in [
+        "I never keep your messages.",
+        "You told me: \u{201c}I'm a young person\u{201d}",
+        "Language: English",
+        "Replies that will still show the help button: 1",
+        "You last wrote on 29 November 2026.",
+    ] {
+        assert!(plain.contains(fact), "{fact:?} missing from:\n{plain}");
+    }
+    assert!(
+        !plain.contains('{') && !plain.contains('"'),
+        "no stored form in the plain words:\n{plain}"
+    );
+    assert_eq!(
+        shown_record(text).as_bytes(),
+        outcome.session.to_record(),
+        "the record is still shown exactly, last"
+    );
+}
