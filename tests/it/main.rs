@@ -11,6 +11,7 @@ mod hostile;
 mod live_bot;
 mod matcher;
 mod privacy;
+mod redis_server;
 mod semantic;
 mod store;
 mod telegram;
