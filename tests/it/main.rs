@@ -12,6 +12,7 @@ mod live_bot;
 mod matcher;
 mod privacy;
 mod redis_server;
+mod replicas;
 mod semantic;
 mod store;
 mod telegram;

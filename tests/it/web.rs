@@ -171,8 +171,25 @@ impl Person {
     }
 
     pub fn new() -> Person {
+        Person::with_client(client())
+    }
+
+    /// A person whose browser opens a new connection for every request, so that a load
+    /// balancer in front may send each one to another replica.
+    pub fn without_keep_alive() -> Person {
+        Person::with_client(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn with_client(client: reqwest::Client) -> Person {
         Person {
-            client: client(),
+            client,
             jar: Jar::default(),
             csrf: String::new(),
             log: String::new(),
@@ -303,7 +320,7 @@ fn button_value(html: &str, label: &str) -> String {
     attr_unescape(&html[start..end])
 }
 
-fn text_of(html: &str) -> String {
+pub fn text_of(html: &str) -> String {
     attr_unescape(html)
 }
 

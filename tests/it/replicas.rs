@@ -1,0 +1,295 @@
+//! Several `rightsbot serve` processes on one real `redis-server` behave as one bot: behind
+//! the test's own round-robin TCP balancer on loopback, a web conversation moves between
+//! replicas on every request, goes on through the other when one is killed mid-conversation,
+//! and "forget me" erases it everywhere; nothing in Redis says who anyone is or what they said.
+//! And when Redis goes away for a while the bot still answers (the crisis reply first), says
+//! it cannot remember the conversation, and recovers when Redis is back, without a restart.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use rightsbot::store::{Channel, Options, Store};
+
+use crate::live_bot::ui;
+use crate::redis_server::RedisServer;
+use crate::web::{Person, Site, text_of};
+
+/// One `rightsbot serve` process serving the web chat only, on Redis.
+pub struct Replica {
+    child: Child,
+    pub addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Replica {
+    /// Starts one on `port`, with `public` as its --public-url.
+    pub async fn start(
+        redis_url: &str,
+        secret: &Path,
+        dir: &Path,
+        port: u16,
+        public: &str,
+    ) -> Replica {
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let log = dir.join(format!("replica-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+            .arg("--data")
+            .arg(dir.join(format!("data-{port}")))
+            .args(["--store", redis_url])
+            .arg("--secret-file")
+            .arg(secret)
+            .args(["serve", "--http", &addr.to_string(), "--public-url", public])
+            .env_remove("TELOXIDE_TOKEN")
+            .env_remove("RIGHTSBOT_STORE")
+            .env_remove("RIGHTSBOT_SECRET_FILE")
+            .env_remove("RIGHTSBOT_PUBLIC_URL")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts");
+        let mut replica = Replica { child, addr, log };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(Some(status)) = replica.child.try_wait() {
+                panic!("a replica exited ({status}):\n{}", replica.log());
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return replica;
+            }
+            assert!(Instant::now() < deadline, "no replica:\n{}", replica.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// As a crash would: no chance to finish anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A round-robin TCP balancer: each connection goes to the next replica that accepts it (a
+/// dead one is skipped, as a balancer's health check would).
+pub struct Balancer {
+    pub addr: SocketAddr,
+    /// How many connections each replica got.
+    pub served: Arc<Vec<AtomicUsize>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Balancer {
+    pub async fn start(listener: tokio::net::TcpListener, replicas: Vec<SocketAddr>) -> Balancer {
+        let addr = listener.local_addr().unwrap();
+        let served: Arc<Vec<AtomicUsize>> =
+            Arc::new(replicas.iter().map(|_| AtomicUsize::new(0)).collect());
+        let next = Arc::new(AtomicUsize::new(0));
+        let counts = served.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let (replicas, next, counts) = (replicas.clone(), next.clone(), counts.clone());
+                tokio::spawn(async move {
+                    let first = next.fetch_add(1, Ordering::Relaxed);
+                    for i in 0..replicas.len() {
+                        let which = (first + i) % replicas.len();
+                        if let Ok(mut outbound) =
+                            tokio::net::TcpStream::connect(replicas[which]).await
+                        {
+                            counts[which].fetch_add(1, Ordering::Relaxed);
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Balancer { addr, served, task }
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Site for Balancer {
+    fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A single replica, reached directly.
+struct Direct(SocketAddr);
+
+impl Site for Direct {
+    fn origin(&self) -> String {
+        format!("http://{}", self.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_are_one_bot_and_a_conversation_survives_losing_one() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    // One after the other: the first creates the shared secret.
+    let mut a = Replica::start(&redis.url(0), &secret, dir.path(), free_port(), &public).await;
+    let b = Replica::start(&redis.url(0), &secret, dir.path(), free_port(), &public).await;
+    let balancer = Balancer::start(listener, vec![a.addr, b.addr]).await;
+
+    let mut person = Person::without_keep_alive();
+    assert_eq!(person.get(&balancer, "/").await, StatusCode::OK);
+    assert!(text_of(&person.page).contains("Who are you?"));
+    let question = "can my mum visit me";
+    assert_eq!(
+        person.press(&balancer, "I'm a young person").await,
+        StatusCode::OK
+    );
+    assert_eq!(person.say(&balancer, question).await, StatusCode::OK);
+    assert!(text_of(&person.page).contains("Visits from family and friends"));
+    assert_eq!(person.command(&balancer, "mydata").await, StatusCode::OK);
+    assert!(
+        text_of(&person.page).contains("\"audience\":\"young_person\""),
+        "a replica that did not take the audience remembers it"
+    );
+    let served: Vec<usize> = balancer
+        .served
+        .iter()
+        .map(|n| n.load(Ordering::Relaxed))
+        .collect();
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "both replicas served: {served:?}"
+    );
+
+    // Mid-conversation: the bot has asked whether to delete everything. One replica dies.
+    assert_eq!(person.say(&balancer, "/forget").await, StatusCode::OK);
+    assert!(text_of(&person.page).contains("Do you want me to delete everything"));
+    let old_id = person.session_id();
+    a.kill();
+    assert_eq!(
+        person.press(&balancer, "Yes, delete it").await,
+        StatusCode::OK
+    );
+    assert!(
+        text_of(&person.page).contains("I've deleted everything I kept about you"),
+        "the other replica carried on:\n{}\n{}",
+        text_of(&person.page),
+        b.log()
+    );
+
+    // Erased for every replica; and nothing in Redis says who anyone was or what they said.
+    let store = Store::connect(&Options {
+        data: dir.path().join("reader"),
+        url: Some(redis.url(0)),
+        secret_file: Some(secret.clone()),
+        ttl_secs: 30 * 24 * 60 * 60,
+    })
+    .await
+    .unwrap();
+    let key = store.key(Channel::Web, &old_id);
+    assert_eq!(store.raw_record(&key).await, None);
+    let secret_bytes = std::fs::read(&secret).unwrap();
+    let needles: Vec<&[u8]> = vec![
+        old_id.as_bytes(),
+        person.session_id().as_bytes().to_vec().leak(),
+        question.as_bytes(),
+        b"127.0.0.1",
+        &secret_bytes,
+    ];
+    for (k, v) in store.dump().await.unwrap() {
+        for needle in &needles {
+            for bytes in [&k, &v] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == *needle),
+                    "Redis key {:?} holds {:?}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_bot_still_helps_says_it_cannot_remember_and_recovers() {
+    let mut redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let replica = Replica::start(&redis.url(0), &secret, dir.path(), port, &public).await;
+    let site = Direct(replica.addr);
+    let cannot_remember = ui("web.no_memory");
+
+    let mut person = Person::arrive(&site, "/").await;
+    assert_eq!(
+        person.press(&site, "I'm a young person").await,
+        StatusCode::OK
+    );
+    assert!(!text_of(&person.page).contains(&cannot_remember));
+
+    redis.stop();
+    assert_eq!(
+        person.say(&site, "i want to kill myself").await,
+        StatusCode::OK
+    );
+    let page = text_of(&person.page);
+    assert!(
+        page.contains("You matter"),
+        "the crisis reply, from memory:\n{page}"
+    );
+    assert!(page.contains(&cannot_remember), "{page}");
+    assert_eq!(
+        person.say(&site, "can my mum visit me").await,
+        StatusCode::OK
+    );
+    assert!(text_of(&person.page).contains(&cannot_remember));
+
+    // Back, on the same port (empty: this test's Redis keeps nothing on disk). No restart.
+    redis.restart();
+    let mut remembered = false;
+    for _ in 0..20 {
+        assert_eq!(
+            person.say(&site, "can my mum visit me").await,
+            StatusCode::OK
+        );
+        if !text_of(&person.page).contains(&cannot_remember) {
+            remembered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(remembered, "the bot did not reconnect:\n{}", replica.log());
+    assert_eq!(person.command(&site, "mydata").await, StatusCode::OK);
+    assert!(
+        text_of(&person.page).contains("\"version\""),
+        "a session is kept again"
+    );
+}
