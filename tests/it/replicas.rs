@@ -4,6 +4,7 @@
 //! and "forget me" erases it everywhere; nothing in Redis says who anyone is or what they said.
 //! And when Redis goes away for a while the bot still answers (the crisis reply first), says
 //! it cannot remember the conversation, and recovers when Redis is back, without a restart.
+//! On Telegram, webhook replicas answer each update once, whichever replica it reaches.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use rightsbot::store::{Channel, Options, Store};
 
+use crate::fake_telegram::{FakeTelegram, TOKEN};
 use crate::live_bot::ui;
 use crate::redis_server::RedisServer;
 use crate::web::{Person, Site, text_of};
@@ -292,4 +294,199 @@ async fn without_redis_the_bot_still_helps_says_it_cannot_remember_and_recovers(
         text_of(&person.page).contains("\"version\""),
         "a session is kept again"
     );
+}
+
+/// One Telegram webhook replica on Redis, against the fake Bot API.
+struct HookReplica {
+    child: Child,
+    hook: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for HookReplica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const HOOK_SECRET: &str = "replicas-share-this-secret";
+
+impl HookReplica {
+    async fn start(fake: &FakeTelegram, redis_url: &str, secret: &Path, dir: &Path) -> HookReplica {
+        let port = free_port();
+        let log = dir.join(format!("hook-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+            .arg("--data")
+            .arg(dir.join(format!("data-{port}")))
+            .args(["--store", redis_url])
+            .arg("--secret-file")
+            .arg(secret)
+            .args(["serve", "--no-http", "--telegram-timeout-secs", "3"])
+            .args(["--telegram-poll-secs", "1"])
+            .args(["--webhook-url", "https://bot.example.org/tg/hook"])
+            .args(["--webhook-listen", &format!("127.0.0.1:{port}")])
+            .env("TELOXIDE_TOKEN", TOKEN)
+            .env("TELOXIDE_API_URL", &fake.api_url)
+            .env("RIGHTSBOT_WEBHOOK_SECRET", HOOK_SECRET)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts");
+        let mut replica = HookReplica {
+            child,
+            hook: format!("http://127.0.0.1:{port}/tg/hook"),
+            log,
+        };
+        // Listening once a post without the secret is refused.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = reqwest::Client::new().post(&replica.hook).send().await {
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+                return replica;
+            }
+            let exited = replica.child.try_wait().ok().flatten().is_some();
+            assert!(
+                !exited && Instant::now() < deadline,
+                "no webhook:\n{}",
+                replica.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn deliver(&self, update: &serde_json::Value) -> StatusCode {
+        reqwest::Client::new()
+            .post(&self.hook)
+            .header(rightsbot::telegram::SECRET_HEADER, HOOK_SECRET)
+            .header("content-type", "application/json")
+            .body(update.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn private_chat(user: i64) -> serde_json::Value {
+    serde_json::json!({"id": user, "type": "private", "first_name": "Sam"})
+}
+
+fn text_update(id: u32, user: i64, text: &str) -> serde_json::Value {
+    serde_json::json!({"update_id": id, "message": {"message_id": id, "date": 1_700_000_000,
+        "chat": private_chat(user),
+        "from": {"id": user, "is_bot": false, "first_name": "Sam"}, "text": text}})
+}
+
+fn press_update(id: u32, user: i64, data: &str) -> serde_json::Value {
+    serde_json::json!({"update_id": id, "callback_query": {"id": format!("q{id}"),
+        "from": {"id": user, "is_bot": false, "first_name": "Sam"}, "chat_instance": "c",
+        "message": {"message_id": 1, "date": 1_700_000_000, "chat": private_chat(user),
+            "text": "x"},
+        "data": data}})
+}
+
+/// Behind a balancer, Telegram's retry of an update may reach another replica while the first
+/// is still answering it: it is answered once. And the conversation is one conversation: a
+/// question asked through one replica is answered through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_replicas_answer_each_update_once_and_share_the_conversation() {
+    let fake = FakeTelegram::start().await;
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let a = HookReplica::start(&fake, &redis.url(0), &secret, dir.path()).await;
+    let b = HookReplica::start(&fake, &redis.url(0), &secret, dir.path()).await;
+    let user = 5_550_099_001;
+
+    // The same update to both at once, as a retry might land.
+    let first = text_update(1, user, "/forget");
+    let (to_a, to_b) = tokio::join!(a.deliver(&first), b.deliver(&first));
+    assert_eq!((to_a, to_b), (StatusCode::OK, StatusCode::OK));
+    let asked = fake.sent_to(user);
+    assert_eq!(
+        asked.len(),
+        1,
+        "answered once: {asked:#?}\n{}\n{}",
+        a.log(),
+        b.log()
+    );
+    assert!(asked[0].text.contains(&ui("forget.ask")));
+
+    // The answer to that question, through the other replica.
+    let yes = asked[0].data_for(&ui("forget.yes")).expect("a yes button");
+    assert_eq!(
+        b.deliver(&press_update(2, user, &yes)).await,
+        StatusCode::OK
+    );
+    let sent = fake.sent_to(user);
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[1].text.contains(&ui("forget.done")), "{sent:#?}");
+    // And a late retry of the first update, to either, changes nothing.
+    assert_eq!(a.deliver(&first).await, StatusCode::OK);
+    assert_eq!(fake.sent_to(user).len(), 2);
+}
+
+/// Telegram allows one poller per bot: a second replica on the same Redis stands by instead
+/// of polling, and every message is answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_polling_replica_stands_by() {
+    let fake = FakeTelegram::start().await;
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let spawn = |name: &str| {
+        let log = dir.path().join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+            .arg("--data")
+            .arg(dir.path().join(name))
+            .args(["--store", &redis.url(0)])
+            .arg("--secret-file")
+            .arg(&secret)
+            .args(["serve", "--no-http", "--telegram-timeout-secs", "3"])
+            .args(["--telegram-poll-secs", "1"])
+            .env("TELOXIDE_TOKEN", TOKEN)
+            .env("TELOXIDE_API_URL", &fake.api_url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts");
+        (KillOnDrop(child), log)
+    };
+    let (_first, _) = spawn("first");
+    fake.wait_until("the first replica polls", |f| {
+        !f.calls("getUpdates").is_empty()
+    })
+    .await;
+    let (_second, second_log) = spawn("second");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&second_log)
+        .unwrap_or_default()
+        .contains("another replica polls Telegram")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the second replica did not stand by"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let user = 5_550_099_002;
+    let replies = fake.say(user, "/menu").await;
+    assert_eq!(replies.len(), 1);
+    assert_eq!(fake.sent_to(user).len(), 1);
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
