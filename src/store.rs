@@ -127,9 +127,13 @@ impl Store {
     /// Opens (creating if need be) the sled store in `dir`. Sessions not seen for `ttl_secs`
     /// expire.
     pub fn open(dir: &Path, ttl_secs: u64) -> Result<Store> {
+        Store::open_sled(dir, &dir.join(SECRET_FILE), ttl_secs)
+    }
+
+    fn open_sled(dir: &Path, secret_file: &Path, ttl_secs: u64) -> Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
-        let secret = load_or_create_secret(&dir.join(SECRET_FILE))?;
+        let secret = load_or_create_secret(secret_file)?;
         Ok(Store {
             backend: Backend::Sled(SledStore::open(dir)?),
             secret,
@@ -142,11 +146,11 @@ impl Store {
     /// (which must answer now: a wrong address is a start-up error, said plainly).
     pub async fn connect(options: &Options) -> Result<Store> {
         let Some(url) = &options.url else {
-            let mut store = Store::open(&options.data, options.ttl_secs)?;
-            if let Some(file) = &options.secret_file {
-                store.secret = load_or_create_secret(file)?;
-            }
-            return Ok(store);
+            let secret_file = match &options.secret_file {
+                Some(file) => file.clone(),
+                None => options.data.join(SECRET_FILE),
+            };
+            return Store::open_sled(&options.data, &secret_file, options.ttl_secs);
         };
         let secret_file = match &options.secret_file {
             Some(file) => file.clone(),

@@ -2,6 +2,7 @@
 //! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
 mod answers;
+mod bench;
 mod browser;
 mod cli;
 mod content_check;
