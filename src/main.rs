@@ -27,6 +27,19 @@ struct Cli {
     /// Where sessions and the install secret are kept.
     #[arg(long, global = true, env = "RIGHTSBOT_DATA", default_value = "data")]
     data: PathBuf,
+    /// Keep sessions, counts and limits in Redis instead of the data folder, so that several
+    /// `serve` processes act as one bot: redis://[:PASSWORD@]HOST:PORT/DB.
+    #[arg(long, global = true, value_name = "URL", env = "RIGHTSBOT_STORE")]
+    store: Option<String>,
+    /// The install secret (32 bytes, created if missing), instead of DATA/secret.key. Replicas
+    /// on one Redis must share it (and --public-url), or none can read another's sessions.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "RIGHTSBOT_SECRET_FILE"
+    )]
+    secret_file: Option<PathBuf>,
     /// Days after the last message when a session is deleted.
     #[arg(
         long,
@@ -197,6 +210,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let ttl = cli.session_days.saturating_mul(24 * 60 * 60);
+    let stored_in = store_options(&cli, ttl);
     match cli.command {
         Some(Command::Embed) => unreachable!("embed runs before the content is checked"),
         Some(Command::Check) => {
@@ -289,50 +303,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
             trace,
         }) => {
             let engine = Engine::new(content);
-            let store = Store::open(&cli.data, ttl)?;
             let options = rightsbot::terminal::Options {
                 audience,
                 locale,
                 trace,
             };
-            let stdin = std::io::stdin();
-            rightsbot::terminal::run(
-                &engine,
-                &store,
-                &options,
-                stdin.lock(),
-                std::io::stdout().lock(),
-                rightsbot::now_secs,
-            )?;
+            runtime()?.block_on(async {
+                let store = Store::connect(&stored_in).await?;
+                let stdin = std::io::stdin();
+                rightsbot::terminal::run(
+                    &engine,
+                    &store,
+                    &options,
+                    stdin.lock(),
+                    std::io::stdout().lock(),
+                    rightsbot::now_secs,
+                )
+                .await
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Counts) => {
-            let store = Store::open(&cli.data, ttl)?;
-            emit(&counts_table(&store));
+            let counts = runtime()?.block_on(async {
+                let store = Store::connect(&stored_in).await?;
+                anyhow::Ok(store.counts().await)
+            })?;
+            emit(&counts_table(counts));
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Serve(args)) => serve(content, &cli.data, ttl, args),
-        None => serve(
-            content,
-            &cli.data,
-            ttl,
-            rightsbot::serve::ServeArgs::default(),
-        ),
+        Some(Command::Serve(args)) => serve(content, stored_in, args),
+        None => serve(content, stored_in, rightsbot::serve::ServeArgs::default()),
     }
+}
+
+fn store_options(cli: &Cli, ttl: u64) -> rightsbot::store::Options {
+    rightsbot::store::Options {
+        data: cli.data.clone(),
+        url: cli.store.clone().filter(|url| !url.trim().is_empty()),
+        secret_file: cli.secret_file.clone(),
+        ttl_secs: ttl,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
 fn serve(
     content: Content,
-    data: &std::path::Path,
-    ttl: u64,
+    store: rightsbot::store::Options,
     args: rightsbot::serve::ServeArgs,
 ) -> Result<ExitCode> {
     // Before anything opens: a set-up that serves nothing is an error, said plainly.
     rightsbot::serve::check(&args)?;
     let engine = Engine::new(content);
-    let store = Store::open(data, ttl)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(rightsbot::serve::run(engine, store, args))?;
+    runtime()?.block_on(async {
+        let store = Store::connect(&store).await?;
+        rightsbot::serve::run(engine, store, args).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -385,9 +413,8 @@ fn summary(content: &Content) -> String {
     out
 }
 
-fn counts_table(store: &Store) -> String {
+fn counts_table(counts: Vec<(u64, String, String, u64)>) -> String {
     let mut out = String::new();
-    let counts = store.counts();
     if counts.is_empty() {
         let _ = writeln!(out, "no counts yet");
         return out;

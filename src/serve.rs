@@ -149,7 +149,7 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
         }
     }
     let _ = sweeper.await;
-    store.flush()?;
+    store.flush().await?;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -184,7 +184,7 @@ async fn watch_signals(shutdown: CancellationToken) {
 
 async fn sweep_periodically(store: Arc<Store>, shutdown: CancellationToken) {
     loop {
-        match store.sweep(crate::now_secs()) {
+        match store.sweep(crate::now_secs()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "swept expired sessions"),
             Err(e) => tracing::error!(error = %e, "session sweep failed"),

@@ -20,7 +20,7 @@ pub struct Options {
 /// The terminal has one user.
 const TERMINAL_USER: &str = "local";
 
-pub fn run(
+pub async fn run(
     engine: &Engine,
     store: &Store,
     options: &Options,
@@ -29,7 +29,10 @@ pub fn run(
     clock: impl Fn() -> u64,
 ) -> Result<()> {
     let key = store.key(Channel::Terminal, TERMINAL_USER);
-    let stored = store.load(&key, clock());
+    let stored = match store.load(&key, clock()).await {
+        Ok(stored) => stored,
+        Err(e) => anyhow::bail!("{e}"),
+    };
     let mut session = stored
         .clone()
         .unwrap_or_else(|| engine.fresh_session(clock()));
@@ -75,10 +78,10 @@ pub fn run(
         session = outcome.session;
         match outcome.effect {
             Effect::Forget => {
-                store.forget(&key)?;
+                store.forget(&key).await?;
                 session = Session::fresh(session.locale.clone(), clock());
             }
-            Effect::None => store.save(&key, &session)?,
+            Effect::None => store.save(&key, &session).await?,
         }
     }
     Ok(())

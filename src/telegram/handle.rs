@@ -1,7 +1,7 @@
 //! Handles one update, exactly once as far as the person can tell: skip it if the delivery
 //! log says it was handled; otherwise run the engine, send the reply messages that have not
 //! gone out yet (recording each one), then save the session and mark the update handled in
-//! one sled transaction. A restart after a `kill -9` anywhere in here re-runs the engine on
+//! one transaction of the store. A restart after a `kill -9` anywhere in here re-runs the engine on
 //! the session as it was before this update (it was not saved yet), which gives the same
 //! replies, and sends only the ones still missing.
 //!
@@ -19,11 +19,11 @@ use teloxide::types::{CallbackQueryId, ChatId, LinkPreviewOptions, ParseMode, Up
 
 use super::Ctx;
 use super::api::{Failure, retrying};
-use super::delivery::{DeliveryLog, State};
 use super::render::{self, Outgoing};
 use super::update::{Plan, plan};
 use crate::engine::{Effect, Input};
 use crate::matcher::CrisisSignal;
+use crate::store::Delivery as State;
 use crate::store::{Channel, UserKey};
 
 /// How an update ended.
@@ -37,7 +37,7 @@ pub enum Done {
 
 pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
     let id = update.id.0;
-    let state = ctx.delivery.state(id);
+    let state = ctx.store.delivery(id).await;
     if state == State::Handled {
         tracing::info!(
             update = id,
@@ -55,7 +55,7 @@ pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
         Plan::Blocked(user) => {
             let key = user_key(ctx, user);
             tracing::info!(user = %key.log_label(), "blocked the bot; session erased");
-            forget(ctx, &key);
+            forget(ctx, &key).await;
             Ok(())
         }
         Plan::Converse {
@@ -65,7 +65,7 @@ pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
             callback,
         } => converse(ctx, id, state, chat, user, input, callback).await,
         Plan::CrisisCheckOnly { chat, user, text } => {
-            if is_crisis(ctx, user, &text) {
+            if is_crisis(ctx, user, &text).await {
                 converse(ctx, id, state, chat, user, Input::Text(text), None).await
             } else {
                 tracing::debug!(update = id, "an edit without a crisis: ignored");
@@ -77,8 +77,8 @@ pub async fn handle(ctx: &Arc<Ctx>, update: &Update) -> Done {
         Err(Failure::Stopped) => Done::Unfinished,
         Ok(()) | Err(_) => {
             // Marking an update handled twice (a conversation already committed it) is harmless.
-            if ctx.delivery.state(id) != State::Handled
-                && let Err(e) = ctx.delivery.mark_handled(id, crate::now_secs())
+            if ctx.store.delivery(id).await != State::Handled
+                && let Err(e) = ctx.store.mark_handled(id, crate::now_secs()).await
             {
                 tracing::error!(error = %e, "cannot record a handled update");
             }
@@ -92,16 +92,19 @@ fn user_key(ctx: &Ctx, user: UserId) -> UserKey {
 }
 
 /// Whether `text` is a cry for help, in the person's own language.
-fn is_crisis(ctx: &Ctx, user: UserId, text: &str) -> bool {
+async fn is_crisis(ctx: &Ctx, user: UserId, text: &str) -> bool {
     let locale = ctx
         .store
         .load(&user_key(ctx, user), crate::now_secs())
+        .await
+        .ok()
+        .flatten()
         .map_or_else(|| ctx.engine.content().default_locale.clone(), |s| s.locale);
     ctx.engine.matcher().analyse(&locale, text).crisis != CrisisSignal::None
 }
 
-fn forget(ctx: &Ctx, key: &UserKey) {
-    if let Err(e) = ctx.store.forget(key) {
+async fn forget(ctx: &Ctx, key: &UserKey) {
+    if let Err(e) = ctx.store.forget(key).await {
         tracing::error!(user = %key.log_label(), error = %e, "cannot erase a session");
     }
 }
@@ -136,9 +139,10 @@ async fn converse_as(
         answer_callback(ctx, query).await?;
     }
     let now = crate::now_secs();
-    let session = ctx
-        .store
-        .load(&key, now)
+    let loaded = ctx.store.load(&key, now).await;
+    let remembers = loaded.is_ok();
+    let session = loaded
+        .unwrap_or_default()
         .unwrap_or_else(|| ctx.engine.fresh_session(now));
     let outcome = ctx.engine.handle(session, input, now);
     tracing::debug!(
@@ -156,7 +160,19 @@ async fn converse_as(
                 .to_owned()
         })
         .collect();
-    let messages = render::messages_with(&outcome.replies, &sections);
+    let mut messages = render::messages_with(&outcome.replies, &sections);
+    if !remembers {
+        // Said after the answer, so a crisis reply still comes first.
+        let note = ctx
+            .engine
+            .content()
+            .ui(&outcome.session.locale, "web.no_memory")
+            .to_owned();
+        messages.push(Outgoing {
+            html: render::escape(&note),
+            keyboard: None,
+        });
+    }
     let already = match state {
         State::Sending(n) => {
             tracing::info!(update = id, sent = n, "resuming a reply cut short");
@@ -176,31 +192,31 @@ async fn converse_as(
             Err(Failure::Refused) => {}
             Err(Failure::Stopped) => return Err(Failure::Stopped),
         }
-        if let Err(e) = ctx.delivery.record_sent(id, i + 1, now) {
+        if let Err(e) = ctx.store.record_sent(id, i + 1, now).await {
             tracing::error!(error = %e, "cannot record a sent message");
         }
     }
     let erase = gone || outcome.effect == Effect::Forget;
-    let session = (!erase).then_some(&outcome.session);
-    let record = DeliveryLog::handled_record(now);
-    if let Err(e) = ctx.store.commit_with_record(
-        &key,
-        session,
-        ctx.delivery.tree(),
-        &DeliveryLog::key(id),
-        &record,
-    ) {
+    // Nothing is saved over a session that could not be read: it may still be there.
+    let session = (!erase && remembers).then_some(&outcome.session);
+    let committed = if session.is_some() || erase {
+        ctx.store.commit_handled(&key, session, id, now).await
+    } else {
+        ctx.store.mark_handled(id, now).await
+    };
+    if let Err(e) = committed {
         tracing::error!(error = %e, "cannot save a session");
     }
     if erase {
         // Whatever else the store keeps about this person goes too.
-        forget(ctx, &key);
+        forget(ctx, &key).await;
         tracing::info!(blocked = gone, "session erased");
     }
     if let Some(topic) = &outcome.shown_topic
         && let Err(e) = ctx
             .store
             .count_topic(now / 86_400, outcome.campaign.as_deref(), topic)
+            .await
     {
         tracing::warn!(error = %e, "cannot count a topic");
     }
@@ -247,7 +263,7 @@ async fn private_only_note(ctx: &Ctx, id: u32, state: State, chat: ChatId) -> Re
     let group_key = ctx
         .store
         .key(Channel::Telegram, &format!("chat:{}", chat.0));
-    let noted = matches!(ctx.groups.get(group_key.as_bytes()), Ok(Some(_)));
+    let noted = ctx.store.group_noted(&group_key).await;
     if noted || state != State::New {
         return Ok(());
     }
@@ -264,12 +280,11 @@ async fn private_only_note(ctx: &Ctx, id: u32, state: State, chat: ChatId) -> Re
         Err(Failure::Stopped) => return Err(Failure::Stopped),
     }
     let now = crate::now_secs();
-    if let Err(e) = ctx
-        .groups
-        .insert(group_key.as_bytes(), &now.to_be_bytes())
-        .map_err(anyhow::Error::from)
-        .and_then(|_| ctx.delivery.record_sent(id, 1, now))
-    {
+    let recorded = match ctx.store.note_group(&group_key, now).await {
+        Ok(()) => ctx.store.record_sent(id, 1, now).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
         tracing::error!(error = %e, "cannot record a group note");
     }
     Ok(())

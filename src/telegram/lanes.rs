@@ -1,6 +1,7 @@
 //! Per-chat queues: updates from one chat are handled one after another, in the order
 //! Telegram sent them; different chats are handled at the same time. Each busy chat has one
-//! task, which ends when its queue is empty.
+//! task, which ends when its queue is empty. On a shared store, a lease per chat (with expiry,
+//! so a dead replica's hold runs out) keeps two replicas from answering one chat at once.
 //!
 //! Once the bot is stopping, updates not yet started are handed back unfinished (Telegram
 //! sends them again next time), while the ones in progress finish.
@@ -22,6 +23,13 @@ use super::handle::{Done, handle};
 use super::update::{Plan, lane, plan};
 use crate::engine::Input;
 use crate::matcher::CrisisSignal;
+use crate::store::{Channel, Held};
+
+/// How long a replica's hold on one chat lasts unless renewed: if it dies mid-reply, the
+/// chat's next update waits at most this long.
+const CHAT_LEASE: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often a chat another replica holds is asked for again: about a tenth of a reply.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Updates one chat may have waiting (besides the one in progress) before more are set aside.
 pub const MAX_WAITING: usize = 10;
@@ -85,7 +93,7 @@ impl Lanes {
                 return;
             }
             drop(lanes);
-            self.set_aside(job);
+            tokio::spawn(self.clone().set_aside(job));
             return;
         }
         lanes.insert(
@@ -117,13 +125,13 @@ impl Lanes {
         analysis.crisis != CrisisSignal::None
     }
 
-    fn set_aside(&self, job: Job) {
+    async fn set_aside(self, job: Job) {
         let id = job.update.id.0;
         tracing::warn!(
             update = id,
             "a chat is flooding; a message was set aside unanswered"
         );
-        if let Err(e) = self.ctx.delivery.mark_handled(id, crate::now_secs()) {
+        if let Err(e) = self.ctx.store.mark_handled(id, crate::now_secs()).await {
             tracing::error!(error = %e, "cannot record a handled update");
         }
         job.report.send(Done::Handled);
@@ -144,6 +152,35 @@ impl Lanes {
                 job.report.send(Done::Unfinished);
                 continue;
             }
+            // On a shared store, another replica may have an update of this chat in hand (a
+            // webhook retry, or the next message sent to another replica): one at a time.
+            let lease = if self.ctx.store.is_shared() {
+                let name = self
+                    .ctx
+                    .store
+                    .key(Channel::Telegram, &format!("lease-chat:{lane}"));
+                match self
+                    .ctx
+                    .store
+                    .hold_lease(
+                        &name,
+                        &self.ctx.holder,
+                        CHAT_LEASE,
+                        LEASE_POLL,
+                        &self.ctx.shutdown,
+                    )
+                    .await
+                {
+                    Held::Lease(lease) => Some(lease),
+                    Held::Unreachable => None,
+                    Held::Stopped => {
+                        job.report.send(Done::Unfinished);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let ctx = self.ctx.clone();
             let update = job.update;
             // In its own task, so a bug that panics loses one update, not the whole chat.
@@ -154,6 +191,9 @@ impl Lanes {
                     Done::Handled
                 }
             };
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             job.report.send(done);
         }
     }

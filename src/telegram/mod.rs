@@ -8,12 +8,18 @@
 //! not its dispatcher, whose polling confirms updates before they are handled and whose default
 //! handlers log message text.
 //!
+//! The delivery log (which updates are handled, and how many of an update's messages went
+//! out) lives in the store, keyed by `update_id`: a record holds an update number, a state and
+//! a time, never a chat or user id, key or text. On a shared store (Redis) it is what lets
+//! several replicas behind one webhook handle each update once, with a lease per chat keeping
+//! one chat's updates from being handled side by side, and a lease per bot token letting only
+//! one replica poll.
+//!
 //! It must never log message text, chat or user ids, names or the bot token, never store
 //! anything but sessions under pseudonymous keys and the small delivery log, and never talk
 //! in a group beyond one note that it works in private chats only.
 
 mod api;
-mod delivery;
 mod handle;
 mod lanes;
 mod polling;
@@ -35,9 +41,8 @@ use teloxide::types::BotCommand;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::store::Store;
+use crate::store::{Channel, Held, Lease, Store};
 use api::{Failure, Redactor, retrying};
-use delivery::DeliveryLog;
 
 pub use webhook::SECRET_HEADER;
 
@@ -61,9 +66,6 @@ const LIMITS: Limits = Limits {
 /// How long updates in progress may keep retrying after a shutdown signal before they are
 /// left for Telegram to send again.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Webhook deliveries carry no offset; delivery records older than this are dropped.
-const WEBHOOK_RECORD_TTL_SECS: u64 = 48 * 60 * 60;
 
 /// The `serve` flags for Telegram.
 #[derive(clap::Args, Debug, Clone)]
@@ -157,11 +159,10 @@ pub(crate) struct Ctx {
     bot: Throttle<Bot>,
     engine: Engine,
     store: Arc<Store>,
-    delivery: DeliveryLog,
-    /// Groups already told that the bot works in private chats only (pseudonymous keys).
-    groups: sled::Tree,
     bot_username: String,
     redactor: Redactor,
+    /// This process's name as a lease holder (random per start).
+    holder: String,
     shutdown: CancellationToken,
     /// Fires a grace period after `shutdown`: retries in progress stop then.
     give_up: CancellationToken,
@@ -185,6 +186,7 @@ pub async fn run(
         .timeout(Duration::from_secs(options.timeout_secs))
         .build()
         .context("cannot build the HTTP client")?;
+    let poller_lease = store.key(Channel::Telegram, &format!("lease-poller:{token}"));
     let mut raw_bot = Bot::with_client(token, client);
     if let Some(url) = api_url {
         let url = reqwest::Url::parse(&url).context("TELOXIDE_API_URL is not a URL")?;
@@ -217,12 +219,11 @@ pub async fn run(
     let ctx = Arc::new(Ctx {
         bot: Throttle::new_spawn(raw_bot.clone(), LIMITS),
         raw_bot,
-        delivery: DeliveryLog::open(store.db())?,
-        groups: store.db().open_tree("telegram_groups_noted")?,
         engine,
         store,
         bot_username,
         redactor,
+        holder: crate::store::holder_name(),
         shutdown,
         give_up,
     });
@@ -231,6 +232,16 @@ pub async fn run(
 
     match &options.webhook_url {
         None => {
+            // Telegram allows one poller per bot: on a shared store the other replicas stand
+            // by (serving the web chat) and take over when the poller's lease runs out.
+            let lease = if ctx.store.is_shared() {
+                match wait_to_poll(&ctx, &poller_lease).await {
+                    Some(lease) => Some(lease),
+                    None => return Ok(()),
+                }
+            } else {
+                None
+            };
             // getUpdates fails while a webhook is set.
             let deleted = retrying("deleteWebhook", &ctx.redactor, &ctx.shutdown, || {
                 let request = ctx.raw_bot.delete_webhook().drop_pending_updates(false);
@@ -241,6 +252,9 @@ pub async fn run(
                 return Ok(());
             }
             polling::run(ctx, lanes, options.poll_secs).await;
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             Ok(())
         }
         Some(url) => {
@@ -271,6 +285,43 @@ pub async fn run(
     }
 }
 
+/// How long the polling replica's hold lasts unless renewed: a standby takes over at most
+/// this long after the poller dies.
+const POLLER_LEASE: Duration = Duration::from_secs(30);
+
+/// Waits until this replica may poll; `None` if stopped first.
+async fn wait_to_poll(ctx: &Arc<Ctx>, name: &crate::store::UserKey) -> Option<Lease> {
+    let mut said = false;
+    loop {
+        match ctx.store.try_lease(name, &ctx.holder, POLLER_LEASE).await {
+            Ok(true) => {
+                // Taken: now hold it, renewing (this returns at once).
+                let held = ctx
+                    .store
+                    .hold_lease(name, &ctx.holder, POLLER_LEASE, POLLER_LEASE, &ctx.shutdown)
+                    .await;
+                return match held {
+                    Held::Lease(lease) => Some(lease),
+                    Held::Stopped => None,
+                    Held::Unreachable => continue,
+                };
+            }
+            Ok(false) if !said => {
+                tracing::info!(
+                    "another replica polls Telegram for this bot; standing by to take over"
+                );
+                said = true;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot ask for the polling lease"),
+        }
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(POLLER_LEASE / 6) => {}
+        }
+    }
+}
+
 /// Registers the command menu, in each language the content has.
 async fn register_commands(ctx: Arc<Ctx>) {
     let content = ctx.engine.content();
@@ -296,8 +347,8 @@ async fn register_commands(ctx: Arc<Ctx>) {
 
 async fn prune_periodically(ctx: Arc<Ctx>) {
     loop {
-        let cutoff = crate::now_secs().saturating_sub(WEBHOOK_RECORD_TTL_SECS);
-        if let Err(e) = ctx.delivery.forget_older_than(cutoff) {
+        let cutoff = crate::now_secs().saturating_sub(crate::store::DELIVERY_RECORD_SECS);
+        if let Err(e) = ctx.store.forget_deliveries_older_than(cutoff).await {
             tracing::warn!(error = %e, "cannot prune the delivery log");
         }
         tokio::select! {

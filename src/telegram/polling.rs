@@ -77,7 +77,7 @@ pub async fn run(ctx: Arc<Ctx>, lanes: Lanes, poll_secs: u32) {
             }
         };
         if let Some(offset) = offset
-            && let Err(e) = ctx.delivery.forget_below(offset)
+            && let Err(e) = ctx.store.forget_deliveries_below(offset).await
         {
             tracing::warn!(error = %e, "cannot prune the delivery log");
         }
@@ -138,7 +138,7 @@ async fn confirm_handled(ctx: &Ctx, unfinished: &BTreeSet<u32>, last: Option<u32
         .allowed_updates(ALLOWED.to_vec());
     match tokio::time::timeout(Duration::from_secs(3), request).await {
         Ok(Ok(_)) => {
-            if let Err(e) = ctx.delivery.forget_below(offset) {
+            if let Err(e) = ctx.store.forget_deliveries_below(offset).await {
                 tracing::warn!(error = %e, "cannot prune the delivery log");
             }
         }

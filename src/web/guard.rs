@@ -1,16 +1,14 @@
 //! What stands between a request and the engine: the session cookie (a random 128-bit id),
 //! the CSRF token tied to it, the same-origin check on posts (against `--public-url` when
 //! set), the client's address (from a proxy's header only when that proxy is trusted), and
-//! the in-memory rate limits.
+//! the rate limits.
 //!
-//! Nothing here is persisted or logged: not the id (only its keyed hash reaches the store),
-//! not the address (used as a rate-limit key in memory, then forgotten). A refused post is
+//! Nothing here is persisted or logged in the clear: the id and the address reach the store
+//! only as keyed hashes (a session key, a rate-limit bucket). A refused post is
 //! logged with its cause and the sites involved, never with anything the person sent.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
@@ -352,12 +350,7 @@ pub fn forwarded_https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-/// A rate: `burst` requests at once, refilled at `per_minute`.
-#[derive(Clone, Copy, Debug)]
-pub struct Rate {
-    pub burst: u32,
-    pub per_minute: u32,
-}
+pub use crate::store::Rate;
 
 /// The limits the web chat applies. A message that may be a cry for help is answered
 /// whatever they say.
@@ -387,94 +380,32 @@ impl Default for Limits {
     }
 }
 
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-/// Token buckets by key, in memory only. The map is pruned of full buckets when it grows, so
-/// it holds only recently active keys.
-pub struct Buckets<K> {
-    rate: Rate,
-    map: Mutex<HashMap<K, Bucket>>,
-}
-
-const PRUNE_ABOVE: usize = 10_000;
-
-impl<K: std::hash::Hash + Eq> Buckets<K> {
-    pub fn new(rate: Rate) -> Self {
-        Buckets {
-            rate,
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `key`; `Err(wait)` when there is none.
-    pub fn take(&self, key: K, now: Instant) -> Result<(), Duration> {
-        let per_sec = f64::from(self.rate.per_minute.max(1)) / 60.0;
-        let burst = f64::from(self.rate.burst.max(1));
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > PRUNE_ABOVE {
-            map.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * per_sec < burst
-            });
-        }
-        let bucket = map.entry(key).or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_sec))
-        }
-    }
-}
-
-/// Both limits together.
+/// Both limits together, kept in the store: shared by every replica on Redis, in this
+/// process's memory on sled. The buckets are named by keyed hashes of the session id and the
+/// address, so neither is ever written down.
 pub struct RateLimiter {
-    sessions: Buckets<SessionId>,
-    addresses: Buckets<IpAddr>,
+    limits: Limits,
 }
 
 impl RateLimiter {
     pub fn new(limits: Limits) -> Self {
-        RateLimiter {
-            sessions: Buckets::new(limits.per_session),
-            addresses: Buckets::new(limits.per_address),
-        }
+        RateLimiter { limits }
     }
 
-    pub fn address(&self, ip: IpAddr) -> Result<(), Duration> {
-        self.addresses.take(ip, Instant::now())
+    pub async fn address(&self, store: &Store, ip: IpAddr) -> Result<(), Duration> {
+        let bucket = store.key(Channel::Web, &format!("rate-address:{ip}"));
+        store.take_token(&bucket, self.limits.per_address).await
     }
 
-    pub fn session(&self, id: &SessionId) -> Result<(), Duration> {
-        self.sessions.take(id.clone(), Instant::now())
+    pub async fn session(&self, store: &Store, id: &SessionId) -> Result<(), Duration> {
+        let bucket = store.key(Channel::Web, &format!("rate-session:{}", id.0));
+        store.take_token(&bucket, self.limits.per_session).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_refill_over_time() {
-        let buckets = Buckets::new(Rate {
-            burst: 2,
-            per_minute: 60,
-        });
-        let t0 = Instant::now();
-        assert!(buckets.take("a", t0).is_ok());
-        assert!(buckets.take("a", t0).is_ok());
-        assert!(buckets.take("a", t0).is_err());
-        assert!(buckets.take("b", t0).is_ok(), "keys are separate");
-        assert!(buckets.take("a", t0 + Duration::from_secs(1)).is_ok());
-    }
 
     #[test]
     fn public_urls_are_origins() {

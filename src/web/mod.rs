@@ -6,7 +6,9 @@
 //! It works without JavaScript (a form that posts and re-renders the conversation) and a
 //! small same-origin script makes it smoother. It must never store or log message text,
 //! addresses or session ids: the conversation lives only in the page (see `history`), the
-//! store keeps only `Session`, and the rate limits live in memory.
+//! store keeps only `Session`, and the rate limits are keyed by hashes. A store that cannot be
+//! reached does not stop it: each turn is answered from a fresh session, with a note saying
+//! that the conversation cannot be remembered just now.
 
 mod connections;
 mod guard;
@@ -84,6 +86,7 @@ pub const WEB_KEYS: &[&str] = &[
     "web.refused",
     "web.empty",
     "web.problem",
+    "web.no_memory",
     "web.not_found",
     "web.read_for",
     "web.for_young_person",
@@ -268,12 +271,15 @@ enum Notice {
     SlowDown,
     TooBig,
     Problem,
+    /// The store cannot be reached: answered from a fresh session.
+    NoMemory,
     Refused(Refusal),
 }
 
 impl Notice {
-    const ALL: [Notice; 9] = [
+    const ALL: [Notice; 10] = [
         Notice::Cut,
+        Notice::NoMemory,
         Notice::Empty,
         Notice::SlowDown,
         Notice::TooBig,
@@ -291,6 +297,7 @@ impl Notice {
             Notice::SlowDown => "web.slow_down",
             Notice::TooBig => "web.too_big",
             Notice::Problem => "web.problem",
+            Notice::NoMemory => "web.no_memory",
             Notice::Refused(refusal) => refusal.notice_key(),
         }
     }
@@ -608,24 +615,25 @@ impl App {
     }
 
     /// Saves or forgets after the engine has answered, and counts the topic shown.
-    fn after(&self, key: &crate::store::UserKey, outcome: &Outcome, now: u64) {
+    async fn after(&self, key: &crate::store::UserKey, outcome: &Outcome, now: u64) {
         let saved = match outcome.effect {
-            Effect::Forget => self.store.forget(key),
-            Effect::None => self.store.save(key, &outcome.session),
+            Effect::Forget => self.store.forget(key).await,
+            Effect::None => self.store.save(key, &outcome.session).await,
         };
         if let Err(e) = saved {
             tracing::error!(user = %key.log_label(), error = %e, "cannot save a web session");
         }
-        self.count(outcome, now);
+        self.count(outcome, now).await;
     }
 
     /// Counts the topic shown, if any: anonymous, by day and start-link campaign.
-    fn count(&self, outcome: &Outcome, now: u64) {
+    async fn count(&self, outcome: &Outcome, now: u64) {
         if let Some(topic) = &outcome.shown_topic {
             let day = now / (24 * 60 * 60);
             if let Err(e) = self
                 .store
                 .count_topic(day, outcome.campaign.as_deref(), topic)
+                .await
             {
                 tracing::error!(error = %e, "cannot count a topic");
             }
@@ -714,7 +722,13 @@ async fn chat_page(
     };
     let now = crate::now_secs();
     let key = app.store.key(Channel::Web, id.as_str());
-    let stored = existing.as_ref().and_then(|_| app.store.load(&key, now));
+    let loaded = match &existing {
+        Some(_) => app.store.load(&key, now).await,
+        None => Ok(None),
+    };
+    let remembers = loaded.is_ok();
+    let stored = loaded.unwrap_or_default();
+    let notice = notice.or((!remembers).then_some(Notice::NoMemory));
     let start = query.start.filter(|s| !s.is_empty());
     let cookies = Cookies {
         session: true,
@@ -732,7 +746,7 @@ async fn chat_page(
         return app.respond(Mode::Page, StatusCode::OK, &id, view, &headers, cookies);
     }
     let client = guard::client_ip(peer.ip(), &headers, &app.config.trusted_proxies);
-    if let Err(wait) = app.limiter.address(client) {
+    if let Err(wait) = app.limiter.address(&app.store, client).await {
         let view =
             View::new(app.default_locale(), History::default()).with_notice(Some(Notice::SlowDown));
         let response = app.respond(
@@ -760,12 +774,13 @@ async fn chat_page(
         last_seen: outcome.session.last_seen,
         ..app.engine.fresh_session(now)
     };
-    if returning {
-        app.count(&outcome, now);
+    // Nothing is saved over a session that could not be read: it may still be there.
+    if returning || !remembers {
+        app.count(&outcome, now).await;
     } else if had_session || outcome.session != fresh {
-        app.after(&key, &outcome, now);
+        app.after(&key, &outcome, now).await;
     } else {
-        app.count(&outcome, now);
+        app.count(&outcome, now).await;
     }
     let mut history = History::default();
     history.push(outcome.replies.iter().map(Entry::from_reply).collect());
@@ -826,7 +841,12 @@ async fn chat_post(
     };
     let now = crate::now_secs();
     let key = app.store.key(Channel::Web, id.as_str());
-    let stored = cookie_id.as_ref().and_then(|_| app.store.load(&key, now));
+    let loaded = match &cookie_id {
+        Some(_) => app.store.load(&key, now).await,
+        None => Ok(None),
+    };
+    let remembers = loaded.is_ok();
+    let stored = loaded.unwrap_or_default();
     let locale = stored
         .as_ref()
         .map_or_else(|| default_locale.clone(), |s| s.locale.clone());
@@ -848,15 +868,15 @@ async fn chat_post(
     }
     if asked.crisis {
         // Counted, so a flood stays visible to the limits, but never turned away.
-        let _ = app.limiter.session(&id);
-        let _ = app.limiter.address(client);
+        let _ = app.limiter.session(&app.store, &id).await;
+        let _ = app.limiter.address(&app.store, client).await;
     } else {
         let limited = match &trust {
-            Ok(()) => app
-                .limiter
-                .session(&id)
-                .and_then(|()| app.limiter.address(client)),
-            Err(_) => app.limiter.address(client),
+            Ok(()) => match app.limiter.session(&app.store, &id).await {
+                Ok(()) => app.limiter.address(&app.store, client).await,
+                Err(wait) => Err(wait),
+            },
+            Err(_) => app.limiter.address(&app.store, client).await,
         };
         let crisis = stored.as_ref().is_some_and(|s| s.crisis_turns_left > 0);
         let page_history = || match &trust {
@@ -912,14 +932,26 @@ async fn chat_post(
     };
     let session = stored.unwrap_or_else(|| app.engine.fresh_session(now));
     let outcome = app.engine.handle(session, input, now);
-    if trusted {
-        app.after(&key, &outcome, now);
+    if trusted && remembers {
+        app.after(&key, &outcome, now).await;
+    } else if trusted {
+        // "Forget me" must still reach the store if it can; nothing else is saved over a
+        // session that could not be read.
+        if outcome.effect == Effect::Forget
+            && let Err(e) = app.store.forget(&key).await
+        {
+            tracing::error!(user = %key.log_label(), error = %e, "cannot erase a web session");
+        }
+        app.count(&outcome, now).await;
     }
     tracing::debug!(user = %key.log_label(), replies = outcome.replies.len(), trusted, "web turn");
     let replies: Vec<Entry> = outcome.replies.iter().map(Entry::from_reply).collect();
     let notice = match &trust {
         Err(refused) => Some(Notice::Refused(refused.cause)),
-        Ok(()) => asked.cut.then_some(Notice::Cut),
+        Ok(()) => asked
+            .cut
+            .then_some(Notice::Cut)
+            .or((!remembers).then_some(Notice::NoMemory)),
     };
     if outcome.effect == Effect::Forget {
         // Everything is gone: the page's history too, and the cookie gets a new id. An older

@@ -126,8 +126,8 @@ fn match_json_prints_one_decision_per_line() {
     assert_eq!(lines[2]["topic"], serde_json::Value::Null);
 }
 
-#[test]
-fn counts_hide_small_numbers_that_could_point_at_a_person() {
+#[tokio::test]
+async fn counts_hide_small_numbers_that_could_point_at_a_person() {
     let data = tempfile::tempdir().unwrap();
     {
         let store = rightsbot::store::Store::open(data.path(), 30 * 24 * 60 * 60).unwrap();
@@ -135,14 +135,16 @@ fn counts_hide_small_numbers_that_could_point_at_a_person() {
         for _ in 0..3 {
             store
                 .count_topic(20_400, Some("ward7"), &topic("sectioned"))
+                .await
                 .unwrap();
         }
         for _ in 0..7 {
             store
                 .count_topic(20_400, Some("ward7"), &topic("visiting"))
+                .await
                 .unwrap();
         }
-        store.flush().unwrap();
+        store.flush().await.unwrap();
     }
     let (ok, out, err) = run(&["counts"], data.path(), "");
     assert!(ok, "{err}");

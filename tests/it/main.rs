@@ -2,6 +2,7 @@
 //! boundary, with real parts (a real sled in a temp dir, real HTTP on loopback).
 
 mod answers;
+mod bench;
 mod browser;
 mod cli;
 mod content_check;
@@ -11,6 +12,8 @@ mod hostile;
 mod live_bot;
 mod matcher;
 mod privacy;
+mod redis_server;
+mod replicas;
 mod semantic;
 mod store;
 mod telegram;

@@ -353,33 +353,39 @@ async fn open_store(data: &Path) -> Store {
 }
 
 /// The stored record, exactly as kept.
-fn stored_record(store: &Store, channel: Channel, user: &str) -> Option<String> {
+async fn stored_record(store: &Store, channel: Channel, user: &str) -> Option<String> {
     store
         .raw_record(&store.key(channel, user))
+        .await
         .map(|r| String::from_utf8(r).expect("records are UTF-8 JSON"))
 }
 
-/// Every key and value in every tree of the database that mentions the person's key, and
-/// the delivery log's records of `updates`.
-fn anything_about(store: &Store, channel: Channel, user: &str, updates: &[u32]) -> Vec<String> {
+/// Every record in the store that mentions the person's key, and the delivery log's records
+/// of `updates`.
+async fn anything_about(
+    store: &Store,
+    channel: Channel,
+    user: &str,
+    updates: &[u32],
+) -> Vec<String> {
     let key = store.key(channel, user);
-    let db = store.db();
     let mut found = Vec::new();
-    for name in db.tree_names() {
-        let tree = db.open_tree(&name).unwrap();
-        let tree_name = String::from_utf8_lossy(&name).into_owned();
-        for entry in tree.iter() {
-            let (k, v) = entry.unwrap();
-            let mentions = |b: &[u8]| b.windows(32).any(|w| w == key.as_bytes());
-            if mentions(&k) || mentions(&v) {
-                found.push(format!("tree {tree_name:?} holds the person's key"));
-            }
-            if tree_name.contains("delivery")
-                && k.len() == 4
-                && updates.contains(&u32::from_be_bytes(k.as_ref().try_into().unwrap()))
-            {
-                found.push(format!("tree {tree_name:?} holds one of their updates"));
-            }
+    let hex = key.hex();
+    for (k, v) in store.dump().await.unwrap() {
+        let mentions = |b: &[u8]| {
+            b.windows(32).any(|w| w == key.as_bytes())
+                || b.windows(hex.len()).any(|w| w == hex.as_bytes())
+        };
+        if mentions(&k) || mentions(&v) {
+            found.push(format!(
+                "a record {:?} holds the person's key",
+                String::from_utf8_lossy(&k)
+            ));
+        }
+    }
+    for &update in updates {
+        if store.delivery(update).await != rightsbot::store::Delivery::New {
+            found.push(format!("the delivery log holds their update {update}"));
         }
     }
     found
@@ -423,7 +429,9 @@ async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everyth
     {
         let store = open_store(&data).await;
         assert_eq!(
-            stored_record(&store, Channel::Telegram, &USER.to_string()).as_deref(),
+            stored_record(&store, Channel::Telegram, &USER.to_string())
+                .await
+                .as_deref(),
             Some(telegram_shown.as_str()),
             "Telegram's /mydata"
         );
@@ -432,7 +440,9 @@ async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everyth
             "{telegram_shown}"
         );
         assert_eq!(
-            stored_record(&store, Channel::Web, &web_id).as_deref(),
+            stored_record(&store, Channel::Web, &web_id)
+                .await
+                .as_deref(),
             Some(web_shown.as_str()),
             "the web chat's /mydata"
         );
@@ -464,18 +474,18 @@ async fn nothing_identifying_is_stored_mydata_is_exact_and_forget_erases_everyth
     {
         let store = open_store(&data).await;
         assert_no_findings(
-            anything_about(&store, Channel::Telegram, &USER.to_string(), &every_update),
+            anything_about(&store, Channel::Telegram, &USER.to_string(), &every_update).await,
             "after /forget on Telegram",
         );
         assert_no_findings(
-            anything_about(&store, Channel::Web, &web_id, &[]),
+            anything_about(&store, Channel::Web, &web_id, &[]).await,
             "after forgetting in the web chat",
         );
         assert_eq!(
-            stored_record(&store, Channel::Telegram, &USER.to_string()),
+            stored_record(&store, Channel::Telegram, &USER.to_string()).await,
             None
         );
-        assert_eq!(stored_record(&store, Channel::Web, &web_id), None);
+        assert_eq!(stored_record(&store, Channel::Web, &web_id).await, None);
     }
     assert_no_findings(
         scan_folder(&data, &needles(&[web_id])),

@@ -171,8 +171,25 @@ impl Person {
     }
 
     pub fn new() -> Person {
+        Person::with_client(client())
+    }
+
+    /// A person whose browser opens a new connection for every request, so that a load
+    /// balancer in front may send each one to another replica.
+    pub fn without_keep_alive() -> Person {
+        Person::with_client(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn with_client(client: reqwest::Client) -> Person {
         Person {
-            client: client(),
+            client,
             jar: Jar::default(),
             csrf: String::new(),
             log: String::new(),
@@ -303,7 +320,7 @@ fn button_value(html: &str, label: &str) -> String {
     attr_unescape(&html[start..end])
 }
 
-fn text_of(html: &str) -> String {
+pub fn text_of(html: &str) -> String {
     attr_unescape(html)
 }
 
@@ -408,7 +425,7 @@ async fn a_whole_conversation_without_javascript_keeps_no_message_text() {
     let mut person = Person::arrive(&server, "/").await;
     // A first visit that changed nothing stores nothing.
     let key = server.store.key(Channel::Web, &person.session_id());
-    assert_eq!(server.store.raw_record(&key), None);
+    assert_eq!(server.store.raw_record(&key).await, None);
 
     assert_eq!(
         person.say(&server, "can my mum visit me").await,
@@ -436,11 +453,15 @@ async fn a_whole_conversation_without_javascript_keeps_no_message_text() {
     assert!(text_of(&person.page).contains("What would you like to know about?"));
 
     // Only the engine's session is stored, never what was typed or shown.
-    let record = server.store.raw_record(&key).expect("a session is stored");
+    let record = server
+        .store
+        .raw_record(&key)
+        .await
+        .expect("a session is stored");
     let record = String::from_utf8(record).unwrap();
     assert!(record.contains("\"version\""), "{record}");
     assert!(!record.contains("mum"));
-    server.store.flush().unwrap();
+    server.store.flush().await.unwrap();
     for entry in crate::live_bot::walk(server.dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         let found = bytes
@@ -462,11 +483,11 @@ async fn back_and_reload_without_javascript_never_post_again() {
     let shown = person.page.clone();
     assert!(text_of(&shown).contains("Visits from family and friends"));
     // Reloading shows the same conversation, and nothing runs again.
-    let counts = server.store.counts();
+    let counts = server.store.counts().await;
     assert_eq!(person.get(&server, "/chat").await, StatusCode::OK);
     assert_eq!(person.page, shown);
     assert_eq!(
-        server.store.counts(),
+        server.store.counts().await,
         counts,
         "a reload is not a new question"
     );
@@ -494,7 +515,7 @@ async fn back_and_reload_without_javascript_never_post_again() {
         );
     }
     // Nothing of it on the server.
-    server.store.flush().unwrap();
+    server.store.flush().await.unwrap();
     for entry in crate::live_bot::walk(server.dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(
@@ -785,7 +806,7 @@ async fn a_cry_for_help_from_a_page_that_cannot_post_is_still_answered() {
     }
     // None of them changed what is stored.
     let key = server.store.key(Channel::Web, &person.session_id());
-    assert_eq!(server.store.raw_record(&key), None);
+    assert_eq!(server.store.raw_record(&key).await, None);
 }
 
 #[tokio::test]
@@ -1001,7 +1022,7 @@ async fn start_links_open_a_topic_for_an_audience_and_count_the_campaign() {
         page.contains("Your child keeps their right to family life"),
         "parent wording"
     );
-    let counts = server.store.counts();
+    let counts = server.store.counts().await;
     assert!(
         counts
             .iter()
@@ -1010,7 +1031,7 @@ async fn start_links_open_a_topic_for_an_audience_and_count_the_campaign() {
     );
     // The audience is remembered for the conversation.
     let key = server.store.key(Channel::Web, &person.session_id());
-    let record = String::from_utf8(server.store.raw_record(&key).unwrap()).unwrap();
+    let record = String::from_utf8(server.store.raw_record(&key).await.unwrap()).unwrap();
     assert!(record.contains("\"audience\":\"parent\""), "{record}");
 
     // A broken link is just the welcome, never an error.
@@ -1027,7 +1048,7 @@ async fn forget_me_my_data_and_privacy_work_as_buttons_and_typed_commands() {
     let mut person = Person::arrive(&server, "/").await;
     person.press(&server, "I'm a young person").await;
     let key = server.store.key(Channel::Web, &person.session_id());
-    assert!(server.store.raw_record(&key).is_some());
+    assert!(server.store.raw_record(&key).await.is_some());
 
     assert_eq!(person.command(&server, "mydata").await, StatusCode::OK);
     let page = text_of(&person.page);
@@ -1051,7 +1072,7 @@ async fn forget_me_my_data_and_privacy_work_as_buttons_and_typed_commands() {
         "the page forgets the conversation too"
     );
     assert!(!page.contains("This is everything I keep"));
-    assert_eq!(server.store.raw_record(&key), None);
+    assert_eq!(server.store.raw_record(&key).await, None);
     assert_ne!(person.session_id(), old_cookie, "a new id after forgetting");
 
     // And the next message starts afresh under the new id.
