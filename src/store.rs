@@ -57,6 +57,7 @@ pub struct Store {
     db: sled::Db,
     sessions: sled::Tree,
     counts: sled::Tree,
+    tallies: sled::Tree,
     secret: [u8; 32],
     ttl_secs: u64,
     dir: PathBuf,
@@ -77,10 +78,12 @@ impl Store {
         })?;
         let sessions = db.open_tree("sessions")?;
         let counts = db.open_tree("counts")?;
+        let tallies = db.open_tree("tallies")?;
         Ok(Store {
             db,
             sessions,
             counts,
+            tallies,
             secret,
             ttl_secs,
             dir: dir.to_owned(),
@@ -234,6 +237,63 @@ impl Store {
                 Some((day, campaign, topic, n))
             })
             .collect()
+    }
+
+    /// Adds one to an anonymous count. Topics opened keep their place in the `counts` tree
+    /// (`count_topic`); the other measures live in `tallies` under
+    /// `measure/day/campaign/topic`. The key is all there is: nothing ties it to a person.
+    pub fn count(&self, cell: &crate::counts::Cell) -> Result<()> {
+        use crate::counts::Measure;
+        if cell.measure == Measure::Opened {
+            let topic = TopicId::parse(&cell.topic)
+                .ok_or_else(|| anyhow::anyhow!("topics opened are counted by topic id"))?;
+            let campaign = (cell.campaign != "-").then_some(cell.campaign.as_str());
+            return self.count_topic(cell.day, campaign, &topic);
+        }
+        let key = format!(
+            "{}/{}/{}/{}",
+            cell.measure.name(),
+            cell.day,
+            cell.campaign,
+            cell.topic
+        );
+        self.tallies.update_and_fetch(key.as_bytes(), |old| {
+            let n = old.map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(())
+    }
+
+    /// Every anonymous count, of every measure.
+    pub fn all_counts(&self) -> Vec<(crate::counts::Cell, u64)> {
+        use crate::counts::{Cell, Measure};
+        let opened = self.counts().into_iter().map(|(day, campaign, topic, n)| {
+            let measure = Measure::Opened;
+            let cell = Cell {
+                day,
+                campaign,
+                topic,
+                measure,
+            };
+            (cell, n)
+        });
+        let others = self.tallies.iter().flatten().filter_map(|(k, v)| {
+            let key = String::from_utf8(k.to_vec()).ok()?;
+            let mut parts = key.splitn(4, '/');
+            let measure = Measure::from_name(parts.next()?)?;
+            let day = parts.next()?.parse().ok()?;
+            let campaign = parts.next()?.to_owned();
+            let topic = parts.next()?.to_owned();
+            let n = u64::from_be_bytes(v.as_ref().try_into().ok()?);
+            let cell = Cell {
+                day,
+                campaign,
+                topic,
+                measure,
+            };
+            Some((cell, n))
+        });
+        opened.chain(others.collect::<Vec<_>>()).collect()
     }
 
     pub fn flush(&self) -> Result<()> {

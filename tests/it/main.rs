@@ -17,3 +17,4 @@ mod telegram;
 mod tidy;
 mod transcripts;
 mod web;
+mod workshop;
