@@ -87,7 +87,10 @@ pub fn revoke(dir: &Path, scope: &Scope) -> Result<usize> {
     let mut kept = String::new();
     let mut removed = 0;
     for line in text.lines() {
-        if line.split_once(' ').is_some_and(|(_, tag)| tag == scope.tag()) {
+        if line
+            .split_once(' ')
+            .is_some_and(|(_, tag)| tag == scope.tag())
+        {
             removed += 1;
         } else {
             kept.push_str(line);

@@ -5,9 +5,10 @@
 //!
 //! The report (for the advocates' dashboard, its CSV and `rightsbot counts`) follows NHS
 //! Digital's disclosure control for health statistics below national level: a count of 1 to 7
-//! is shown as `*`, every other count is rounded to the nearest 5, and totals are worked out
-//! from the true counts and then rounded and suppressed the same way. So no published figure
-//! is exact, and a suppressed one cannot be read back by subtracting the others from a total.
+//! is shown as `*` and every other count is rounded to the nearest 5. Rounding alone does not
+//! stop subtraction (cells 1, 8, 8 total 17: published `*`, 10, 10 and 15, and only 1 fits),
+//! so a total adds only the counts that are shown and leaves the hidden ones out: a total
+//! minus the rest then says nothing about a hidden count.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -141,9 +142,21 @@ pub struct Report {
     pub total: [Shown; 4],
 }
 
+/// One column of a table as published: each count disclosed, and the total of the counts
+/// that are shown (hidden ones left out), disclosed.
+pub fn column(counts: &[u64]) -> (Vec<Shown>, Shown) {
+    let shown: Vec<Shown> = counts.iter().map(|&n| disclose(n)).collect();
+    let total = counts
+        .iter()
+        .zip(&shown)
+        .filter(|(_, s)| **s != Shown::Suppressed)
+        .map(|(n, _)| n)
+        .sum();
+    (shown, disclose(total))
+}
+
 pub fn report(counts: &[(Cell, u64)], filter: &Filter) -> Report {
     let mut per_topic: BTreeMap<String, [u64; 4]> = BTreeMap::new();
-    let mut total = [0u64; 4];
     let mut days: Option<(u64, u64)> = None;
     for (cell, n) in counts {
         let inside = filter.from.is_none_or(|from| cell.day >= from)
@@ -157,19 +170,28 @@ pub fn report(counts: &[(Cell, u64)], filter: &Filter) -> Report {
             .position(|m| *m == cell.measure)
             .expect("every measure is in ALL");
         per_topic.entry(cell.topic.clone()).or_default()[at] += n;
-        total[at] += n;
         days = Some(days.map_or((cell.day, cell.day), |(a, b)| {
             (a.min(cell.day), b.max(cell.day))
         }));
     }
+    let mut rows: Vec<(String, [Shown; 4])> = per_topic
+        .keys()
+        .map(|topic| (topic.clone(), [Shown::Rounded(0); 4]))
+        .collect();
+    let mut total = [Shown::Rounded(0); 4];
+    for (at, slot) in total.iter_mut().enumerate() {
+        let counts: Vec<u64> = per_topic.values().map(|n| n[at]).collect();
+        let (shown, sum) = column(&counts);
+        for (row, s) in rows.iter_mut().zip(shown) {
+            row.1[at] = s;
+        }
+        *slot = sum;
+    }
     Report {
         filter: filter.clone(),
         days,
-        rows: per_topic
-            .into_iter()
-            .map(|(topic, n)| (topic, n.map(disclose)))
-            .collect(),
-        total: total.map(disclose),
+        rows,
+        total,
     }
 }
 

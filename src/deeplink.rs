@@ -48,7 +48,9 @@ impl StartLink {
     pub fn read(payload: &str) -> Reading {
         let mut reading = Reading::default();
         if payload.is_empty() {
-            reading.problems.push("the link has nothing after start=".to_owned());
+            reading
+                .problems
+                .push("the link has nothing after start=".to_owned());
             return reading;
         }
         if payload.len() > MAX_PAYLOAD_LEN {
@@ -101,10 +103,12 @@ impl StartLink {
                     "adv" => Some(Audience::Advocate),
                     _ => None,
                 });
-                self.audience = Some(audience.ok_or(
-                    "the audience is yp (young person), p (parent or carer) or adv (advocate)"
-                        .to_owned(),
-                )?);
+                self.audience = Some(
+                    audience.ok_or(
+                        "the audience is yp (young person), p (parent or carer) or adv (advocate)"
+                            .to_owned(),
+                    )?,
+                );
                 Ok(())
             }
             "l" if self.locale.is_some() => repeated(),
@@ -204,6 +208,10 @@ mod tests {
         assert_eq!(reading.link.audience, Some(Audience::Parent));
         assert_eq!(reading.link.campaign.as_deref(), Some("Ward"));
         assert_eq!(reading.problems.len(), 1, "{:?}", reading.problems);
-        assert!(reading.problems[0].contains("\"7\""), "{:?}", reading.problems);
+        assert!(
+            reading.problems[0].contains("\"7\""),
+            "{:?}",
+            reading.problems
+        );
     }
 }

@@ -558,7 +558,10 @@ fn dashboard(data: &std::path::Path, action: DashboardAction) -> Result<ExitCode
         }
         DashboardAction::Revoke { scope } => {
             let n = rightsbot::access::revoke(data, &scope.scope())?;
-            emit(&format!("revoked {n} link{}\n", if n == 1 { "" } else { "s" }));
+            emit(&format!(
+                "revoked {n} link{}\n",
+                if n == 1 { "" } else { "s" }
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -584,7 +587,9 @@ fn counts(data: &std::path::Path, ttl: u64, args: &CountsArgs) -> Result<ExitCod
         fetch(&format!("{base}/counts.csv?{query}"))?
     } else if let Some(addr) = rightsbot::access::address(data)
         && let Ok(token) = rightsbot::access::operator_token(data)
-        && let Ok(csv) = fetch(&format!("http://{addr}/advocates/{token}/counts.csv?{query}"))
+        && let Ok(csv) = fetch(&format!(
+            "http://{addr}/advocates/{token}/counts.csv?{query}"
+        ))
     {
         csv
     } else {
@@ -632,20 +637,33 @@ fn counts_table(csv: &str) -> String {
         .map(|l| l.split(',').collect())
         .collect();
     let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.len()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.len())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in &rows {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| if i == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
             .collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     let _ = writeln!(
         out,
-        "* is 1 to 7 (hidden so nobody can be picked out); other counts are rounded to the nearest 5"
+        "* is 1 to 7 (hidden so nobody can be picked out); other counts are rounded to the nearest \
+         5; totals add only the counts shown"
     );
     out
 }

@@ -246,7 +246,9 @@ impl<'a> Kit<'a> {
             text_html(&words.get("kit.index_intro"))
         );
         if let Some(code) = &self.campaign {
-            body.push_str(&text_html(&words.get("kit.campaign").replace("{code}", code)));
+            body.push_str(&text_html(
+                &words.get("kit.campaign").replace("{code}", code),
+            ));
         }
         if self.addresses.telegram.is_none() {
             body.push_str(&text_html(&words.get("kit.no_telegram")));
@@ -273,7 +275,11 @@ impl<'a> Kit<'a> {
                     )),
                 ),
                 (None, Some(a)) => (
-                    format!("{} ({})", words.get("kit.menu"), words.get(&format!("web.for_{a}"))),
+                    format!(
+                        "{} ({})",
+                        words.get("kit.menu"),
+                        words.get(&format!("web.for_{a}"))
+                    ),
                     None,
                 ),
                 (None, None) => (words.get("kit.menu"), None),
@@ -338,16 +344,13 @@ impl<'a> Kit<'a> {
     /// the chat, the bot's address and the helplines.
     pub fn sheet(&self, topic: &Topic) -> String {
         let words = self.words();
-        let audience = if topic.audiences.is_empty() || topic.audiences.contains(&Audience::YoungPerson) {
-            Audience::YoungPerson
-        } else {
-            topic.audiences[0]
-        };
-        let link = self.link(
-            format!("topic-{}", topic.id),
-            Some(topic.id.clone()),
-            None,
-        );
+        let audience =
+            if topic.audiences.is_empty() || topic.audiences.contains(&Audience::YoungPerson) {
+                Audience::YoungPerson
+            } else {
+                topic.audiences[0]
+            };
+        let link = self.link(format!("topic-{}", topic.id), Some(topic.id.clone()), None);
         let body = format!(
             "<main class=\"sheet topic-sheet\"><h1>{title}</h1><div class=\"text\">{short}\
              <h2>{more_title}</h2>{more}<h2>{ask_title}</h2>{ask}</div>\
@@ -357,7 +360,10 @@ impl<'a> Kit<'a> {
             title = escape(&topic.title),
             short = text_html(topic.short.for_audience(audience)),
             more_title = words.html("button.more"),
-            more = page_html(&words, &render_more(self.content, &self.locale, topic, audience)),
+            more = page_html(
+                &words,
+                &render_more(self.content, &self.locale, topic, audience)
+            ),
             ask_title = words.html("button.ask"),
             ask = text_html(&render_ask(self.content, &self.locale, topic, audience)),
             qr = self.inline_qr(&link.web, &words.get("kit.sheet_back")),
@@ -384,14 +390,28 @@ pub fn check(content: &Content, link: &str) -> (String, bool) {
     let topic = start.topic.as_ref().and_then(|t| {
         let found = content.topic(t);
         if found.is_none() {
-            problems.push(format!("there is no topic {t:?} (see /topics for every id)"));
+            let nearest = content
+                .topics
+                .keys()
+                .map(|id| (strsim::jaro_winkler(id.as_str(), t.as_str()), id))
+                .filter(|(score, _)| *score > 0.85)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, id)| format!("; did you mean \"{id}\"?"))
+                .unwrap_or_default();
+            problems.push(format!(
+                "there is no topic \"{t}\"{nearest} (see /topics for every id)"
+            ));
         }
         found
     });
     if let Some(l) = &start.locale
         && !content.locales.contains_key(l)
     {
-        problems.push(format!("the bot has no language {:?}; it will use {}", l.as_str(), content.default_locale));
+        problems.push(format!(
+            "the bot has no language {:?}; it will use {}",
+            l.as_str(),
+            content.default_locale
+        ));
     }
     let opens = match topic {
         Some(t) => format!("the topic {:?} ({})", t.title, t.id),
@@ -401,7 +421,11 @@ pub fn check(content: &Content, link: &str) -> (String, bool) {
     if let Some(a) = start.audience {
         let _ = writeln!(out, "for: {a}");
     }
-    if let Some(l) = start.locale.as_ref().filter(|l| content.locales.contains_key(*l)) {
+    if let Some(l) = start
+        .locale
+        .as_ref()
+        .filter(|l| content.locales.contains_key(*l))
+    {
         let _ = writeln!(out, "language: {l}");
     }
     if let Some(c) = &start.campaign {
@@ -413,7 +437,10 @@ pub fn check(content: &Content, link: &str) -> (String, bool) {
     if problems.is_empty() {
         let _ = writeln!(out, "the link is fine");
     } else {
-        let _ = writeln!(out, "the rest of the link still works; the parts with a problem are left out");
+        let _ = writeln!(
+            out,
+            "the rest of the link still works; the parts with a problem are left out"
+        );
     }
     (out, problems.is_empty())
 }

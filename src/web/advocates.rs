@@ -126,7 +126,11 @@ pub(super) async fn dashboard(
     }
     main.push_str("</tr></thead><tbody>");
     let content = app.engine.content();
-    for (topic, shown) in report.rows.iter().chain([&("Total".to_owned(), report.total)]) {
+    for (topic, shown) in report
+        .rows
+        .iter()
+        .chain([&("Total".to_owned(), report.total)])
+    {
         let name = match topic.as_str() {
             "-" => "No topic (the menu, or a question not understood)".to_owned(),
             "Total" => "Total".to_owned(),
@@ -146,14 +150,18 @@ pub(super) async fn dashboard(
         ("campaign", &query.campaign),
     ]
     .iter()
-    .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", urlencode(v))))
+    .filter_map(|(k, v)| {
+        v.as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{k}={}", urlencode(v)))
+    })
     .collect::<Vec<_>>()
     .join("&amp;");
     let _ = write!(
         main,
         "</tbody></table><p>* means 1 to 7: small numbers are hidden, and the others rounded \
-         to the nearest 5, so that nobody can be picked out. Totals are rounded from the true \
-         counts.</p><figure>{chart}</figure><p><a href=\"counts.csv?{csv_query}\" download>\
+         to the nearest 5, so that nobody can be picked out. Totals add only the counts that \
+         are shown.</p><figure>{chart}</figure><p><a href=\"counts.csv?{csv_query}\" download>\
          Download as CSV</a></p><h2>Workshop kit</h2><p><a href=\"kit/index.html\">Links, QR \
          codes, the poster and topic sheets</a>{kit_note}</p></main>",
         chart = report.chart_svg(),

@@ -92,7 +92,12 @@ impl Driver {
         Driver { child, port }
     }
 
-    pub(crate) async fn browser(&self, chromium: &Path, javascript: bool, profile: &Path) -> Client {
+    pub(crate) async fn browser(
+        &self,
+        chromium: &Path,
+        javascript: bool,
+        profile: &Path,
+    ) -> Client {
         self.browser_as(chromium, javascript, profile, None).await
     }
 
