@@ -552,3 +552,95 @@ async fn the_poster_and_a_topic_sheet_print_on_one_a4_page_each() {
     }
     browser.close().await.unwrap();
 }
+
+/// Runs the real binary on `data` with `args`; returns success, stdout and stderr.
+fn rightsbot(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("TELOXIDE_TOKEN")
+        .env_remove("RIGHTSBOT_DASHBOARD")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_and_dashboard_links_work_while_the_bot_serves() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .arg("--data")
+        .arg(data.path())
+        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .env_remove("TELOXIDE_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let origin = format!("http://127.0.0.1:{port}");
+    // Ready when it answers (the model takes a moment to load).
+    let mut ready = false;
+    for _ in 0..600 {
+        if client()
+            .get(format!("{origin}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the bot did not start");
+    for _ in 0..9 {
+        let response = get(&format!("{origin}/?start=t_visiting-c_ward7")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // The operator's commands, on the same data folder, while it serves.
+    let (ok, link, err) = rightsbot(
+        data.path(),
+        &[
+            "dashboard",
+            "new",
+            "--campaign",
+            "ward7",
+            "--public-url",
+            &origin,
+        ],
+    );
+    assert!(ok, "{err}");
+    let link = link.lines().next().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{origin}/advocates/")), "{link}");
+    let (ok, out, err) = rightsbot(data.path(), &["counts", "--campaign", "ward7"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("campaign ward7"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("visiting") && l.contains("10")),
+        "{out}"
+    );
+    // From anywhere, with the dashboard link: the same.
+    let (ok, out, err) = rightsbot(data.path(), &["counts", "--csv", "--url", &link]);
+    assert!(ok, "{err}");
+    assert!(out.contains("visiting,10,10,0,0"), "{out}");
+    let page = get(&link).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let (ok, _, err) = rightsbot(data.path(), &["dashboard", "revoke", "--campaign", "ward7"]);
+    assert!(ok, "{err}");
+    assert_eq!(get(&link).await.status(), StatusCode::NOT_FOUND);
+    let (ok, _, err) = rightsbot(data.path(), &["counts", "--url", &link]);
+    assert!(!ok && err.contains("wrong, or revoked"), "{err}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
