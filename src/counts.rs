@@ -321,7 +321,9 @@ mod tests {
     #[test]
     fn dates_round_trip() {
         assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(20_786), "2026-11-28");
+        assert_eq!(date(20_786), "2026-11-29");
+        assert_eq!(date(60), "1970-03-02");
+        assert_eq!(date(11_016), "2000-02-29");
         for d in [0, 59, 60, 365, 11_016, 20_786, 40_000] {
             assert_eq!(day(&date(d)), Some(d));
         }
