@@ -237,7 +237,9 @@ async fn start_links_open_a_topic_set_the_audience_and_never_fail() {
         ("t_no_such_topic", false, true),
         ("t_Visiting", false, true),
         ("%3Cscript%3E", false, true),
-        ("a_parent-a_parent", false, true),
+        // One bad part leaves the good ones: the first audience applies, the repeat is dropped.
+        ("a_parent-a_parent", false, false),
+        ("a_nobody-t_visiting", true, false),
         (&"x".repeat(100), false, true),
     ];
     for (i, (payload, opens_topic, asks_audience)) in cases.iter().enumerate() {
