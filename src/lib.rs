@@ -5,11 +5,14 @@
 //! `matcher` understands free text; `store` keeps the least possible state; the channels
 //! (`terminal`, `web`, `telegram`) are thin shells.
 
+pub mod access;
 pub mod content;
+pub mod counts;
 pub mod deeplink;
 pub mod embedder;
 pub mod engine;
 pub mod ids;
+pub mod kit;
 pub mod matcher;
 pub mod store;
 pub mod telegram;

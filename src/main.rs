@@ -95,13 +95,112 @@ enum Command {
         #[arg(long, default_value = "all", value_parser = ["all", "safety"])]
         gate: String,
     },
-    /// Print the anonymous counts of topics shown, by day and start-link campaign.
-    Counts,
+    /// Print the anonymous counts per topic, with small numbers hidden: from the data folder,
+    /// from the bot serving it (while it runs), or from a dashboard link (--url).
+    Counts(CountsArgs),
+    /// Make or revoke private dashboard links, each showing one campaign's counts (or, with
+    /// --all, every campaign's) and its workshop kit. Works while the bot serves.
+    Dashboard {
+        #[command(subcommand)]
+        action: DashboardAction,
+    },
+    /// Write the workshop kit (start links, QR codes, an index, an A4 poster and a sheet per
+    /// topic) to a folder; or, with --check, say what one start link opens.
+    Links(LinksArgs),
     /// Rebuild each locale's precomputed sentence vectors and crisis classifier
     /// (`locales/<lang>/model/vectors.bin`) after phrasings, triggers or examples change.
     /// Works on the content folder (`--content`, else the current folder), never the built-in
     /// copy. Build with --release: it embeds several thousand texts.
     Embed,
+}
+
+#[derive(clap::Args)]
+struct LinksArgs {
+    /// Say what this start link (a whole link, or what follows start=) opens, or what is
+    /// wrong with it, and write nothing.
+    #[arg(long, value_name = "LINK")]
+    check: Option<String>,
+    /// A code for the workshop or poster, counted with the chats these links start:
+    /// 1 to 16 letters, digits or _.
+    #[arg(long, value_name = "CODE", value_parser = parse_campaign)]
+    campaign: Option<String>,
+    /// Where to write the kit.
+    #[arg(long, value_name = "DIR", default_value = "kit")]
+    out: PathBuf,
+    /// The web chat's address as people reach it, e.g. https://rights.example.org.
+    #[arg(long, value_name = "URL", env = "RIGHTSBOT_PUBLIC_URL")]
+    public_url: Option<rightsbot::web::PublicUrl>,
+    /// The bot's Telegram username (without @). Without it, and with TELOXIDE_TOKEN set, it
+    /// is asked of Telegram.
+    #[arg(long, value_name = "NAME", env = "RIGHTSBOT_BOT_USERNAME")]
+    bot_username: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct CountsArgs {
+    /// First date to count, as YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    from: Option<String>,
+    /// Last date to count, as YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    to: Option<String>,
+    /// One campaign only (- for chats that came from no campaign link).
+    #[arg(long, value_name = "CODE")]
+    campaign: Option<String>,
+    /// A dashboard link (https://.../advocates/<token>/): read that bot's counts over HTTP.
+    #[arg(long, value_name = "LINK", env = "RIGHTSBOT_DASHBOARD")]
+    url: Option<String>,
+    /// Print CSV instead of a table.
+    #[arg(long)]
+    csv: bool,
+}
+
+#[derive(Subcommand)]
+enum DashboardAction {
+    /// Make a new dashboard link and print it: hand it to the campaign's advocate.
+    New {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// The web chat's address, for the link printed.
+        #[arg(long, value_name = "URL", env = "RIGHTSBOT_PUBLIC_URL")]
+        public_url: Option<rightsbot::web::PublicUrl>,
+    },
+    /// Stop every dashboard link of a campaign (or, with --all, the operator's links) working.
+    Revoke {
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct ScopeArgs {
+    /// The campaign whose counts the link shows.
+    #[arg(long, value_name = "CODE", value_parser = parse_campaign)]
+    campaign: Option<String>,
+    /// The operator's link: every campaign.
+    #[arg(long)]
+    all: bool,
+}
+
+impl ScopeArgs {
+    fn scope(&self) -> rightsbot::access::Scope {
+        match &self.campaign {
+            Some(c) => rightsbot::access::Scope::Campaign(c.clone()),
+            None => rightsbot::access::Scope::Everything,
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Result<String, String> {
+    rightsbot::counts::day(s)
+        .map(|_| s.trim().to_owned())
+        .ok_or_else(|| "write a date as YYYY-MM-DD, like 2026-11-28".to_owned())
+}
+
+fn parse_campaign(s: &str) -> Result<String, String> {
+    rightsbot::deeplink::campaign_code(s)
+        .ok_or_else(|| "a campaign code is 1 to 16 letters, digits or _, like ward7".to_owned())
 }
 
 fn targets(gate: &str) -> rightsbot::matcher::eval::Targets {
@@ -323,14 +422,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Counts) => {
-            let counts = runtime()?.block_on(async {
-                let store = Store::connect(&stored_in).await?;
-                anyhow::Ok(store.counts().await)
-            })?;
-            emit(&counts_table(counts));
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Counts(args)) => counts(&stored_in, &args),
+        Some(Command::Dashboard { action }) => dashboard(&cli.data, action),
+        Some(Command::Links(args)) => links(&content, args),
         Some(Command::Serve(args)) => serve(content, stored_in, args),
         None => serve(content, stored_in, rightsbot::serve::ServeArgs::default()),
     }
@@ -362,6 +456,65 @@ fn serve(
         rightsbot::serve::run(engine, store, args).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rightsbot links`: checks one link, or writes the whole kit.
+fn links(content: &Content, args: LinksArgs) -> Result<ExitCode> {
+    if let Some(link) = &args.check {
+        let (report, fine) = rightsbot::kit::check(content, link);
+        emit(&report);
+        return Ok(if fine {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let Some(public_url) = &args.public_url else {
+        eprintln!(
+            "rightsbot links: give the web chat's address with --public-url (or \
+             RIGHTSBOT_PUBLIC_URL), e.g. --public-url https://rights.example.org"
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let telegram = match &args.bot_username {
+        Some(name) => Some(name.trim_start_matches('@').to_owned()),
+        None if rightsbot::telegram::token_is_set() => Some(bot_username_from_telegram()?),
+        None => None,
+    };
+    let addresses = rightsbot::kit::Addresses {
+        web: public_url.origin().to_owned(),
+        telegram,
+    };
+    let kit = rightsbot::kit::Kit::new(content, addresses, args.campaign.clone());
+    let paths = kit.paths();
+    for path in &paths {
+        let file = kit.file(path).context("a kit file listed but not made")?;
+        let target = args.out.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&target, &file.bytes)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    emit(&format!(
+        "wrote {} files to {}: open {} in a browser; print poster.html and topics/*.html \
+         on A4\n",
+        paths.len(),
+        args.out.display(),
+        args.out.join("index.html").display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bot's username, from Telegram's getMe with TELOXIDE_TOKEN.
+fn bot_username_from_telegram() -> Result<String> {
+    use teloxide::prelude::Requester;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let me = runtime
+        .block_on(async { teloxide::Bot::from_env().get_me().await })
+        .context("cannot ask Telegram for the bot's username (or give --bot-username)")?;
+    Ok(me.username().to_owned())
 }
 
 fn summary(content: &Content) -> String {
@@ -413,22 +566,134 @@ fn summary(content: &Content) -> String {
     out
 }
 
-fn counts_table(counts: Vec<(u64, String, String, u64)>) -> String {
-    let mut out = String::new();
-    if counts.is_empty() {
-        let _ = writeln!(out, "no counts yet");
-        return out;
+/// `rightsbot dashboard`: needs only the data folder, never the database, so it works while
+/// the bot serves.
+fn dashboard(data: &std::path::Path, action: DashboardAction) -> Result<ExitCode> {
+    match action {
+        DashboardAction::New { scope, public_url } => {
+            let token = rightsbot::access::create(data, &scope.scope())?;
+            let origin = public_url.as_ref().map_or_else(
+                || format!("http://{}", rightsbot::web::DEFAULT_ADDR),
+                |u| u.origin().to_owned(),
+            );
+            emit(&format!(
+                "{origin}/advocates/{token}/\nKeep it private: anyone with the link can read \
+                 these counts. Stop it with `rightsbot dashboard revoke`.\n"
+            ));
+        }
+        DashboardAction::Revoke { scope } => {
+            let n = rightsbot::access::revoke(data, &scope.scope())?;
+            emit(&format!(
+                "revoked {n} link{}\n",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
     }
-    let _ = writeln!(out, "day\tcampaign\ttopic\tcount");
-    for (day, campaign, topic, n) in counts {
-        // Small numbers in a small workshop could point at a person: show them as "<5".
-        let shown = if n < 5 {
-            "<5".to_owned()
-        } else {
-            n.to_string()
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rightsbot counts`: from a dashboard link, else from the bot serving this data folder,
+/// else from the data folder itself.
+fn counts(stored_in: &rightsbot::store::Options, args: &CountsArgs) -> Result<ExitCode> {
+    let data = stored_in.data.as_path();
+    let mut query = Vec::new();
+    for (key, value) in [
+        ("from", &args.from),
+        ("to", &args.to),
+        ("campaign", &args.campaign),
+    ] {
+        if let Some(v) = value {
+            query.push(format!("{key}={v}"));
+        }
+    }
+    let query = query.join("&");
+    let csv = if let Some(link) = &args.url {
+        let base = link.split(['?', '#']).next().unwrap_or(link);
+        let base = base.trim_end_matches('/');
+        fetch(&format!("{base}/counts.csv?{query}"))?
+    } else if let Some(addr) = rightsbot::access::address(data)
+        && let Ok(token) = rightsbot::access::operator_token(data)
+        && let Ok(csv) = fetch(&format!(
+            "http://{addr}/advocates/{token}/counts.csv?{query}"
+        ))
+    {
+        csv
+    } else {
+        let all = runtime()?.block_on(async {
+            let store = Store::connect(stored_in).await?;
+            anyhow::Ok(store.all_counts().await)
+        })?;
+        let filter = rightsbot::counts::Filter {
+            from: args.from.as_deref().and_then(rightsbot::counts::day),
+            to: args.to.as_deref().and_then(rightsbot::counts::day),
+            campaign: args.campaign.clone(),
         };
-        let _ = writeln!(out, "{day}\t{campaign}\t{topic}\t{shown}");
+        let report = rightsbot::counts::report(&all, &filter);
+        format!("# {}\n{}", report.scope(), report.csv())
+    };
+    emit(&if args.csv { csv } else { counts_table(&csv) });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// GETs `url` and returns the body, or says plainly why not.
+fn fetch(url: &str) -> Result<String> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let response = reqwest::get(url)
+            .await
+            .context("cannot reach the bot (is it running, and is the link right?)")?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            anyhow::bail!("the bot does not know this dashboard link (wrong, or revoked)");
+        }
+        let response = response.error_for_status()?;
+        Ok(response.text().await?)
+    })
+}
+
+/// The CSV of a report as an aligned table, its scope line first.
+fn counts_table(csv: &str) -> String {
+    let mut out = String::new();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .filter(|l| {
+            if let Some(scope) = l.strip_prefix("# ") {
+                let _ = writeln!(out, "{scope}");
+                false
+            } else {
+                true
+            }
+        })
+        .map(|l| l.split(',').collect())
+        .collect();
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
+    let _ = writeln!(
+        out,
+        "* is 1 to 7 (hidden so nobody can be picked out); other counts are rounded to the nearest \
+         5; totals add only the counts shown"
+    );
     out
 }
 

@@ -50,6 +50,10 @@ pub struct ServeArgs {
         default_value_t = crate::web::Connections::default().max_open
     )]
     pub max_connections: usize,
+    /// The bot's Telegram username (without @), for the Telegram links and QR codes in the
+    /// workshop kit on the advocates' pages.
+    #[arg(long, value_name = "NAME", env = "RIGHTSBOT_BOT_USERNAME")]
+    pub bot_username: Option<String>,
     #[command(flatten)]
     pub telegram: crate::telegram::TelegramArgs,
 }
@@ -64,6 +68,7 @@ impl Default for ServeArgs {
             public_url: None,
             trusted_proxy: Vec::new(),
             max_connections: crate::web::Connections::default().max_open,
+            bot_username: None,
             telegram: crate::telegram::TelegramArgs::default(),
         }
     }
@@ -101,7 +106,15 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
                 return Err(e).with_context(|| format!("cannot listen on {addr} for the web chat"));
             }
         };
-        tracing::info!("web chat on http://{}", listener.local_addr()?);
+        let local = listener.local_addr()?;
+        tracing::info!("web chat on http://{local}");
+        // `rightsbot counts` on this machine asks the running bot, since sled allows one
+        // process; it finds the bot here and reads the counts with the operator's token.
+        if let Err(e) = crate::access::write_address(store.dir(), local)
+            .and_then(|()| crate::access::operator_token(store.dir()).map(|_| ()))
+        {
+            tracing::warn!(error = %e, "rightsbot counts will not reach this bot");
+        }
         if let Some(url) = &args.public_url {
             tracing::info!("web chat public address {}", url.origin());
         }
@@ -117,6 +130,10 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
                 max_open: args.max_connections,
                 ..Default::default()
             },
+            bot_username: args
+                .bot_username
+                .as_deref()
+                .map(|name| name.trim_start_matches('@').to_owned()),
             ..Default::default()
         };
         Some(tokio::spawn(crate::web::serve(
@@ -149,6 +166,7 @@ pub async fn run(engine: Engine, store: Store, args: ServeArgs) -> Result<()> {
         }
     }
     let _ = sweeper.await;
+    crate::access::remove_address(store.dir());
     store.flush().await?;
     if let Some(e) = failure {
         return Err(e);

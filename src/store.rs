@@ -436,6 +436,71 @@ impl Store {
             Backend::Redis(r) => r.dump().await,
         }
     }
+
+    /// Adds one to an anonymous count. Topics opened keep their place among the counts
+    /// (`count_topic`); the other measures are tallied under `measure/day/campaign/topic`.
+    /// The key is all there is: nothing ties it to a person.
+    pub async fn count(&self, cell: &crate::counts::Cell) -> Result<()> {
+        use crate::counts::Measure;
+        if cell.measure == Measure::Opened {
+            let topic = TopicId::parse(&cell.topic)
+                .ok_or_else(|| anyhow::anyhow!("topics opened are counted by topic id"))?;
+            let campaign = (cell.campaign != "-").then_some(cell.campaign.as_str());
+            return self.count_topic(cell.day, campaign, &topic).await;
+        }
+        let key = format!(
+            "{}/{}/{}/{}",
+            cell.measure.name(),
+            cell.day,
+            cell.campaign,
+            cell.topic
+        );
+        match &self.backend {
+            Backend::Sled(s) => s.tally(&key),
+            Backend::Redis(r) => r.tally(&key).await,
+        }
+    }
+
+    /// Every anonymous count, of every measure.
+    pub async fn all_counts(&self) -> Vec<(crate::counts::Cell, u64)> {
+        use crate::counts::{Cell, Measure};
+        let opened = self
+            .counts()
+            .await
+            .into_iter()
+            .map(|(day, campaign, topic, n)| {
+                let measure = Measure::Opened;
+                let cell = Cell {
+                    day,
+                    campaign,
+                    topic,
+                    measure,
+                };
+                (cell, n)
+            });
+        let raw = match &self.backend {
+            Backend::Sled(s) => s.tallies(),
+            Backend::Redis(r) => r.tallies().await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the counts");
+                Vec::new()
+            }),
+        };
+        let others = raw.into_iter().filter_map(|(key, n)| {
+            let mut parts = key.splitn(4, '/');
+            let measure = Measure::from_name(parts.next()?)?;
+            let day = parts.next()?.parse().ok()?;
+            let campaign = parts.next()?.to_owned();
+            let topic = parts.next()?.to_owned();
+            let cell = Cell {
+                day,
+                campaign,
+                topic,
+                measure,
+            };
+            Some((cell, n))
+        });
+        opened.chain(others.collect::<Vec<_>>()).collect()
+    }
 }
 
 /// A delivery log record: an update number's state and a time, nothing about a person.

@@ -1184,7 +1184,9 @@ impl<'a> Checker<'a> {
     }
 
     /// Every topic in the catalogue must be at most `MAX_TAPS` taps from the start menu, for
-    /// every audience: start -> group -> item is two taps; a related topic or flow option, three.
+    /// every audience it is written for: start -> group -> item is two taps; a related topic or
+    /// flow option, three. (A topic for advocates only, such as the workshop kit, need not be
+    /// in a young person's menu.)
     fn check_reachability(&mut self, content: &Content) {
         for (audience, groups) in &content.menus {
             let mut depth: BTreeMap<String, usize> = BTreeMap::new();
@@ -1230,8 +1232,9 @@ impl<'a> Checker<'a> {
                     Item::Page(_) => {}
                 }
             }
-            for id in content.topics.keys() {
-                if !depth.contains_key(id.as_str()) {
+            for (id, topic) in &content.topics {
+                let written_for = topic.audiences.is_empty() || topic.audiences.contains(audience);
+                if written_for && !depth.contains_key(id.as_str()) {
                     self.problems.file(
                         "dialogues/menus.toml",
                         format!(

@@ -218,6 +218,8 @@ pub struct Outcome {
     pub shown_topic: Option<TopicId>,
     /// The campaign code of a start link, for anonymous counts.
     pub campaign: Option<String>,
+    /// This turn began a conversation (a start, with or without a link), for anonymous counts.
+    pub started: bool,
     pub trace: Trace,
 }
 
@@ -263,6 +265,7 @@ impl Engine {
             effect: Effect::None,
             shown_topic: None,
             campaign: None,
+            started: false,
             trace: Trace::default(),
             raised_crisis: false,
             mydata_reply: None,
@@ -291,6 +294,7 @@ struct Turn<'a> {
     effect: Effect,
     shown_topic: Option<TopicId>,
     campaign: Option<String>,
+    started: bool,
     trace: Trace,
     raised_crisis: bool,
     /// Which reply shows the stored record (`/mydata`), filled in last.
@@ -397,6 +401,7 @@ impl<'a> Turn<'a> {
             crisis_active,
             shown_topic: self.shown_topic,
             campaign: self.campaign,
+            started: self.started,
             trace: self.trace,
         }
     }
@@ -752,8 +757,8 @@ impl<'a> Turn<'a> {
     }
 
     fn start(&mut self, payload: Option<&str>) {
-        // A malformed or unknown link gives the normal welcome, never an error.
-        let link = payload.and_then(StartLink::parse).unwrap_or_default();
+        // A malformed or unknown part is left out and the rest still applies: never an error.
+        let link = payload.map(|p| StartLink::read(p).link).unwrap_or_default();
         if let Some(a) = link.audience {
             self.session.audience = Some(a);
         }
@@ -761,6 +766,7 @@ impl<'a> Turn<'a> {
             self.session.locale = l;
         }
         self.campaign = link.campaign;
+        self.started = true;
         self.session.flow = None;
         let topic = link.topic.filter(|t| self.content.topics.contains_key(t));
         if self.session.audience.is_none() && topic.is_none() {

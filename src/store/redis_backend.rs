@@ -20,6 +20,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a "told this group already" mark lasts: long enough that a group hears it once.
 const GROUP_MARK_SECS: u64 = 365 * 24 * 60 * 60;
 const COUNTS: &str = "rightsbot:counts";
+/// Starts, fallbacks and crisis replies, under `measure/day/campaign/topic`.
+const TALLIES: &str = "rightsbot:tallies";
 
 /// A token bucket, computed inside Redis so that every replica draws from the same one. Time
 /// is Redis's clock, so replicas' clocks need not agree. Returns 0, or the milliseconds to
@@ -168,8 +170,24 @@ impl RedisStore {
     }
 
     pub(super) async fn count(&self, key: &str) -> Result<()> {
+        self.add_one(COUNTS, key).await
+    }
+
+    pub(super) async fn tally(&self, key: &str) -> Result<()> {
+        self.add_one(TALLIES, key).await
+    }
+
+    pub(super) async fn counts(&self) -> Result<Vec<(String, u64)>> {
+        self.read_counters(COUNTS).await
+    }
+
+    pub(super) async fn tallies(&self) -> Result<Vec<(String, u64)>> {
+        self.read_counters(TALLIES).await
+    }
+
+    async fn add_one(&self, hash: &str, key: &str) -> Result<()> {
         redis::cmd("HINCRBY")
-            .arg(COUNTS)
+            .arg(hash)
             .arg(key)
             .arg(1)
             .query_async::<()>(&mut self.conn())
@@ -177,9 +195,9 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn counts(&self) -> Result<Vec<(String, u64)>> {
+    async fn read_counters(&self, hash: &str) -> Result<Vec<(String, u64)>> {
         let all: Vec<(String, u64)> = redis::cmd("HGETALL")
-            .arg(COUNTS)
+            .arg(hash)
             .query_async(&mut self.conn())
             .await?;
         Ok(all)

@@ -28,6 +28,8 @@ pub(super) struct SledStore {
     flusher: Mutex<std::sync::mpsc::Sender<FlushWaiter>>,
     sessions: sled::Tree,
     counts: sled::Tree,
+    /// Starts, fallbacks and crisis replies, under `measure/day/campaign/topic`.
+    tallies: sled::Tree,
     delivery: sled::Tree,
     groups: sled::Tree,
     buckets: Mutex<LocalBuckets>,
@@ -84,6 +86,7 @@ impl SledStore {
             flusher,
             sessions: db.open_tree("sessions")?,
             counts: db.open_tree("counts")?,
+            tallies: db.open_tree("tallies")?,
             delivery: db.open_tree("telegram_delivery")?,
             groups: db.open_tree("telegram_groups_noted")?,
             db,
@@ -144,23 +147,19 @@ impl SledStore {
     }
 
     pub(super) fn count(&self, key: &str) -> Result<()> {
-        self.counts.update_and_fetch(key.as_bytes(), |old| {
-            let n = old.map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
-            Some((n + 1).to_be_bytes().to_vec())
-        })?;
-        Ok(())
+        add_one(&self.counts, key)
+    }
+
+    pub(super) fn tally(&self, key: &str) -> Result<()> {
+        add_one(&self.tallies, key)
     }
 
     pub(super) fn counts(&self) -> Vec<(String, u64)> {
-        self.counts
-            .iter()
-            .flatten()
-            .filter_map(|(k, v)| {
-                let key = String::from_utf8(k.to_vec()).ok()?;
-                let n = u64::from_be_bytes(v.as_ref().try_into().ok()?);
-                Some((key, n))
-            })
-            .collect()
+        read_counters(&self.counts)
+    }
+
+    pub(super) fn tallies(&self) -> Vec<(String, u64)> {
+        read_counters(&self.tallies)
     }
 
     pub(super) fn take_token(&self, bucket: &UserKey, rate: Rate) -> Result<(), Duration> {
@@ -330,4 +329,25 @@ fn open_db(path: &Path) -> sled::Result<sled::Db> {
             other => return other,
         }
     }
+}
+
+/// Adds one to the counter under `key`.
+fn add_one(tree: &sled::Tree, key: &str) -> Result<()> {
+    tree.update_and_fetch(key.as_bytes(), |old| {
+        let n = old.map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
+        Some((n + 1).to_be_bytes().to_vec())
+    })?;
+    Ok(())
+}
+
+/// Every counter in `tree`, as (key, count).
+fn read_counters(tree: &sled::Tree) -> Vec<(String, u64)> {
+    tree.iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let key = String::from_utf8(k.to_vec()).ok()?;
+            let n = u64::from_be_bytes(v.as_ref().try_into().ok()?);
+            Some((key, n))
+        })
+        .collect()
 }

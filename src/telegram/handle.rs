@@ -212,13 +212,10 @@ async fn converse_as(
         forget(ctx, &key).await;
         tracing::info!(blocked = gone, "session erased");
     }
-    if let Some(topic) = &outcome.shown_topic
-        && let Err(e) = ctx
-            .store
-            .count_topic(now / 86_400, outcome.campaign.as_deref(), topic)
-            .await
-    {
-        tracing::warn!(error = %e, "cannot count a topic");
+    for cell in crate::counts::cells(&outcome, now) {
+        if let Err(e) = ctx.store.count(&cell).await {
+            tracing::warn!(error = %e, "cannot count");
+        }
     }
     Ok(())
 }

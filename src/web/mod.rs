@@ -10,11 +10,12 @@
 //! reached does not stop it: each turn is answered from a fresh session, with a note saying
 //! that the conversation cannot be remembered just now.
 
+mod advocates;
 mod connections;
 mod guard;
 mod history;
 mod numbers;
-mod render;
+pub(crate) mod render;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -96,6 +97,9 @@ pub const WEB_KEYS: &[&str] = &[
     "web.checked",
     "web.website",
     "web.share_link",
+    "web.topics_title",
+    "web.topics_intro",
+    "web.topic_id",
 ];
 
 const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; \
@@ -118,6 +122,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     pub limits: Limits,
     pub connections: Connections,
+    /// The bot's Telegram username, for the Telegram links in the workshop kit.
+    pub bot_username: Option<String>,
 }
 
 struct App {
@@ -141,8 +147,14 @@ pub fn router(engine: Engine, store: Arc<Store>, config: Config) -> Router {
         .route("/", get(chat_page))
         .route("/chat", get(chat_page).post(chat_post))
         .route("/leave", get(leave).post(leave_quietly))
+        .route("/topics", get(topics_page))
+        .route("/topics/", get(topics_page))
         .route("/topics/{id}", get(topic_page))
         .route("/helplines", get(helplines_page))
+        .route("/advocates/{token}", get(advocates::to_dashboard))
+        .route("/advocates/{token}/", get(advocates::dashboard))
+        .route("/advocates/{token}/counts.csv", get(advocates::counts_csv))
+        .route("/advocates/{token}/kit/{*path}", get(advocates::kit_file))
         .route("/privacy", get(|s, q| content_page(s, q, "privacy")))
         .route("/about", get(|s, q| content_page(s, q, "about")))
         .route(
@@ -626,16 +638,11 @@ impl App {
         self.count(outcome, now).await;
     }
 
-    /// Counts the topic shown, if any: anonymous, by day and start-link campaign.
+    /// Counts what this turn showed: anonymous, by day, start-link campaign and topic.
     async fn count(&self, outcome: &Outcome, now: u64) {
-        if let Some(topic) = &outcome.shown_topic {
-            let day = now / (24 * 60 * 60);
-            if let Err(e) = self
-                .store
-                .count_topic(day, outcome.campaign.as_deref(), topic)
-                .await
-            {
-                tracing::error!(error = %e, "cannot count a topic");
+        for cell in crate::counts::cells(outcome, now) {
+            if let Err(e) = self.store.count(&cell).await {
+                tracing::error!(error = %e, "cannot count");
             }
         }
     }
@@ -1084,6 +1091,13 @@ async fn topic_page(
         audience,
         app.public_origin(),
     );
+    shareable(html(StatusCode::OK, body))
+}
+
+/// `GET /topics`: every topic with its title and id, for people writing links by hand.
+async fn topics_page(State(app): State<Arc<App>>) -> Response {
+    let locale = app.default_locale();
+    let body = render::topics_page(&app.words(&locale), app.engine.content());
     shareable(html(StatusCode::OK, body))
 }
 

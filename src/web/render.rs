@@ -420,6 +420,39 @@ pub fn text_page(words: &Words<'_>, title: &str, text: &str) -> String {
     layout(words, &frame, &main)
 }
 
+/// Every topic by title, with its id and a link to its page.
+pub fn topics_page(words: &Words<'_>, content: &Content) -> String {
+    let title = words.get("web.topics_title");
+    let mut main = format!(
+        "<article class=\"page\"><h1>{}</h1>{}<ul class=\"topics\">",
+        escape(&title),
+        text_html(&words.get("web.topics_intro")),
+    );
+    let mut topics: Vec<&Topic> = content.topics.values().collect();
+    topics.sort_by_key(|t| t.title.to_lowercase());
+    for topic in topics {
+        let _ = write!(
+            main,
+            "<li><a href=\"/topics/{id}\">{title}</a> \u{00b7} {label} <code>{id}</code></li>",
+            id = topic.id,
+            title = escape(&topic.title),
+            label = words.html("web.topic_id"),
+        );
+    }
+    let _ = writeln!(
+        main,
+        "</ul><p><a href=\"/chat\">{}</a></p></article>",
+        words.html("web.back_to_chat")
+    );
+    let frame = Frame {
+        title: &title,
+        canonical: None,
+        crisis: false,
+        chat_footer: false,
+    };
+    layout(words, &frame, &main)
+}
+
 /// Every helpline, with its contact, who it is for, when it was checked and its website.
 pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
     let title = words.get("helplines.title");

@@ -60,13 +60,13 @@ fn tools() -> Option<Tools> {
 }
 
 /// chromedriver on a free loopback port, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
 
 impl Driver {
-    async fn start(path: &Path) -> Driver {
+    pub(crate) async fn start(path: &Path) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -92,7 +92,12 @@ impl Driver {
         Driver { child, port }
     }
 
-    async fn browser(&self, chromium: &Path, javascript: bool, profile: &Path) -> Client {
+    pub(crate) async fn browser(
+        &self,
+        chromium: &Path,
+        javascript: bool,
+        profile: &Path,
+    ) -> Client {
         self.browser_as(chromium, javascript, profile, None).await
     }
 
@@ -139,7 +144,7 @@ impl Drop for Driver {
     }
 }
 
-fn screenshot_path(name: &str) -> PathBuf {
+pub(crate) fn screenshot_path(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)

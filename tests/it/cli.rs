@@ -138,7 +138,7 @@ async fn counts_hide_small_numbers_that_could_point_at_a_person() {
                 .await
                 .unwrap();
         }
-        for _ in 0..7 {
+        for _ in 0..9 {
             store
                 .count_topic(20_400, Some("ward7"), &topic("visiting"))
                 .await
@@ -146,10 +146,21 @@ async fn counts_hide_small_numbers_that_could_point_at_a_person() {
         }
         store.flush().await.unwrap();
     }
-    let (ok, out, err) = run(&["counts"], data.path(), "");
+    let (ok, out, err) = run(&["counts", "--csv"], data.path(), "");
     assert!(ok, "{err}");
-    assert!(out.contains("20400\tward7\tsectioned\t<5"), "{out}");
-    assert!(out.contains("20400\tward7\tvisiting\t7"), "{out}");
+    // 1 to 7 hidden, the rest to the nearest 5 (NHS Digital's rule); totals leave hidden out.
+    assert!(out.contains("sectioned,0,*,0,0"), "{out}");
+    assert!(out.contains("visiting,0,10,0,0"), "{out}");
+    assert!(out.contains("total,0,10,0,0"), "{out}");
+    let (ok, out, err) = run(&["counts", "--campaign", "ward7"], data.path(), "");
+    assert!(ok, "{err}");
+    assert!(out.contains("campaign ward7"), "{out}");
+    assert!(
+        out.contains(&rightsbot::counts::date(20_400)),
+        "dates, not day numbers:\n{out}"
+    );
+    let (ok, _, err) = run(&["counts", "--from", "2026-02-31"], data.path(), "");
+    assert!(!ok && err.contains("YYYY-MM-DD"), "{err}");
 }
 
 #[test]

@@ -20,3 +20,4 @@ mod telegram;
 mod tidy;
 mod transcripts;
 mod web;
+mod workshop;

@@ -237,7 +237,9 @@ async fn start_links_open_a_topic_set_the_audience_and_never_fail() {
         ("t_no_such_topic", false, true),
         ("t_Visiting", false, true),
         ("%3Cscript%3E", false, true),
-        ("a_parent-a_parent", false, true),
+        // One bad part leaves the good ones: the first audience applies, the repeat is dropped.
+        ("a_parent-a_parent", false, false),
+        ("a_nobody-t_visiting", true, false),
         (&"x".repeat(100), false, true),
     ];
     for (i, (payload, opens_topic, asks_audience)) in cases.iter().enumerate() {
@@ -562,11 +564,12 @@ async fn a_restart_on_the_same_data_folder_keeps_the_session() {
     let counts = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
         .arg("--data")
         .arg(&data)
-        .arg("counts")
+        .args(["counts", "--campaign", "ward7", "--csv"])
         .output()
         .unwrap();
     let counts = String::from_utf8_lossy(&counts.stdout);
-    assert!(counts.contains("ward7\tvisiting"), "{counts}");
+    // One chat: counted, and shown as "*" (1 to 7).
+    assert!(counts.contains("\nvisiting,*,*,"), "{counts}");
 }
 
 /// The delivery guarantee: a burst from many people, and the process SIGKILLed in the middle
