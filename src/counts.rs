@@ -280,6 +280,13 @@ impl Report {
 
 /// A day since 1970 as `YYYY-MM-DD` (the proleptic Gregorian calendar).
 pub fn date(day: u64) -> String {
+    let (y, m, d) = civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A day since 1970 as (year, month 1-12, day of the month), by the proleptic Gregorian
+/// calendar.
+pub fn civil(day: u64) -> (i64, i64, i64) {
     // Howard Hinnant's `civil_from_days`.
     let z = day as i64 + 719_468;
     let era = z.div_euclid(146_097);
@@ -290,7 +297,7 @@ pub fn date(day: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d)
 }
 
 /// `YYYY-MM-DD` as a day since 1970, if it is a real date from 1970 on.

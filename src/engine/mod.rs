@@ -1146,17 +1146,7 @@ fn calendar_date(unix_seconds: u64) -> String {
         "November",
         "December",
     ];
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's days_from_civil, inverted).
-    let z = (unix_seconds / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::counts::civil(unix_seconds / 86_400);
     format!("{day} {} {year}", MONTHS[(month - 1) as usize])
 }
 

@@ -561,7 +561,10 @@ impl Matcher {
             let closest_topic = r.doc_scores.iter().copied().fold(0.0, f32::max);
             let nearer_out_of_scope = r.out_of_scope >= closest_topic + c.out_of_scope_margin
                 && lexical[best_doc] < c.answer_min;
-            if nearer_out_of_scope || r.scope_risk >= c.out_of_scope_min {
+            // The out-of-scope classifier never overrules words that are sure ("fones"
+            // is a word the model cannot read, not a question from outside a ward).
+            let words_sure = lexical[best_doc] >= c.answer_min * 1.5;
+            if nearer_out_of_scope || (r.scope_risk >= c.out_of_scope_min && !words_sure) {
                 return Decision::Fallback { score: best };
             }
         }

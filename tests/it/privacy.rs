@@ -193,7 +193,8 @@ async fn telegram_conversation(fake: &FakeTelegram) -> String {
     let privacy = say(fake, "/privacy").await;
     check_privacy_text(&privacy[0].text);
     let mydata = say(fake, "/mydata").await;
-    assert!(mydata[0].text.starts_with(&ui("mydata.intro")));
+    assert!(mydata[0].text.starts_with(&ui("mydata.plain")));
+    assert!(mydata[0].text.contains(&ui("mydata.intro")));
     shown_record(&mydata[0].text)
 }
 

@@ -1052,7 +1052,7 @@ async fn forget_me_my_data_and_privacy_work_as_buttons_and_typed_commands() {
 
     assert_eq!(person.command(&server, "mydata").await, StatusCode::OK);
     let page = text_of(&person.page);
-    assert!(page.contains("This is everything I keep about this chat"));
+    assert!(page.contains("Here is everything I keep about this chat"));
     assert!(page.contains("\"audience\":\"young_person\""), "{page}");
 
     assert_eq!(person.say(&server, "/privacy").await, StatusCode::OK);
