@@ -247,7 +247,13 @@ impl Person {
 
     /// Posts the form and follows the redirect; the status of the page finally shown.
     pub async fn post(&mut self, server: &impl Site, fields: &[(&str, &str)]) -> StatusCode {
-        let response = self.request(server, fields).send().await.unwrap();
+        let response = match self.request(server, fields).send().await {
+            Ok(response) => response,
+            // A kept-alive connection the server closed for idleness just as this post went
+            // out, before any answer: a browser posts again on a new connection, and so do we.
+            Err(e) if e.is_request() => self.request(server, fields).send().await.unwrap(),
+            Err(e) => panic!("{e}"),
+        };
         self.posted = response.status();
         self.location = response
             .headers()
