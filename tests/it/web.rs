@@ -72,6 +72,11 @@ impl Site for Server {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A new connection for every request. Reusing one races the server's idle deadline
+        // when a starved test task waits longer than it between two requests (the server
+        // closes the connection as the request goes out); browsers resend then, reqwest
+        // does not, and the tests are about the chat, not about that race.
+        .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
@@ -247,13 +252,7 @@ impl Person {
 
     /// Posts the form and follows the redirect; the status of the page finally shown.
     pub async fn post(&mut self, server: &impl Site, fields: &[(&str, &str)]) -> StatusCode {
-        let response = match self.request(server, fields).send().await {
-            Ok(response) => response,
-            // A kept-alive connection the server closed for idleness just as this post went
-            // out, before any answer: a browser posts again on a new connection, and so do we.
-            Err(e) if e.is_request() => self.request(server, fields).send().await.unwrap(),
-            Err(e) => panic!("{e}"),
-        };
+        let response = self.request(server, fields).send().await.unwrap();
         self.posted = response.status();
         self.location = response
             .headers()
