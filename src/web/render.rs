@@ -411,13 +411,7 @@ pub fn text_page(words: &Words<'_>, title: &str, text: &str) -> String {
         page_html(words, text),
         words.html("web.back_to_chat"),
     );
-    let frame = Frame {
-        title,
-        canonical: None,
-        crisis: false,
-        chat_footer: false,
-    };
-    layout(words, &frame, &main)
+    plain_page(words, title, &main)
 }
 
 /// Every topic by title, with its id and a link to its page.
@@ -444,13 +438,7 @@ pub fn topics_page(words: &Words<'_>, content: &Content) -> String {
         "</ul><p><a href=\"/chat\">{}</a></p></article>",
         words.html("web.back_to_chat")
     );
-    let frame = Frame {
-        title: &title,
-        canonical: None,
-        crisis: false,
-        chat_footer: false,
-    };
-    layout(words, &frame, &main)
+    plain_page(words, &title, &main)
 }
 
 /// Every helpline, with its contact, who it is for, when it was checked and its website.
@@ -479,13 +467,7 @@ pub fn helplines_page(words: &Words<'_>, content: &Content) -> String {
         "</ul><p><a href=\"/chat\">{}</a></p></article>",
         words.html("web.back_to_chat")
     );
-    let frame = Frame {
-        title: &title,
-        canonical: None,
-        crisis: false,
-        chat_footer: false,
-    };
-    layout(words, &frame, &main)
+    plain_page(words, &title, &main)
 }
 
 /// A topic as a printable, shareable page: the short answer, "tell me more" (with rights,
@@ -566,6 +548,18 @@ pub fn topic_page(
         chat_footer: false,
     };
     layout(words, &frame, &main)
+}
+
+/// A page outside the chat (a topic, the topic list, the helplines): no crisis banner, no
+/// chat footer, no canonical address.
+fn plain_page(words: &Words<'_>, title: &str, main: &str) -> String {
+    let frame = Frame {
+        title,
+        canonical: None,
+        crisis: false,
+        chat_footer: false,
+    };
+    layout(words, &frame, main)
 }
 
 #[cfg(test)]
