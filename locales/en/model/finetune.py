@@ -13,8 +13,14 @@ Labels (one class per line of training text):
   intent/<id>     locales/en/phrasings/_smalltalk.txt and _help.txt
   out_of_scope    locales/en/phrasings/_out_of_scope.txt
 Loss: supervised contrastive loss (temperature 0.1) on the unit sentence vectors, plus a binary
-danger-or-not logistic loss through a throwaway linear layer. Evaluation sets (tests/eval/) are
-never read.
+danger-or-not logistic loss (weighted DANGER_WEIGHT) through a throwaway linear layer. Each epoch
+covers every text once in batches over all classes, and every crisis example RISK_REPEATS times
+more in batches of danger and safe kinds only. Evaluation sets (tests/eval/) are never read.
+
+Measured (round 5, trained without the round-4 and round-5 blind messages, scored on them): one
+epoch over all classes as in round 2 separated danger from hard negatives with an AUC of 0.916;
+these two epochs with the crisis batches reach 0.971, and at 95% recall ask the check question
+of 15% of hard negatives instead of 39%.
 
 Reproducible: fixed seed, one CPU thread, deterministic algorithms, a fixed batch order.
 
@@ -31,6 +37,7 @@ import json
 import os
 import random
 import sys
+import time
 
 import numpy as np
 import torch
@@ -38,15 +45,20 @@ import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
 
 SEED = 20261129
-EPOCHS = 1
+EPOCHS = 2
 BATCH_CLASSES = 12  # classes per batch
 PER_CLASS = 4  # texts per class in a batch
-LEARNING_RATE = 2e-5
+LEARNING_RATE = 3e-5
 TEMPERATURE = 0.1
 MAX_TOKENS = 64
 # The embeddings and the lower layers stay as they are: the upper layers carry the meaning the
 # task needs, and training only them halves the time on a CPU.
-FROZEN_LAYERS = 3
+FROZEN_LAYERS = 2
+# Danger against emotional-but-safe is the hardest line to draw and the one that matters most:
+# besides the batches over every class, each epoch sees every crisis example RISK_REPEATS times
+# more in batches made only of danger and safe kinds, with the danger loss weighted up.
+RISK_REPEATS = 2
+DANGER_WEIGHT = 2.0
 UPSTREAM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -152,6 +164,13 @@ def main():
     step = 0
     for epoch in range(EPOCHS):
         plan = batches(data, rng)
+        risk_only = [d for d in data if d[1].startswith(("danger/", "safe/"))]
+        index_of = {d: i for i, d in enumerate(data)}
+        for _ in range(RISK_REPEATS):
+            plan += [[index_of[risk_only[i]] for i in b] for b in batches(risk_only, rng)]
+        rng.shuffle(plan)
+        started = time.time()
+        epoch_start = step
         for batch in plan:
             texts = [data[i][0] for i in batch]
             labels = [data[i][1] for i in batch]
@@ -159,13 +178,13 @@ def main():
             features = model.tokenize(texts)
             vectors = F.normalize(model(features)["sentence_embedding"], dim=-1)
             loss = supcon(vectors, labels)
-            loss = loss + F.binary_cross_entropy_with_logits(danger_head(vectors).squeeze(1), danger)
+            loss = loss + DANGER_WEIGHT * F.binary_cross_entropy_with_logits(danger_head(vectors).squeeze(1), danger)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             step += 1
             if step % 20 == 0:
-                print(f"epoch {epoch + 1} step {step}: loss {loss.item():.3f}", flush=True)
+                print(f"epoch {epoch + 1}, batch {step - epoch_start}/{len(plan)}: loss {loss.item():.3f} ({time.time() - started:.0f} s)", flush=True)
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
     model.save(out_dir, safe_serialization=True)
@@ -181,6 +200,8 @@ def main():
                 "batch": [BATCH_CLASSES, PER_CLASS],
                 "learning_rate": LEARNING_RATE,
                 "temperature": TEMPERATURE,
+                "risk_repeats": RISK_REPEATS,
+                "danger_weight": DANGER_WEIGHT,
                 "texts": len(data),
                 "texts_sha256": hashlib.sha256("\n".join(f"{t}\t{l}" for t, l, _ in data).encode()).hexdigest(),
                 "model_sha256": hashlib.sha256(open(os.path.join(out_dir, "model.safetensors"), "rb").read()).hexdigest(),
