@@ -1,7 +1,8 @@
 //! Calls to the Bot API that survive Telegram's bad days: 429s wait the `retry_after` Telegram
 //! asks for, 5xx answers, timeouts and dropped connections are retried with backoff, and a
-//! person who blocked the bot is reported as gone. Errors are logged with the bot token
-//! redacted (reqwest's errors carry the request URL, and the URL carries the token).
+//! person who blocked the bot is reported as gone. Messages wait their turn in the `pacer`,
+//! and a 429 or a failed try holds back only their own chat. Errors are logged with the bot
+//! token redacted (reqwest's errors carry the request URL, and the URL carries the token).
 //!
 //! Nothing here panics on a network error, and nothing here ever logs a request's content.
 
@@ -10,6 +11,8 @@ use std::time::Duration;
 
 use teloxide::{ApiError, RequestError};
 use tokio_util::sync::CancellationToken;
+
+use super::pacer::{Held, Place};
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 enum Class {
+    /// A 429: Telegram says how long to wait.
+    TooMany(Duration),
     Retry(Duration),
     Gone,
     Refused,
@@ -33,7 +38,7 @@ enum Class {
 
 fn classify(error: &RequestError) -> Class {
     match error {
-        RequestError::RetryAfter(after) => Class::Retry(after.duration()),
+        RequestError::RetryAfter(after) => Class::TooMany(after.duration()),
         RequestError::Network(_) | RequestError::InvalidJson { .. } | RequestError::Io(_) => {
             Class::Retry(Duration::ZERO)
         }
@@ -153,7 +158,7 @@ where
                 tracing::warn!(method = what, error = %redactor.redact(&describe(&error)), "Telegram refused a request");
                 return Err(Failure::Refused);
             }
-            Class::Retry(at_least) => {
+            Class::TooMany(at_least) | Class::Retry(at_least) => {
                 let wait = at_least.max(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 tracing::warn!(
@@ -166,6 +171,62 @@ where
                     _ = tokio::time::sleep(wait) => {}
                     _ = give_up.cancelled() => return Err(Failure::Stopped),
                 }
+            }
+        }
+    }
+}
+
+/// Like `retrying`, for a message with a place in the pacer: each try waits its turn there,
+/// and the waits between tries are the pacer's too, so that they hold back this chat only (a
+/// 429 for the `retry_after` Telegram gives, a failed try with backoff).
+pub async fn sending<T, F, Fut>(
+    what: &'static str,
+    place: &Place,
+    redactor: &Redactor,
+    give_up: &CancellationToken,
+    mut call: F,
+) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let error = tokio::select! {
+            result = async { place.turn().await; call().await } => match result {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            },
+            _ = give_up.cancelled() => return Err(Failure::Stopped),
+        };
+        match classify(&error) {
+            Class::Gone => return Err(Failure::Gone),
+            Class::Refused => {
+                tracing::warn!(method = what, error = %redactor.redact(&describe(&error)), "Telegram refused a request");
+                return Err(Failure::Refused);
+            }
+            Class::TooMany(retry_after) => {
+                let held = place.refused(retry_after);
+                tracing::warn!(
+                    method = what,
+                    wait_ms = retry_after.as_millis() as u64,
+                    held = match held {
+                        Held::Chat => "this chat",
+                        Held::Everyone => "every chat",
+                    },
+                    "Telegram asked to slow down (429); retrying"
+                );
+            }
+            Class::Retry(at_least) => {
+                let wait = at_least.max(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                place.retry_later(wait);
+                tracing::warn!(
+                    method = what,
+                    wait_ms = wait.as_millis() as u64,
+                    error = %redactor.redact(&describe(&error)),
+                    "Telegram call failed; retrying"
+                );
             }
         }
     }

@@ -18,7 +18,8 @@ use teloxide::prelude::Requester;
 use teloxide::types::{CallbackQueryId, ChatId, LinkPreviewOptions, ParseMode, Update, UserId};
 
 use super::Ctx;
-use super::api::{Failure, retrying};
+use super::api::{Failure, retrying, sending};
+use super::pacer::Urgency;
 use super::render::{self, Outgoing};
 use super::update::{Plan, plan};
 use crate::engine::{Effect, Input};
@@ -173,6 +174,12 @@ async fn converse_as(
             keyboard: None,
         });
     }
+    // A reply to a cry for help goes ahead of ordinary replies to everyone else.
+    let urgency = if outcome.trace.crisis {
+        Urgency::Crisis
+    } else {
+        Urgency::Ordinary
+    };
     let already = match state {
         State::Sending(n) => {
             tracing::info!(update = id, sent = n, "resuming a reply cut short");
@@ -182,7 +189,7 @@ async fn converse_as(
     };
     let mut gone = false;
     for (i, message) in messages.iter().enumerate().skip(already) {
-        match send(ctx, chat, message).await {
+        match send(ctx, chat, message, urgency).await {
             Ok(()) => {}
             Err(Failure::Gone) => {
                 gone = true;
@@ -220,8 +227,17 @@ async fn converse_as(
     Ok(())
 }
 
-async fn send(ctx: &Ctx, chat: ChatId, message: &Outgoing) -> Result<(), Failure> {
-    retrying("sendMessage", &ctx.redactor, &ctx.give_up, || {
+/// Sends one message once its turn comes. One message per chat is in flight at a time (the
+/// chat's updates are handled one by one, and the pacer lets one message per chat out), and
+/// each is recorded as sent before the next: so a crash can repeat at most one per chat.
+async fn send(
+    ctx: &Ctx,
+    chat: ChatId,
+    message: &Outgoing,
+    urgency: Urgency,
+) -> Result<(), Failure> {
+    let place = ctx.pacer.join(chat, urgency);
+    sending("sendMessage", &place, &ctx.redactor, &ctx.give_up, || {
         let mut request = ctx
             .bot
             .send_message(chat, message.html.clone())
@@ -272,7 +288,7 @@ async fn private_only_note(ctx: &Ctx, id: u32, state: State, chat: ChatId) -> Re
         html: render::escape(&text),
         keyboard: None,
     };
-    match send(ctx, chat, &message).await {
+    match send(ctx, chat, &message, Urgency::Ordinary).await {
         Ok(()) | Err(Failure::Refused | Failure::Gone) => {}
         Err(Failure::Stopped) => return Err(Failure::Stopped),
     }

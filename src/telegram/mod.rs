@@ -3,10 +3,11 @@
 //!
 //! Delivery is exactly-once as far as the bot can make it: updates are confirmed to Telegram
 //! only once handled (`polling`, `webhook`), handling is idempotent (`delivery`, `handle`), and
-//! every call survives 429s, 5xx answers, timeouts and dropped connections (`api`). It uses
-//! teloxide for types and requests (with the Throttle adaptor for Telegram's rate limits) but
-//! not its dispatcher, whose polling confirms updates before they are handled and whose default
-//! handlers log message text.
+//! every call survives 429s, 5xx answers, timeouts and dropped connections (`api`). Outgoing
+//! messages keep to Telegram's rate limits in our own `pacer`: a 429 holds back only its chat,
+//! and crisis replies go first. It uses teloxide for types and requests but not its
+//! dispatcher, whose polling confirms updates before they are handled and whose default
+//! handlers log message text, nor its Throttle adaptor, which stops every chat on any 429.
 //!
 //! The delivery log (which updates are handled, and how many of an update's messages went
 //! out) lives in the store, keyed by `update_id`: a record holds an update number, a state and
@@ -22,6 +23,8 @@
 mod api;
 mod handle;
 mod lanes;
+mod pacer;
+mod pacing;
 mod polling;
 pub mod render;
 pub mod update;
@@ -33,8 +36,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use teloxide::Bot;
-use teloxide::adaptors::Throttle;
-use teloxide::adaptors::throttle::Limits;
 use teloxide::payloads::{DeleteWebhookSetters, SetMyCommandsSetters, SetWebhookSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::BotCommand;
@@ -51,17 +52,6 @@ pub use webhook::SECRET_HEADER;
 pub const COMMANDS: &[&str] = &[
     "start", "menu", "help", "about", "privacy", "mydata", "forget", "language", "audience",
 ];
-
-/// Telegram's limits: about 30 messages a second overall and one a second per chat, 20 a
-/// minute in a group. teloxide's default also caps every chat at 20 a minute, which would stall
-/// a person tapping quickly through menus in a private chat for most of a minute; groups only
-/// ever get one note from us, so one a second is the limit that matters per chat.
-const LIMITS: Limits = Limits {
-    messages_per_sec_chat: 1,
-    messages_per_min_chat: 60,
-    messages_per_min_channel_or_supergroup: 20,
-    messages_per_sec_overall: 30,
-};
 
 /// How long updates in progress may keep retrying after a shutdown signal before they are
 /// left for Telegram to send again.
@@ -153,10 +143,9 @@ pub struct Options {
 
 /// What every update handler needs.
 pub(crate) struct Ctx {
-    /// For calls that are not messages (getUpdates, setMyCommands...).
-    raw_bot: Bot,
-    /// For messages: keeps to Telegram's rate limits and waits out 429s.
-    bot: Throttle<Bot>,
+    bot: Bot,
+    /// Every message waits its turn here, to keep to Telegram's rate limits.
+    pacer: pacer::Pacer,
     engine: Engine,
     store: Arc<Store>,
     bot_username: String,
@@ -187,15 +176,15 @@ pub async fn run(
         .build()
         .context("cannot build the HTTP client")?;
     let poller_lease = store.key(Channel::Telegram, &format!("lease-poller:{token}"));
-    let mut raw_bot = Bot::with_client(token, client);
+    let mut bot = Bot::with_client(token, client);
     if let Some(url) = api_url {
         let url = reqwest::Url::parse(&url).context("TELOXIDE_API_URL is not a URL")?;
-        raw_bot = raw_bot.set_api_url(url);
+        bot = bot.set_api_url(url);
     }
 
     // teloxide's `dispatch()` panics if this first call fails; we wait and retry instead.
     let me = match retrying("getMe", &redactor, &shutdown, || {
-        let request = raw_bot.get_me();
+        let request = bot.get_me();
         async move { request.await }
     })
     .await
@@ -217,8 +206,8 @@ pub async fn run(
         });
     }
     let ctx = Arc::new(Ctx {
-        bot: Throttle::new_spawn(raw_bot.clone(), LIMITS),
-        raw_bot,
+        bot,
+        pacer: pacer::Pacer::start(pacer::Limits::TELEGRAM),
         engine,
         store,
         bot_username,
@@ -244,7 +233,7 @@ pub async fn run(
             };
             // getUpdates fails while a webhook is set.
             let deleted = retrying("deleteWebhook", &ctx.redactor, &ctx.shutdown, || {
-                let request = ctx.raw_bot.delete_webhook().drop_pending_updates(false);
+                let request = ctx.bot.delete_webhook().drop_pending_updates(false);
                 async move { request.await }
             })
             .await;
@@ -267,7 +256,7 @@ pub async fn run(
             };
             let set = retrying("setWebhook", &ctx.redactor, &ctx.shutdown, || {
                 let request = ctx
-                    .raw_bot
+                    .bot
                     .set_webhook(url.clone())
                     .secret_token(secret.clone())
                     .allowed_updates(update::ALLOWED.to_vec());
@@ -332,7 +321,7 @@ async fn register_commands(ctx: Arc<Ctx>) {
             .collect();
         let default = locale == &content.default_locale;
         let result = retrying("setMyCommands", &ctx.redactor, &ctx.shutdown, || {
-            let mut request = ctx.raw_bot.set_my_commands(commands.clone());
+            let mut request = ctx.bot.set_my_commands(commands.clone());
             if !default {
                 request = request.language_code(locale.to_string());
             }

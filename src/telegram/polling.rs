@@ -57,7 +57,7 @@ pub async fn run(ctx: Arc<Ctx>, lanes: Lanes, poll_secs: u32) {
             .or(last_dispatched.map(|d| d.wrapping_add(1)));
         let polled = retrying("getUpdates", &ctx.redactor, &ctx.shutdown, || {
             let mut request = ctx
-                .raw_bot
+                .bot
                 .get_updates()
                 .timeout(poll_secs)
                 .limit(BATCH)
@@ -130,7 +130,7 @@ async fn confirm_handled(ctx: &Ctx, unfinished: &BTreeSet<u32>, last: Option<u32
         return;
     };
     let request = ctx
-        .raw_bot
+        .bot
         .get_updates()
         .offset(offset as i32)
         .timeout(0)

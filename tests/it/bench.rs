@@ -1,7 +1,8 @@
 //! Load figures, printed, never asserted (`cargo test --test it -- --ignored bench --nocapture
 //! --test-threads 1`): the web chat with 200 people at once, each with its own cookie, asking 5
 //! questions, on one process with sled and on two replicas on Redis behind a round-robin
-//! balancer; and start-up to serving with 10,000 stored sessions, on sled and on Redis.
+//! balancer; start-up to serving with 10,000 stored sessions, on sled and on Redis; and a
+//! workshop's burst on Telegram against a fake Bot API that keeps Telegram's rate limits.
 //!
 //! They drive the binary `cargo test` builds (our crate unoptimised, dependencies optimised),
 //! so the figures are a floor for a release build. Ignored by default: they take minutes and
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use rightsbot::store::{Channel, Options, Store};
 
+use crate::fake_telegram::{FakeTelegram, RateLimits};
+use crate::live_bot::LiveBot;
 use crate::redis_server::RedisServer;
 use crate::replicas::{Balancer, free_port};
 use crate::web::{Person, Site};
@@ -241,4 +244,60 @@ async fn bench_start_up_with_10000_stored_sessions() {
             process.peak_mib()
         );
     }
+}
+
+/// 300 chats each send /start and three questions at once, against the fake Bot API keeping
+/// Telegram's limits (30 messages a second overall, one a second per chat after a burst of
+/// three, 429 with retry_after beyond). Prints the time from the burst to its last reply
+/// against the least the limits allow, and the share of sends answered 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run it on purpose, on a quiet machine"]
+async fn bench_telegram_workshop_burst() {
+    let limits = RateLimits::TELEGRAM;
+    let fake = FakeTelegram::start().await;
+    fake.enforce_limits(limits);
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = LiveBot::start(&fake, &dir.path().join("data"), Default::default()).await;
+    let chats: Vec<i64> = (0..300).map(|i| 5_560_000_000 + i).collect();
+    let started = Instant::now();
+    let mut last_id = 0;
+    for text in ["/start", QUESTIONS[0], QUESTIONS[1], QUESTIONS[2]] {
+        for &chat in &chats {
+            last_id = fake.text(chat, text);
+        }
+    }
+    while fake.confirmed_below() <= last_id {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the burst never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let calls = fake.calls("sendMessage");
+    let delivered = calls.iter().filter(|c| c.status == 200).count();
+    let refused = calls.iter().filter(|c| c.status == 429).count();
+    let took = calls
+        .iter()
+        .map(|c| c.at.duration_since(started))
+        .max()
+        .unwrap_or_default();
+    // The least time the limits allow: every message at the overall rate, or the busiest
+    // chat's messages past its burst at one a second, whichever is longer.
+    let busiest = chats
+        .iter()
+        .map(|&c| fake.sent_to(c).len())
+        .max()
+        .unwrap_or(0);
+    let least = (delivered as f64 / limits.overall_per_sec as f64)
+        .max((busiest as f64 - limits.chat_burst) / limits.chat_per_sec);
+    let answered_all = chats.iter().all(|&c| fake.sent_to(c).len() >= 4);
+    println!(
+        "BENCH telegram workshop burst, 300 chats x (/start + 3 questions): {delivered} replies \
+         in {:.1} s, least the limits allow {least:.1} s = {:.2}x; {refused} of {} sends \
+         answered 429 ({:.2}%); every chat answered: {answered_all}",
+        took.as_secs_f64(),
+        took.as_secs_f64() / least,
+        calls.len(),
+        100.0 * refused as f64 / calls.len().max(1) as f64,
+    );
 }

@@ -2,9 +2,11 @@
 //! way Telegram does and refuses bad entities, texts over 4096 characters and callback data
 //! over 64 bytes with a 400, confirms updates only through getUpdates' `offset`, and can be
 //! told to misbehave (429 with retry_after, 5xx, a timeout, a dropped connection, a user who
-//! blocked the bot). It records everything the bot sent, as a person would see it.
+//! blocked the bot). In strict mode (`enforce_limits`) it also keeps Telegram's rate limits,
+//! answering 429 with retry_after to a message over them. It records everything the bot sent,
+//! as a person would see it, and every call in the order it arrived.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +34,41 @@ pub enum Fault {
     Hang(Duration),
     /// The connection drops in the middle of the answer.
     Drop,
+}
+
+/// Telegram's rate limits for messages, as the strict fake keeps them.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimits {
+    /// Messages accepted in any one second, all chats together.
+    pub overall_per_sec: usize,
+    /// Messages a private chat may get at once...
+    pub chat_burst: f64,
+    /// ...and then one a second.
+    pub chat_per_sec: f64,
+    /// Messages a group or channel may get in any one minute.
+    pub group_per_min: usize,
+}
+
+impl RateLimits {
+    /// About 30 messages a second overall, one a second per private chat after a short burst
+    /// (Telegram tolerates one without saying how long: three here), 20 a minute per group.
+    pub const TELEGRAM: RateLimits = RateLimits {
+        overall_per_sec: 30,
+        chat_burst: 3.0,
+        chat_per_sec: 1.0,
+        group_per_min: 20,
+    };
+}
+
+/// What the strict fake has counted against the limits.
+#[derive(Default)]
+struct Meter {
+    /// When each message of the last second was accepted.
+    overall: VecDeque<Instant>,
+    /// Each private chat's allowance: messages it may still get at once, as of then.
+    chats: HashMap<i64, (f64, Instant)>,
+    /// When each message to a group in the last minute was accepted.
+    groups: HashMap<i64, VecDeque<Instant>>,
 }
 
 /// A message the bot sent (or edited), as the person sees it.
@@ -83,7 +120,10 @@ struct World {
     confirmed_below: u32,
     sent: Vec<Sent>,
     calls: Vec<Call>,
-    faults: VecDeque<(String, Fault)>,
+    /// (method, only for this chat, fault)
+    faults: VecDeque<(String, Option<i64>, Fault)>,
+    limits: Option<RateLimits>,
+    meter: Meter,
     blocked: HashSet<i64>,
     /// 400s the fake gave, with why: the bot must never cause one.
     refusals: Vec<String>,
@@ -295,7 +335,22 @@ impl FakeTelegram {
     // ----- misbehaving -----
 
     pub fn fail_next(&self, method: &str, fault: Fault) {
-        self.world().faults.push_back((method.to_owned(), fault));
+        self.world()
+            .faults
+            .push_back((method.to_owned(), None, fault));
+    }
+
+    /// Like `fail_next`, for the next message to `chat` only.
+    pub fn fail_next_message_to(&self, chat: i64, fault: Fault) {
+        self.world()
+            .faults
+            .push_back(("sendMessage".to_owned(), Some(chat), fault));
+    }
+
+    /// Strict mode: from now on a message over `limits` gets 429 with retry_after, as
+    /// Telegram's would.
+    pub fn enforce_limits(&self, limits: RateLimits) {
+        self.world().limits = Some(limits);
     }
 
     /// Lets `n` more messages reach `chat`, then holds the rest, unanswered and unrecorded,
@@ -476,8 +531,12 @@ async fn api(State(fake): State<FakeTelegram>, uri: Uri, body: Bytes) -> Respons
     let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| multipart(&body));
     let fault = {
         let mut w = fake.world();
-        let at = w.faults.iter().position(|(m, _)| *m == method);
-        at.and_then(|i| w.faults.remove(i)).map(|(_, f)| f)
+        let chat = body["chat_id"].as_i64();
+        let at = w
+            .faults
+            .iter()
+            .position(|(m, only, _)| *m == method && only.is_none_or(|c| Some(c) == chat));
+        at.and_then(|i| w.faults.remove(i)).map(|(_, _, f)| f)
     };
     let record = |status: u16| {
         fake.world().calls.push(Call {
@@ -491,13 +550,7 @@ async fn api(State(fake): State<FakeTelegram>, uri: Uri, body: Bytes) -> Respons
         return match fault {
             Fault::TooManyRequests(after) => {
                 record(429);
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    axum::Json(json!({"ok": false, "error_code": 429,
-                        "description": format!("Too Many Requests: retry after {after}"),
-                        "parameters": {"retry_after": after}})),
-                )
-                    .into_response()
+                too_many_requests(after)
             }
             Fault::BadGateway => {
                 record(502);
@@ -533,9 +586,84 @@ async fn api(State(fake): State<FakeTelegram>, uri: Uri, body: Bytes) -> Respons
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+    if method == "sendMessage"
+        && let Some(after) = over_limits(&fake, &body)
+    {
+        record(429);
+        return too_many_requests(after);
+    }
     let response = answer(&fake, &method, &body).await;
     record(response.status().as_u16());
     response
+}
+
+fn too_many_requests(retry_after: u32) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(json!({"ok": false, "error_code": 429,
+            "description": format!("Too Many Requests: retry after {retry_after}"),
+            "parameters": {"retry_after": retry_after}})),
+    )
+        .into_response()
+}
+
+/// In strict mode, whether this message is over the limits, and if so the seconds to wait
+/// (whole seconds, at least one, as Telegram gives them); if not, it is counted.
+fn over_limits(fake: &FakeTelegram, body: &Value) -> Option<u32> {
+    let chat = body["chat_id"].as_i64().unwrap_or_default();
+    let mut w = fake.world();
+    let limits = w.limits?;
+    let now = Instant::now();
+    let meter = &mut w.meter;
+    let second = Duration::from_secs(1);
+    while meter
+        .overall
+        .front()
+        .is_some_and(|&t| now.duration_since(t) >= second)
+    {
+        meter.overall.pop_front();
+    }
+    let mut wait = Duration::ZERO;
+    if meter.overall.len() >= limits.overall_per_sec {
+        wait = wait.max(second - now.duration_since(meter.overall[0]));
+    }
+    let allowance = if chat < 0 {
+        let minute = Duration::from_secs(60);
+        let sent = meter.groups.entry(chat).or_default();
+        while sent
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= minute)
+        {
+            sent.pop_front();
+        }
+        if sent.len() >= limits.group_per_min {
+            wait = wait.max(minute - now.duration_since(sent[0]));
+        }
+        None
+    } else {
+        let (left, as_of) = meter
+            .chats
+            .get(&chat)
+            .copied()
+            .unwrap_or((limits.chat_burst, now));
+        let left = (left + now.duration_since(as_of).as_secs_f64() * limits.chat_per_sec)
+            .min(limits.chat_burst);
+        if left < 1.0 {
+            wait = wait.max(Duration::from_secs_f64((1.0 - left) / limits.chat_per_sec));
+        }
+        Some(left)
+    };
+    if !wait.is_zero() {
+        return Some(wait.as_secs_f64().ceil().max(1.0) as u32);
+    }
+    meter.overall.push_back(now);
+    match allowance {
+        Some(left) => {
+            meter.chats.insert(chat, (left - 1.0, now));
+        }
+        None => meter.groups.entry(chat).or_default().push_back(now),
+    }
+    None
 }
 
 async fn answer(fake: &FakeTelegram, method: &str, body: &Value) -> Response {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rightsbot::content::Content;
 use rightsbot::ids::TopicId;
 
-use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, Fault, Sent, TOKEN};
+use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, Fault, RateLimits, Sent, TOKEN};
 
 fn content() -> &'static Content {
     static CONTENT: std::sync::OnceLock<Content> = std::sync::OnceLock::new();
@@ -856,4 +856,113 @@ async fn odd_updates_are_skipped_and_the_bot_carries_on() {
     assert!(after[0].text.contains(&ui("menu.intro")));
     assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
     bot.assert_log_clean(&["aaaaaaaaaaaaaaaaaaaa"]);
+}
+
+/// (chat, status) of every sendMessage call, in the order the fake received them.
+fn message_calls(fake: &FakeTelegram) -> Vec<(i64, u16)> {
+    fake.calls("sendMessage")
+        .iter()
+        .map(|c| (c.body["chat_id"].as_i64().unwrap_or_default(), c.status))
+        .collect()
+}
+
+/// A 429 holds back only the chat it was for: while that chat waits, another chat's reply goes.
+/// (teloxide's Throttle, which the bot used before, held every chat.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_for_one_chat_does_not_hold_back_another() {
+    let (fake, _dir, bot) = setup().await;
+    let (held, other) = (5_550_020_001, 5_550_020_002);
+    // Ten minutes: were every chat held, the other reply could not come before the test gives up.
+    fake.fail_next_message_to(held, Fault::TooManyRequests(600));
+    fake.text(held, "/menu");
+    fake.wait_until("the 429", |f| message_calls(f).contains(&(held, 429)))
+        .await;
+    fake.text(other, "/help");
+    // Not `say`: Telegram's confirmations cannot pass the held chat's update.
+    fake.wait_until("the other chat's reply", |f| !f.sent_to(other).is_empty())
+        .await;
+    assert_eq!(message_calls(&fake), [(held, 429), (other, 200)]);
+    assert!(fake.sent_to(other)[0].text.contains(&ui("help")));
+    bot.assert_log_clean(&["5550020001", "5550020002"]);
+}
+
+/// A crisis reply does not queue behind a workshop's burst: with 90 other chats' replies
+/// waiting their turn under Telegram's limits, it goes ahead of most of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crisis_reply_overtakes_a_burst_of_ordinary_replies() {
+    let fake = FakeTelegram::start().await;
+    fake.enforce_limits(RateLimits::TELEGRAM);
+    let dir = tempfile::tempdir().unwrap();
+    let crowd: Vec<i64> = (0..90).map(|i| 5_550_021_000 + i).collect();
+    let in_crisis = 5_550_021_999;
+    // Waiting before the bot starts, so its first poll brings the whole burst with the cry for
+    // help last: every ordinary reply is queued ahead of the crisis reply.
+    for &user in &crowd {
+        fake.text(user, "/help");
+    }
+    let cry = fake.text(in_crisis, "i want to die");
+    let _bot = Bot::start(&fake, &dir.path().join("data"), &[]).await;
+    fake.wait_done(cry).await;
+    let sent = fake.sent();
+    let at = sent
+        .iter()
+        .position(|s| s.chat == in_crisis)
+        .expect("the crisis reply");
+    assert!(
+        sent[at].text.starts_with(&ui("crisis.title")),
+        "{:?}",
+        sent[at]
+    );
+    let ordinary = sent.iter().filter(|s| s.chat != in_crisis).count();
+    assert_eq!(ordinary, crowd.len());
+    // Only the replies sent while the cry for help was being read go before it.
+    let overtaken = sent[at..].iter().filter(|s| s.chat != in_crisis).count();
+    eprintln!("the crisis reply overtook {overtaken} of {ordinary} ordinary replies");
+    assert!(
+        overtaken >= crowd.len() / 3,
+        "the crisis reply came after {} of {ordinary} ordinary replies",
+        ordinary - overtaken
+    );
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
+}
+
+/// A workshop's burst (30 people, each a two-part welcome and two more replies) against a fake
+/// that keeps Telegram's limits and answers 429 beyond them: every reply arrives, in order,
+/// and hardly a send is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_across_many_chats_stays_under_telegrams_limits() {
+    let fake = FakeTelegram::start().await;
+    fake.enforce_limits(RateLimits::TELEGRAM);
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = Bot::start(&fake, &dir.path().join("data"), &[]).await;
+    let users: Vec<i64> = (0..30).map(|i| 5_550_022_000 + i).collect();
+    let expected = [
+        ui("welcome"),
+        ui("menu.intro"),
+        ui("help"),
+        ui("menu.intro"),
+    ];
+    let mut last_id = 0;
+    for text in ["/start a_parent", "/help", "/menu"] {
+        for &user in &users {
+            last_id = fake.text(user, text);
+        }
+    }
+    fake.wait_done(last_id).await;
+    for &user in &users {
+        let got: Vec<String> = fake.sent_to(user).into_iter().map(|s| s.text).collect();
+        assert_eq!(got.len(), expected.len(), "user {user} got {got:#?}");
+        for (text, want) in got.iter().zip(&expected) {
+            assert!(text.contains(want.as_str()), "user {user}: {got:#?}");
+        }
+    }
+    let calls = message_calls(&fake);
+    let refused = calls.iter().filter(|c| c.1 == 429).count();
+    eprintln!("{refused} of {} sends answered 429", calls.len());
+    assert!(
+        refused * 100 <= calls.len(),
+        "{refused} of {} sends answered 429",
+        calls.len()
+    );
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
 }
