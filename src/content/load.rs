@@ -861,6 +861,9 @@ impl<'a> Checker<'a> {
                             locale.ambiguous_phrases = p.value.ambiguous;
                             locale.mention_phrases = p.value.mentions;
                             locale.distress_emoji = p.value.distress_emoji;
+                            locale.everyday_words = p.value.everyday_words;
+                            locale.past_markers = p.value.past_markers;
+                            locale.present_markers = p.value.present_markers;
                         }
                     }
                     "intents.toml" => {

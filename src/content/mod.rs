@@ -201,6 +201,15 @@ pub struct Locale {
     /// Emoji that show distress: a message of emoji alone with one of these gets the check
     /// question, not "I'm not sure I understood".
     pub distress_emoji: Vec<String>,
+    /// Everyday words that are never read as a typo of a crisis word ("cooking" is not
+    /// "choking"), from `everyday_words` in crisis.toml.
+    pub everyday_words: Vec<String>,
+    /// Words that put what a message says in the past ("used to", "last year"), from
+    /// `past_markers` in crisis.toml.
+    pub past_markers: Vec<String>,
+    /// Words that say it is happening now or again ("still", "tonight", "but now"): a message
+    /// with one of these is never read as told of the past.
+    pub present_markers: Vec<String>,
     pub intents: Vec<Intent>,
     /// What the semantic layer learns topics, flows and intents from.
     pub phrasings: Vec<Phrasing>,

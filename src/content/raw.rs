@@ -177,6 +177,12 @@ pub struct RawCrisisPhrases {
     pub mentions: Vec<String>,
     #[serde(default)]
     pub distress_emoji: Vec<String>,
+    #[serde(default)]
+    pub everyday_words: Vec<String>,
+    #[serde(default)]
+    pub past_markers: Vec<String>,
+    #[serde(default)]
+    pub present_markers: Vec<String>,
 }
 
 /// `locales/<lang>/intents.toml`: smalltalk and help.

@@ -86,6 +86,11 @@ pub struct Config {
     /// Under this probability, a phrase that may be a figure of speech ("this place is killing
     /// me") is taken as one. Never applies to a clear crisis phrase.
     pub crisis_calm_max: f32,
+    /// Under this probability, crisis phrases that only name a danger ("what does ligature
+    /// mean", "I used to self-harm") are taken as named, not as happening: the fine-tuned
+    /// classifier reads time, tense and questions about rules better than a list of words.
+    /// Never applies to a statement of present intent ("I want to die").
+    pub crisis_mention_calm_max: f32,
     /// Kinds of danger example (risk/danger/<kind>.txt) that are harm by others: they bring
     /// the abuse helplines.
     pub abuse_kinds: Vec<String>,
@@ -118,6 +123,7 @@ impl Default for Config {
             crisis_clear_min: 0.9,
             crisis_abuse_min: 0.6,
             crisis_calm_max: 0.05,
+            crisis_mention_calm_max: 0.0,
             abuse_kinds: Vec::new(),
         }
     }
@@ -206,6 +212,9 @@ pub struct Evidence {
     pub crisis_source: Option<&'static str>,
     /// The crisis classifier's probability for the most worrying part of the message.
     pub risk: f32,
+    /// The classifier's probability for the single most worrying piece (a sentence, a pair of
+    /// sentences, or the whole).
+    pub risk_peak: f32,
     /// The danger example nearest the message (`danger/means:12`).
     pub danger_nearest: Option<String>,
     /// The phrasing nearest the message for the chosen or first offered target.
@@ -244,6 +253,11 @@ struct LocaleIndex {
     index: Index,
     semantic: Option<Semantic>,
     distress_emoji: Vec<String>,
+    /// Words taken as typed, never as a typo of a crisis word (normalised as messages are).
+    everyday_words: std::collections::HashSet<String>,
+    /// `past_markers` and `present_markers`, each as the words a message is read in.
+    past_markers: Vec<Vec<String>>,
+    present_markers: Vec<Vec<String>>,
 }
 
 /// The matcher, built once from the content.
@@ -251,6 +265,21 @@ pub struct Matcher {
     config: Config,
     default_locale: LocaleId,
     locales: BTreeMap<LocaleId, LocaleIndex>,
+}
+
+impl LocaleIndex {
+    /// Whether the message tells of the past ("used to", "last year") and says nothing of
+    /// now or again ("still", "tonight", "but now").
+    fn speaks_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
+        let says = |markers: &[Vec<String>]| {
+            markers.iter().any(|marker| {
+                tokens
+                    .windows(marker.len())
+                    .any(|w| w.iter().zip(marker).all(|(t, m)| &t.text == m))
+            })
+        };
+        says(&self.past_markers) && !says(&self.present_markers)
+    }
 }
 
 /// Cross-validation's view: what to leave out of the semantic layer, and the heads trained
@@ -337,7 +366,9 @@ impl Matcher {
         evidence: &mut Evidence,
     ) -> CrisisSignal {
         let c = &self.config;
-        let lexical = index.crisis.check(tokens, |w| index.index.knows(w));
+        let lexical = index.crisis.check(tokens, |w| {
+            index.index.knows(w) || index.everyday_words.contains(w)
+        });
         // Emoji alone ("😭😭") say nothing the words or the model can read, but a crying face
         // deserves a kind question with help one tap away, not "I'm not sure I understood".
         if lexical == crisis::Found::None
@@ -352,9 +383,27 @@ impl Matcher {
         }
         if let Some(r) = reading {
             evidence.risk = r.risk;
+            evidence.risk_peak = r.peak;
             evidence.danger_nearest = r.danger_nearest.clone();
         }
         match (lexical, reading) {
+            (
+                crisis::Found::Clear {
+                    mention_only: true, ..
+                },
+                Some(r),
+            ) if r.risk < c.crisis_mention_calm_max => CrisisSignal::None,
+            // "I tried to end my life last year and I'm fine now": a crisis phrase told as past,
+            // which the classifier does not hear as danger now, gets the gentle question (a "no"
+            // to it still brings the crisis reply) rather than the full reply.
+            (crisis::Found::Clear { abuse, .. }, Some(r))
+                if r.risk < c.crisis_check_min
+                    && !(abuse && r.risk >= c.crisis_abuse_min)
+                    && index.speaks_of_the_past(tokens) =>
+            {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
             // A phrase that only names a danger ("what does ligature risk mean", "I took an
             // overdose two years ago") gets the gentle question unless the classifier also
             // hears danger now; a statement of present intent always gets the reply.
@@ -363,7 +412,7 @@ impl Matcher {
                     mention_only: true, ..
                 },
                 Some(r),
-            ) if r.peak < c.crisis_clear_min => {
+            ) if r.peak < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
@@ -719,9 +768,29 @@ impl LocaleIndex {
             holdout.and_then(|h| h.heads.clone()),
         );
         let mut distress_emoji = locale.distress_emoji.clone();
+        let mut everyday = locale.everyday_words.clone();
+        let mut past = locale.past_markers.clone();
+        let mut present = locale.present_markers.clone();
         if let Some(d) = default {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
+            everyday.extend(d.everyday_words.iter().cloned());
+            past.extend(d.past_markers.iter().cloned());
+            present.extend(d.present_markers.iter().cloned());
         }
+        let as_words = |markers: &[String]| -> Vec<Vec<String>> {
+            markers
+                .iter()
+                .map(|m| normaliser.tokens(m).into_iter().map(|t| t.text).collect())
+                .filter(|m: &Vec<String>| !m.is_empty())
+                .collect()
+        };
+        let past_markers = as_words(&past);
+        let present_markers = as_words(&present);
+        let everyday_words = everyday
+            .iter()
+            .flat_map(|w| normaliser.tokens(w))
+            .map(|t| t.text)
+            .collect();
         Self {
             normaliser,
             crisis,
@@ -730,6 +799,9 @@ impl LocaleIndex {
             index,
             semantic,
             distress_emoji,
+            everyday_words,
+            past_markers,
+            present_markers,
         }
     }
 }
@@ -754,6 +826,8 @@ pub fn decision_json(text: &str, analysis: &Analysis) -> String {
         },
         "score": analysis.decision.score(),
         "risk": analysis.evidence.risk,
+        "risk_peak": analysis.evidence.risk_peak,
+        "crisis_source": analysis.evidence.crisis_source,
         "nearest": analysis.evidence.nearest,
         "danger_nearest": analysis.evidence.danger_nearest,
     })

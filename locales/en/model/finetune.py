@@ -27,7 +27,7 @@ Reproducible: fixed seed, one CPU thread, deterministic algorithms, a fixed batc
 Usage (from the repository root, with the upstream model unpacked in UPSTREAM_DIR):
   python3 -m venv venv && venv/bin/pip install torch==2.5.1 sentence-transformers==3.3.1 \
       transformers==4.46.3 safetensors numpy
-  venv/bin/python locales/en/model/finetune.py UPSTREAM_DIR OUT_DIR
+  venv/bin/python locales/en/model/finetune.py UPSTREAM_DIR OUT_DIR [--leave-out LABEL ...]
   python3 locales/en/model/make_f16.py --tuned OUT_DIR/model.safetensors locales/en/model/model.safetensors
   cargo run --release -- embed
 """
@@ -65,11 +65,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 LOCALE = os.path.join(ROOT, "locales", "en")
 
 
+# Blocks of examples under a comment naming one of these are left out (--leave-out LABEL):
+# how the shipped model was trained before the blind rounds it is measured on were learnt.
+LEAVE_OUT = []
+
+
 def lines(path):
+    skipping = False
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.strip()
-            if line and not line.startswith("#"):
+            if line.startswith("#"):
+                skipping = any(label in line for label in LEAVE_OUT)
+            elif line and not skipping:
                 yield line
 
 
@@ -135,7 +143,12 @@ def supcon(vectors, labels):
 
 
 def main():
-    upstream, out_dir = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    while "--leave-out" in args:
+        at = args.index("--leave-out")
+        LEAVE_OUT.append(args[at + 1])
+        del args[at : at + 2]
+    upstream, out_dir = args
     digest = hashlib.sha256(open(os.path.join(upstream, "model.safetensors"), "rb").read()).hexdigest()
     if digest != UPSTREAM_SHA256:
         sys.exit(f"{upstream}/model.safetensors: SHA-256 {digest} is not the upstream file's")
@@ -202,6 +215,7 @@ def main():
                 "temperature": TEMPERATURE,
                 "risk_repeats": RISK_REPEATS,
                 "danger_weight": DANGER_WEIGHT,
+                "left_out": LEAVE_OUT,
                 "texts": len(data),
                 "texts_sha256": hashlib.sha256("\n".join(f"{t}\t{l}" for t, l, _ in data).encode()).hexdigest(),
                 "model_sha256": hashlib.sha256(open(os.path.join(out_dir, "model.safetensors"), "rb").read()).hexdigest(),
