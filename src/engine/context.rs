@@ -142,6 +142,18 @@ impl Turn<'_> {
                 .all(|m| matches!(m, Meaning::Yes | Meaning::Safe))
     }
 
+    /// Whether `text` is nothing but an answer to a choice or a yes/no step the bot just
+    /// offered: a place ("the second one", "2") or a yes or no.
+    pub(super) fn reads_as_plain_answer(&self, pending: &Awaiting, text: &str) -> bool {
+        let question = match pending {
+            Awaiting::Clarify { .. } => Question::Choice,
+            Awaiting::FlowStep(_) => Question::YesNo,
+            _ => return false,
+        };
+        let reading = self.answers().read(text, question);
+        reading.whole && reading.said().next().is_some()
+    }
+
     /// Reads `text` as the answer to `pending`, the question just asked, and replies. False
     /// when it is not an answer to it: then it is a new question for the matcher's decision.
     /// Only ever called for a message with no crisis signal.

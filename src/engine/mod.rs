@@ -454,6 +454,14 @@ impl<'a> Turn<'a> {
                 if checking.is_some()
                     && analysis.evidence.crisis_source == Some("classifier")
                     && self.reads_as_safe(text) => {}
+            // A plain pick or yes/no typed to the bot's own question ("the last one", "nope")
+            // is that answer, even if the classifier finds the bare words worrying ("the last
+            // one" sounds like a goodbye); a crisis phrase still overrides it.
+            CrisisSignal::Ambiguous
+                if analysis.evidence.crisis_source == Some("classifier")
+                    && pending
+                        .as_ref()
+                        .is_some_and(|p| self.reads_as_plain_answer(p, text)) => {}
             CrisisSignal::Ambiguous => {
                 match checking {
                     // Asked "are you safe?" already, and the answer is itself a sign of

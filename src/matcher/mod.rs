@@ -343,7 +343,11 @@ impl Matcher {
             };
         };
         let tokens = index.normaliser.tokens(text);
-        let reading = index.semantic.as_ref().and_then(|s| s.read(text));
+        // An empty message has no meaning to read (the model would place it near "hi").
+        let reading = match text.trim().is_empty() {
+            true => None,
+            false => index.semantic.as_ref().and_then(|s| s.read(text)),
+        };
         let mut evidence = Evidence::default();
         let crisis = self.crisis(index, text, &tokens, reading.as_ref(), &mut evidence);
         let decision = self.decide(index, text, &tokens, reading.as_ref(), &mut evidence);

@@ -288,6 +288,50 @@ fn emotional_but_safe_messages_do_not_get_the_crisis_reply() {
 }
 
 #[test]
+fn a_danger_only_named_or_long_past_raises_no_alarm() {
+    for text in [
+        "is suicide watch the same as being on 1 to 1 obs",
+        "why does the ward have a rule about ligatures in the bathrooms",
+        "i took an overdose two years ago but im fine now, can i go on leave",
+        // One letter from "choking" and "strangle", and words of their own.
+        "can i join the cooking group on saturday",
+        "it was strange seeing my old school on leave",
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert_eq!(
+            a.crisis,
+            CrisisSignal::None,
+            "{text:?} (risk {:.2})",
+            a.evidence.risk
+        );
+    }
+}
+
+#[test]
+fn a_statement_of_present_intent_keeps_the_full_reply_whatever_else_is_said() {
+    for text in [
+        "i used to be fine but now i want to die",
+        "i tried to kill myself last year and i still want to",
+        "im feeling really suicidel",
+        "lol i want to die",
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert!(
+            matches!(a.crisis, CrisisSignal::Clear { .. }),
+            "{text:?}: {:?} (risk {:.2})",
+            a.crisis,
+            a.evidence.risk
+        );
+    }
+}
+
+#[test]
+fn a_crisis_phrase_told_as_past_gets_the_gentle_question_not_the_full_reply() {
+    let text = "I tried to end my life last year and I'm genuinely fine now";
+    assert_eq!(matcher().analyse(&en(), text).crisis, CrisisSignal::Ambiguous);
+}
+
+#[test]
 fn meaning_finds_topics_in_words_no_trigger_uses() {
     for (text, topic) in [
         (
