@@ -478,13 +478,17 @@ impl App {
             Mode::Page => {
                 // Post/redirect/get: the page to show goes into a cookie the browser keeps,
                 // and the browser fetches it, so Back and reload never post again. Only when
-                // the browser keeps cookies (it sent one) and the page fits in one.
+                // the browser keeps cookies (it sent one). Every reply fits, a long "tell me
+                // more" because the cookie names it (see `history`); a page that did not
+                // fit would be answered here, as the last resort.
                 let kept = if !cookies.redirect || SessionId::from_headers(request).is_none() {
                     None
                 } else if view.history.turns.is_empty() {
                     Some(None)
                 } else {
-                    view.history.to_cookie(&id.page_tag(&self.store)).map(Some)
+                    view.history
+                        .to_cookie(&id.page_tag(&self.store), self.engine.content())
+                        .map(Some)
                 };
                 match kept {
                     Some(value) => {
@@ -550,7 +554,7 @@ impl App {
     /// The conversation the browser keeps in its page cookie, if it is this session's.
     fn kept(&self, headers: &HeaderMap, id: Option<&SessionId>) -> Option<History> {
         let value = guard::cookie(headers, PAGE_COOKIE)?;
-        History::from_cookie(value, &id?.page_tag(&self.store))
+        History::from_cookie(value, &id?.page_tag(&self.store), self.engine.content())
     }
 
     /// Reads a post: what to give the engine, what the person's side shows, and whether it
@@ -711,8 +715,9 @@ fn slow_down(mut response: Response, wait: Duration) -> Response {
 
 /// `GET /` and `GET /chat`: the conversation. After a post without JavaScript, or on reload,
 /// it is the page the browser keeps in its page cookie, shown as it is (nothing runs, nothing
-/// is stored). Otherwise a new visit gets the welcome, `?start=` a start link as on Telegram,
-/// and a return visit the menu, without storing anything, so a place in a flow is kept.
+/// is stored; a reply the cookie names is rendered again from content). Otherwise a new visit
+/// gets the welcome, `?start=` a start link as on Telegram, and a return visit the menu,
+/// without storing anything, so a place in a flow is kept.
 async fn chat_page(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -5,7 +5,8 @@
 //! target/. On a 360px phone and on a desktop, with JavaScript on and off, a cry for help's
 //! reply starts in view below the sticky bar, its numbers are links to call or text, and later
 //! replies' titles are in view too; Back and reload never post again and keep the
-//! conversation and the place in a flow; "Leave this page quickly" forgets the tab's copy.
+//! conversation and the place in a flow, after the longest "tell me more" too; "Leave this
+//! page quickly" forgets the tab's copy.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` and, for the accessibility check, axe-core
 //! from npm (its `axe.min.js` named by `AXE_CORE_JS`); `.ci/run` installs them. Without them
@@ -729,6 +730,81 @@ async fn back_and_reload_keep_the_conversation_and_never_post_again() {
             .await
             .unwrap();
         assert!(!text.contains("Not sure"), "the tab kept nothing: {text}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn back_and_reload_after_the_longest_tell_me_more_never_post_again() {
+    let Some(tools) = tools() else { return };
+    let server = Server::start(rightsbot::web::Config::default()).await;
+    let longest = crate::web::longest_tell_me_more();
+    let driver = Driver::start(&tools.chromedriver).await;
+    let profiles = tempfile::tempdir().unwrap();
+    // Without JavaScript, where the form posts. The reply is longer than a page cookie may
+    // carry, yet it too comes by post/redirect/get: the cookie names it.
+    let browser = driver
+        .browser(&tools.chromium, false, &profiles.path().join("nojs"))
+        .await;
+    let base = server.url("/");
+    let store = server.store.clone();
+    in_browser(browser, move |browser| async move {
+        browser.goto(&base).await.unwrap();
+        press(&browser, "I'm a young person").await;
+        press(&browser, &longest.group).await;
+        press(&browser, &longest.title).await;
+        wait_for_reply(&browser, &longest.title).await;
+        press(&browser, "Tell me more").await;
+        let sources =
+            "//section[@id='latest']//summary/h3[normalize-space()='Where this comes from']";
+        browser
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(sources))
+            .await
+            .expect("the \"tell me more\" reply");
+        assert_eq!(browser.current_url().await.unwrap().path(), "/chat");
+        // Everything the server has counted so far: a post sent again would count once more.
+        let counts = store.counts().await;
+
+        // Back, Forward and reload each show the conversation, the long reply whole.
+        let steps: [(&str, Option<bool>); 3] = [
+            ("Back", Some(true)),
+            ("Forward", Some(false)),
+            ("reload", None),
+        ];
+        for (what, back) in steps {
+            match back {
+                Some(true) => browser.back().await.unwrap(),
+                Some(false) => browser.forward().await.unwrap(),
+                None => browser.refresh().await.unwrap(),
+            }
+            let log = browser
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("#log"))
+                .await
+                .unwrap_or_else(|e| panic!("{what} shows the chat, not a browser error ({e})"));
+            let text = log.text().await.unwrap();
+            assert!(
+                text.contains(&longest.last_line) && text.contains("Tell me more"),
+                "{what} keeps the conversation and the place: {text}"
+            );
+            browser
+                .find(Locator::XPath(sources))
+                .await
+                .unwrap_or_else(|e| panic!("{what}: the reply is whole ({e})"));
+            let page = browser.source().await.unwrap();
+            assert!(
+                !page.contains("ERR_CACHE_MISS") && !page.contains("Confirm Form Resubmission"),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            store.counts().await,
+            counts,
+            "Back, Forward and reload fetched the page; nothing was posted again"
+        );
     })
     .await;
 }

@@ -250,12 +250,26 @@ async fn the_readme_nginx_example_serves_the_chat_once_the_public_url_is_set() {
         person.text(),
         proxy.log()
     );
-    // The longest replies too (too long for the page cookie, they come as a page).
+    // The longest replies too, by post/redirect/get: the page cookie names a "tell me more"
+    // rather than copying it, so the redirect stays inside nginx's 4 KiB for headers.
     person.press(&site, "Tell me more").await;
     assert!(
         person.text().contains("Where this comes from"),
         "{}",
         person.text()
+    );
+    assert_eq!(person.posted, reqwest::StatusCode::SEE_OTHER);
+    let longest = crate::web::longest_tell_me_more();
+    let more = format!("1:tm:{}", longest.id);
+    person
+        .post(&site, &[("message", ""), ("action", &more)])
+        .await;
+    assert_eq!(person.posted, reqwest::StatusCode::SEE_OTHER);
+    assert!(
+        person.text().contains(&longest.last_line),
+        "{}\n{}",
+        person.text(),
+        proxy.log()
     );
     person.say(&site, "i want to kill myself").await;
     assert!(person.text().contains("You matter"));

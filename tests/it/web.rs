@@ -531,6 +531,121 @@ async fn back_and_reload_without_javascript_never_post_again() {
     }
 }
 
+/// The topic whose "tell me more" is longest for a young person, and how a person reaches it
+/// from the menu, as the buttons say.
+pub struct LongestMore {
+    pub id: String,
+    /// The menu group that lists it.
+    pub group: String,
+    pub title: String,
+    /// The text's last paragraph ("Last checked: ..."), which the page always shows.
+    pub last_line: String,
+    pub chars: usize,
+}
+
+pub fn longest_tell_me_more() -> LongestMore {
+    use rightsbot::content::Item;
+    use rightsbot::ids::Audience;
+    let content = rightsbot::content::load_embedded().expect("content is valid");
+    let locale = &content.default_locale;
+    let menu = &content.menus[&Audience::YoungPerson];
+    let (topic, text) = content
+        .topics
+        .values()
+        .filter(|t| {
+            menu.iter()
+                .any(|g| g.items.contains(&Item::Topic(t.id.clone())))
+        })
+        .map(|t| {
+            let text = rightsbot::engine::render_more(&content, locale, t, Audience::YoungPerson);
+            (t, text)
+        })
+        .max_by_key(|(_, text)| text.len())
+        .expect("topics");
+    let group = menu
+        .iter()
+        .find(|g| g.items.contains(&Item::Topic(topic.id.clone())))
+        .expect("in the menu");
+    LongestMore {
+        id: topic.id.to_string(),
+        group: group.label.clone(),
+        title: topic.title.clone(),
+        last_line: text.rsplit("\n\n").next().unwrap().to_owned(),
+        chars: text.chars().count(),
+    }
+}
+
+#[tokio::test]
+async fn a_reply_too_long_for_the_page_cookie_still_comes_by_redirect() {
+    let server = Server::start(Config::default()).await;
+    let longest = longest_tell_me_more();
+    assert!(
+        longest.chars > 2800,
+        "longer than the page cookie may be (2,800 bytes): {} characters",
+        longest.chars
+    );
+    let mut person = Person::arrive(&server, "/").await;
+    person.press(&server, "I'm a young person").await;
+    person.press(&server, &longest.group).await;
+    person.press(&server, &longest.title).await;
+    let value = button_value(&person.page, "Tell me more");
+    let response = person
+        .request(&server, &[("message", ""), ("action", &value)])
+        .send()
+        .await
+        .unwrap();
+    // Post/redirect/get, as for every other reply: Back and reload fetch the page again.
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/chat#latest");
+    // The whole answer fits the 4 KiB a default nginx reads a response's headers into: the
+    // page cookie names the reply rather than copying it.
+    let header_bytes: usize = response
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    assert!(header_bytes < 3 * 1024, "{header_bytes} bytes of headers");
+    person.jar.take(response.headers());
+    let page_cookie = person.jar.get("rightsbot_page").expect("the page cookie");
+    assert!(
+        !page_cookie.contains("Last+checked"),
+        "the reply is named, not copied: {page_cookie}"
+    );
+    assert_eq!(person.get(&server, "/chat").await, StatusCode::OK);
+    let page = person.text();
+    assert!(
+        page.contains(&format!("<h2>{}</h2>", longest.title)),
+        "{page}"
+    );
+    assert!(page.contains(&longest.last_line), "{page}");
+    assert!(page.contains("You said: </span>Tell me more"), "{page}");
+    assert!(page.contains("<h3>Where this comes from</h3>"), "{page}");
+
+    // A reload (or Back) shows the same page, and nothing runs again.
+    let shown = person.page.clone();
+    let counts = server.store.counts().await;
+    assert_eq!(person.get(&server, "/chat").await, StatusCode::OK);
+    assert_eq!(person.page, shown);
+    assert_eq!(
+        server.store.counts().await,
+        counts,
+        "a reload is not a new question"
+    );
+
+    // Its buttons work, and it stays on the page above the next answer.
+    assert_eq!(
+        person.press(&server, "What can I ask?").await,
+        StatusCode::OK
+    );
+    assert_eq!(person.posted, StatusCode::SEE_OTHER);
+    let page = person.text();
+    assert!(page.contains("You could ask staff:"), "{page}");
+    assert!(
+        page.contains(&longest.last_line),
+        "the earlier turn is kept: {page}"
+    );
+}
+
 #[tokio::test]
 async fn the_script_gets_json_with_the_new_turn_only() {
     let server = Server::start(Config::default()).await;
