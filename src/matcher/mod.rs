@@ -350,7 +350,14 @@ impl Matcher {
         };
         let mut evidence = Evidence::default();
         let crisis = self.crisis(index, text, &tokens, reading.as_ref(), &mut evidence);
-        let decision = self.decide(index, text, &tokens, reading.as_ref(), &mut evidence);
+        // A command the bot does not know ("/nonsense") is not a question about a topic, whatever
+        // its word might mean; it still had the crisis check above.
+        let unknown_command =
+            text.trim().starts_with('/') && !text.trim().contains(char::is_whitespace);
+        let decision = match unknown_command {
+            true => Decision::Fallback { score: 0.0 },
+            false => self.decide(index, text, &tokens, reading.as_ref(), &mut evidence),
+        };
         Analysis {
             crisis,
             decision,

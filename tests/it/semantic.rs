@@ -328,7 +328,10 @@ fn a_statement_of_present_intent_keeps_the_full_reply_whatever_else_is_said() {
 #[test]
 fn a_crisis_phrase_told_as_past_gets_the_gentle_question_not_the_full_reply() {
     let text = "I tried to end my life last year and I'm genuinely fine now";
-    assert_eq!(matcher().analyse(&en(), text).crisis, CrisisSignal::Ambiguous);
+    assert_eq!(
+        matcher().analyse(&en(), text).crisis,
+        CrisisSignal::Ambiguous
+    );
 }
 
 #[test]
