@@ -354,10 +354,20 @@ impl Matcher {
         // its word might mean; it still had the crisis check above.
         let unknown_command =
             text.trim().starts_with('/') && !text.trim().contains(char::is_whitespace);
-        let decision = match unknown_command {
+        let mut decision = match unknown_command {
             true => Decision::Fallback { score: 0.0 },
             false => self.decide(index, text, &tokens, reading.as_ref(), &mut evidence),
         };
+        // A figure of speech ("this ward is killing me") says how someone feels, not what they
+        // ask: a topic comes with the check question only when its words say so, not on a
+        // likeness of meaning alone.
+        if let Decision::Answer { score, .. } = decision
+            && crisis == CrisisSignal::Ambiguous
+            && evidence.crisis_source == Some("phrase")
+            && evidence.lexical < self.config.answer_min
+        {
+            decision = Decision::Fallback { score };
+        }
         Analysis {
             crisis,
             decision,
