@@ -133,6 +133,17 @@ struct App {
     limiter: RateLimiter,
 }
 
+/// Runs work that keeps a CPU busy for a while (reading a message through the model) so that
+/// the runtime hands this thread's other tasks, accepting connections among them, to another
+/// thread meanwhile: a workshop's burst of questions must not leave new visitors unaccepted.
+/// On a single-threaded runtime (some tests) it simply runs.
+fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// The web chat's routes, ready to serve with `ConnectInfo<SocketAddr>`.
 pub fn router(engine: Engine, store: Arc<Store>, config: Config) -> Router {
     let limiter = RateLimiter::new(config.limits);
@@ -598,7 +609,7 @@ impl App {
             };
         }
         let matcher = self.engine.matcher();
-        let crisis = matcher.analyse(locale, message).crisis != CrisisSignal::None;
+        let crisis = cpu_bound(|| matcher.analyse(locale, message).crisis != CrisisSignal::None);
         let cut = message.chars().count() > MAX_MESSAGE_CHARS;
         let input = if !crisis {
             Input::from_text(&message.chars().take(MAX_MESSAGE_CHARS).collect::<String>())
@@ -943,7 +954,7 @@ async fn chat_post(
         kept()
     };
     let session = stored.unwrap_or_else(|| app.engine.fresh_session(now));
-    let outcome = app.engine.handle(session, input, now);
+    let outcome = cpu_bound(|| app.engine.handle(session, input, now));
     if trusted && remembers {
         app.after(&key, &outcome, now).await;
     } else if trusted {
