@@ -137,43 +137,13 @@ pub async fn retrying<T, F, Fut>(
     what: &'static str,
     redactor: &Redactor,
     give_up: &CancellationToken,
-    mut call: F,
+    call: F,
 ) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RequestError>>,
 {
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        let error = tokio::select! {
-            result = call() => match result {
-                Ok(value) => return Ok(value),
-                Err(e) => e,
-            },
-            _ = give_up.cancelled() => return Err(Failure::Stopped),
-        };
-        match classify(&error) {
-            Class::Gone => return Err(Failure::Gone),
-            Class::Refused => {
-                tracing::warn!(method = what, error = %redactor.redact(&describe(&error)), "Telegram refused a request");
-                return Err(Failure::Refused);
-            }
-            Class::TooMany(at_least) | Class::Retry(at_least) => {
-                let wait = at_least.max(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                tracing::warn!(
-                    method = what,
-                    wait_ms = wait.as_millis() as u64,
-                    error = %redactor.redact(&describe(&error)),
-                    "Telegram call failed; retrying"
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = give_up.cancelled() => return Err(Failure::Stopped),
-                }
-            }
-        }
-    }
+    tries(what, None, redactor, give_up, call).await
 }
 
 /// Like `retrying`, for a message with a place in the pacer: each try waits its turn there,
@@ -184,6 +154,22 @@ pub async fn sending<T, F, Fut>(
     place: &Place,
     redactor: &Redactor,
     give_up: &CancellationToken,
+    call: F,
+) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    tries(what, Some(place), redactor, give_up, call).await
+}
+
+/// The retry loop of both: without a `place`, this task sleeps between tries; with one, the
+/// pacer holds the message back instead.
+async fn tries<T, F, Fut>(
+    what: &'static str,
+    place: Option<&Place>,
+    redactor: &Redactor,
+    give_up: &CancellationToken,
     mut call: F,
 ) -> Result<T, Failure>
 where
@@ -192,20 +178,26 @@ where
 {
     let mut backoff = FIRST_BACKOFF;
     loop {
+        let attempt = async {
+            if let Some(place) = place {
+                place.turn().await;
+            }
+            call().await
+        };
         let error = tokio::select! {
-            result = async { place.turn().await; call().await } => match result {
+            result = attempt => match result {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             },
             _ = give_up.cancelled() => return Err(Failure::Stopped),
         };
-        match classify(&error) {
+        let at_least = match classify(&error) {
             Class::Gone => return Err(Failure::Gone),
             Class::Refused => {
                 tracing::warn!(method = what, error = %redactor.redact(&describe(&error)), "Telegram refused a request");
                 return Err(Failure::Refused);
             }
-            Class::TooMany(retry_after) => {
+            Class::TooMany(retry_after) if let Some(place) = place => {
                 let held = place.refused(retry_after);
                 tracing::warn!(
                     method = what,
@@ -216,18 +208,24 @@ where
                     },
                     "Telegram asked to slow down (429); retrying"
                 );
+                continue;
             }
-            Class::Retry(at_least) => {
-                let wait = at_least.max(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                place.retry_later(wait);
-                tracing::warn!(
-                    method = what,
-                    wait_ms = wait.as_millis() as u64,
-                    error = %redactor.redact(&describe(&error)),
-                    "Telegram call failed; retrying"
-                );
-            }
+            Class::TooMany(at_least) | Class::Retry(at_least) => at_least,
+        };
+        let wait = at_least.max(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tracing::warn!(
+            method = what,
+            wait_ms = wait.as_millis() as u64,
+            error = %redactor.redact(&describe(&error)),
+            "Telegram call failed; retrying"
+        );
+        match place {
+            Some(place) => place.retry_later(wait),
+            None => tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = give_up.cancelled() => return Err(Failure::Stopped),
+            },
         }
     }
 }
