@@ -1,7 +1,7 @@
 //! What the semantic layer learns from: the phrasings of each topic, flow and intent
 //! (`locales/<lang>/phrasings/*.txt`), the labelled crisis examples (`locales/<lang>/risk/`),
 //! the sentence-embedding model (`locales/<lang>/model/`), and the precomputed vectors of all
-//! of those texts with the risk classifier trained on them (`model/vectors.bin`).
+//! of those texts with the meaning classifier trained on them (`model/vectors.bin`).
 //!
 //! The vectors are derived data: `rightsbot embed` rebuilds them, and the checker refuses a
 //! vectors file built for other texts or another model, saying how to rebuild it. This module
@@ -76,23 +76,39 @@ pub struct RiskExample {
     pub text: String,
 }
 
-/// A logistic classifier over sentence vectors: `sigmoid(weights . v + bias)`.
+/// A softmax classifier over sentence vectors: for each class, `exp(w_c . v + b_c)`
+/// normalised over all classes. Its classes are the meanings a message can have: every topic,
+/// flow and intent, out of scope, each kind of danger and each kind of safe-but-emotional
+/// message (see `matcher::semantic` for the labels).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct LinearHead {
+pub struct SoftmaxHead {
+    pub classes: Vec<String>,
+    /// One row of `dimensions` weights per class, in the order of `classes`.
     pub weights: Vec<f32>,
-    pub bias: f32,
+    pub bias: Vec<f32>,
 }
 
-impl LinearHead {
-    pub fn probability(&self, vector: &[f32]) -> f32 {
-        let z: f32 = self.bias
-            + self
-                .weights
-                .iter()
-                .zip(vector)
-                .map(|(w, x)| w * x)
-                .sum::<f32>();
-        1.0 / (1.0 + (-z).exp())
+impl SoftmaxHead {
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty()
+    }
+
+    /// The probability of each class for `vector`, in the order of `classes`.
+    pub fn probabilities(&self, vector: &[f32]) -> Vec<f32> {
+        let dims = vector.len();
+        if self.classes.is_empty() || self.weights.len() != self.classes.len() * dims {
+            return vec![0.0; self.classes.len()];
+        }
+        let logits: Vec<f32> = self
+            .weights
+            .chunks_exact(dims)
+            .zip(&self.bias)
+            .map(|(row, b)| b + row.iter().zip(vector).map(|(w, x)| w * x).sum::<f32>())
+            .collect();
+        let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exps: Vec<f32> = logits.iter().map(|z| (z - top).exp()).collect();
+        let total: f32 = exps.iter().sum();
+        exps.into_iter().map(|e| e / total).collect()
     }
 }
 
@@ -104,15 +120,14 @@ pub struct ModelFiles {
     pub config: String,
 }
 
-/// The classifiers `rightsbot embed` fits over the vectors.
+/// The classifier `rightsbot embed` fits over the vectors.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Heads {
-    /// Danger now against everything else: the crisis classifier.
-    pub risk: LinearHead,
-    /// Out of scope against the topics' and flows' phrasings: a near miss from outside a
-    /// ward ("visiting times at the maternity unit") shares words with a topic but not its
-    /// purpose.
-    pub scope: LinearHead,
+    /// What a message means: which topic, flow or intent it asks about, whether it is out of
+    /// scope, and whether it says danger now. One classifier for all of these, so that "a bed
+    /// has come up nearer home, do I get a say" is weighed as a question about moving
+    /// hospital against danger, not against safe messages alone.
+    pub meaning: SoftmaxHead,
 }
 
 /// Precomputed unit vectors of every text the semantic layer knows, and the trained heads.
@@ -121,8 +136,7 @@ pub struct Vectors {
     pub dimensions: usize,
     by_text: HashMap<String, usize>,
     data: Vec<f32>,
-    pub risk_head: LinearHead,
-    pub scope_head: LinearHead,
+    pub meaning_head: SoftmaxHead,
 }
 
 impl Vectors {
@@ -148,9 +162,8 @@ struct Header {
     model: String,
     dimensions: usize,
     texts: Vec<String>,
-    risk_head: LinearHead,
     #[serde(default)]
-    scope_head: LinearHead,
+    meaning_head: SoftmaxHead,
 }
 
 /// A fingerprint of the model and the texts: a vectors file is fresh when it carries the
@@ -183,8 +196,7 @@ pub fn write_vectors(
         model,
         dimensions,
         texts: texts.iter().cloned().collect(),
-        risk_head: heads.risk,
-        scope_head: heads.scope,
+        meaning_head: heads.meaning,
     };
     let mut out = VECTORS_MAGIC.to_vec();
     out.extend(serde_json::to_vec(&header).expect("a header always serialises"));
@@ -240,8 +252,7 @@ pub fn read_vectors_with_model(bytes: &[u8]) -> Result<(String, String, Vectors)
             dimensions: header.dimensions,
             by_text,
             data,
-            risk_head: header.risk_head,
-            scope_head: header.scope_head,
+            meaning_head: header.meaning_head,
         },
     ))
 }

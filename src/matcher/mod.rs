@@ -91,6 +91,21 @@ pub struct Config {
     /// classifier reads time, tense and questions about rules better than a list of words.
     /// Never applies to a statement of present intent ("I want to die").
     pub crisis_mention_calm_max: f32,
+    /// A related topic (the topic's `related`) scoring at least `related_min` is offered with
+    /// the best unless the best scores `related_sure` or more.
+    pub related_min: f32,
+    pub related_sure: f32,
+    /// Words this sure and a meaning this likely, both for the same topic, answer it whatever
+    /// the runners-up.
+    pub agree_words_min: f32,
+    pub agree_meaning_min: f32,
+    /// Under this probability a clear crisis phrase is read in a message the classifier hears
+    /// as wholly calm ("what does suicidal ideation mean, it's in my notes"): told as long
+    /// past it is let go, otherwise it gets the check question rather than the full reply.
+    pub crisis_phrase_calm_max: f32,
+    /// A piece of a long message this likely to say danger gets the check question even when
+    /// the rest of the message is calm: danger buried in a paragraph about visiting.
+    pub crisis_peak_min: f32,
     /// Kinds of danger example (risk/danger/<kind>.txt) that are harm by others: they bring
     /// the abuse helplines.
     pub abuse_kinds: Vec<String>,
@@ -124,6 +139,12 @@ impl Default for Config {
             crisis_abuse_min: 0.6,
             crisis_calm_max: 0.05,
             crisis_mention_calm_max: 0.0,
+            crisis_phrase_calm_max: 0.0,
+            related_min: 1.0,
+            related_sure: 0.0,
+            agree_words_min: 1.0,
+            agree_meaning_min: 1.0,
+            crisis_peak_min: 1.0,
             abuse_kinds: Vec::new(),
         }
     }
@@ -250,6 +271,8 @@ struct LocaleIndex {
     docs: Vec<Doc>,
     /// For a flow's document: the documents of the topics it leads to; empty otherwise.
     links: Links,
+    /// Per document: the topics its topic names as related (for a topic; empty otherwise).
+    related: Links,
     index: Index,
     semantic: Option<Semantic>,
     distress_emoji: Vec<String>,
@@ -265,6 +288,38 @@ pub struct Matcher {
     config: Config,
     default_locale: LocaleId,
     locales: BTreeMap<LocaleId, LocaleIndex>,
+    recent: Recent,
+}
+
+/// The last few analyses, keyed by a hash of locale and text (never the text itself): the web
+/// chat checks a message for a crisis before the engine reads it, and reading a message through
+/// the model is most of the work, so the second reading is a lookup.
+#[derive(Default)]
+struct Recent(std::sync::Mutex<std::collections::VecDeque<(blake3::Hash, Analysis)>>);
+
+impl Recent {
+    const KEPT: usize = 16;
+
+    fn key(locale: &LocaleId, text: &str) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(locale.as_str().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(text.as_bytes());
+        hasher.finalize()
+    }
+
+    fn get(&self, key: &blake3::Hash) -> Option<Analysis> {
+        let recent = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.iter().find(|(k, _)| k == key).map(|(_, a)| a.clone())
+    }
+
+    fn keep(&self, key: blake3::Hash, analysis: &Analysis) {
+        let mut recent = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == Self::KEPT {
+            recent.pop_front();
+        }
+        recent.push_back((key, analysis.clone()));
+    }
 }
 
 impl LocaleIndex {
@@ -313,6 +368,7 @@ impl Matcher {
             config: content.matcher.clone(),
             default_locale: content.default_locale.clone(),
             locales,
+            recent: Recent::default(),
         }
     }
 
@@ -335,6 +391,17 @@ impl Matcher {
 
     /// Crisis check, then the decision, for one message. Pure and deterministic.
     pub fn analyse(&self, locale: &LocaleId, text: &str) -> Analysis {
+        let key = Recent::key(locale, text);
+        if let Some(analysis) = self.recent.get(&key) {
+            return analysis;
+        }
+        let analysis = self.analyse_afresh(locale, text);
+        self.recent.keep(key, &analysis);
+        analysis
+    }
+
+    /// `analyse` without the lookup of recent analyses: what a new message costs (benchmarks).
+    pub fn analyse_afresh(&self, locale: &LocaleId, text: &str) -> Analysis {
         let Some(index) = self.locale_index(locale) else {
             return Analysis {
                 crisis: CrisisSignal::None,
@@ -414,6 +481,19 @@ impl Matcher {
                 },
                 Some(r),
             ) if r.risk < c.crisis_mention_calm_max => CrisisSignal::None,
+            // "I used to want to die and now I'm planning my birthday": a crisis phrase told
+            // as long past, in a message the classifier hears as calm, is a story of recovery.
+            (crisis::Found::Clear { abuse: false, .. }, Some(r))
+                if r.risk < c.crisis_phrase_calm_max && index.speaks_of_the_past(tokens) =>
+            {
+                CrisisSignal::None
+            }
+            (crisis::Found::Clear { abuse: false, .. }, Some(r))
+                if r.risk < c.crisis_phrase_calm_max =>
+            {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
             // "I tried to end my life last year and I'm fine now": a crisis phrase told as past,
             // which the classifier does not hear as danger now, gets the gentle question (a "no"
             // to it still brings the crisis reply) rather than the full reply.
@@ -433,7 +513,7 @@ impl Matcher {
                     mention_only: true, ..
                 },
                 Some(r),
-            ) if r.peak < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
+            ) if r.risk < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
@@ -452,7 +532,7 @@ impl Matcher {
                     abuse: abuse || heard_abuse,
                 }
             }
-            (_, Some(r)) if r.peak >= c.crisis_clear_min => {
+            (_, Some(r)) if r.risk >= c.crisis_clear_min => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Clear {
                     category: r.danger_kind.clone().unwrap_or_else(|| "classifier".into()),
@@ -468,7 +548,7 @@ impl Matcher {
                     abuse: true,
                 }
             }
-            (_, Some(r)) if r.risk >= c.crisis_check_min => {
+            (_, Some(r)) if r.risk >= c.crisis_check_min || r.peak >= c.crisis_peak_min => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
@@ -667,7 +747,27 @@ impl Matcher {
                 }
             }
         }
-        if best >= c.answer_min && close.is_empty() {
+        // Topics that overlap ("what is a SOAD": second opinions, or medication?) are offered
+        // together unless the first is all but certain: choosing between near neighbours is
+        // where a confident model is most often wrong.
+        for &other in &index.related[best_doc] {
+            if let Doc::Target(t) = &index.docs[other]
+                && best < c.related_sure
+                && scores[other] >= c.related_min
+                && !close.contains(t)
+                && close.len() + 1 < c.clarify_max
+            {
+                close.push(t.clone());
+            }
+        }
+        // Words and meaning agreeing on the same topic is evidence neither gives alone: "I'm
+        // on a sec 2, how long is that" is answered though the model also sees a holding power.
+        let agreed = reading.is_some_and(|r| {
+            argmax(&lexical, &index.docs) == Some(best_doc)
+                && lexical[best_doc] >= c.agree_words_min
+                && r.doc_scores[best_doc] >= c.agree_meaning_min
+        });
+        if agreed || (best >= c.answer_min && close.is_empty()) {
             return Decision::Answer {
                 target: winner.clone(),
                 score: best,
@@ -759,6 +859,20 @@ impl LocaleIndex {
                 _ => Vec::new(),
             })
             .collect();
+        let related = docs
+            .iter()
+            .map(|d| match d {
+                Doc::Target(Target::Topic(topic)) => content.topics[topic]
+                    .related
+                    .iter()
+                    .filter_map(|r| {
+                        docs.iter()
+                            .position(|d| matches!(d, Doc::Target(Target::Topic(id)) if id == r))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         let index = Index::new(&normaliser, &triggers, &content.matcher);
         // The model is English: a locale without its own borrows the default's, like words.
         let semantic_locale = match (&locale.model, default) {
@@ -817,6 +931,7 @@ impl LocaleIndex {
             crisis,
             docs,
             links,
+            related,
             index,
             semantic,
             distress_emoji,
