@@ -95,13 +95,19 @@ pub struct Config {
     /// the best unless the best scores `related_sure` or more.
     pub related_min: f32,
     pub related_sure: f32,
+    /// Words this sure point to a topic (the words' own scale, not the blended one): the
+    /// out-of-scope classifier and a figure of speech never overrule them, and at 1.5 times
+    /// this they are sure.
+    pub words_min: f32,
+    /// When no topic is this likely to the meaning classifier, the model could not read the
+    /// message, and the words' score (times `lexical_floor`) counts in full.
+    pub meaning_lost_max: f32,
     /// Words this sure and a meaning this likely, both for the same topic, answer it whatever
     /// the runners-up.
     pub agree_words_min: f32,
     pub agree_meaning_min: f32,
-    /// Under this probability a clear crisis phrase is read in a message the classifier hears
-    /// as wholly calm ("what does suicidal ideation mean, it's in my notes"): told as long
-    /// past it is let go, otherwise it gets the check question rather than the full reply.
+    /// Under this probability a clear crisis phrase told as long past ("I used to want to die
+    /// and now I'm planning my birthday") is let go.
     pub crisis_phrase_calm_max: f32,
     /// A piece of a long message this likely to say danger gets the check question even when
     /// the rest of the message is calm: danger buried in a paragraph about visiting.
@@ -140,6 +146,8 @@ impl Default for Config {
             crisis_calm_max: 0.05,
             crisis_mention_calm_max: 0.0,
             crisis_phrase_calm_max: 0.0,
+            words_min: 0.4,
+            meaning_lost_max: 0.0,
             related_min: 1.0,
             related_sure: 0.0,
             agree_words_min: 1.0,
@@ -309,12 +317,21 @@ impl Recent {
     }
 
     fn get(&self, key: &blake3::Hash) -> Option<Analysis> {
-        let recent = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        recent.iter().find(|(k, _)| k == key).map(|(_, a)| a.clone())
+        let recent = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, a)| a.clone())
     }
 
     fn keep(&self, key: blake3::Hash, analysis: &Analysis) {
-        let mut recent = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut recent = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if recent.len() == Self::KEPT {
             recent.pop_front();
         }
@@ -431,7 +448,15 @@ impl Matcher {
         if let Decision::Answer { score, .. } = decision
             && crisis == CrisisSignal::Ambiguous
             && evidence.crisis_source == Some("phrase")
-            && evidence.lexical < self.config.answer_min
+            && evidence.lexical < self.config.words_min
+        {
+            decision = Decision::Fallback { score };
+        }
+        // Beside help for a crisis, a list of guesses at a topic is noise: topics are offered
+        // with it only when the words point to them.
+        if let Decision::Clarify { score, .. } = decision
+            && crisis != CrisisSignal::None
+            && evidence.lexical < self.config.words_min
         {
             decision = Decision::Fallback { score };
         }
@@ -487,12 +512,6 @@ impl Matcher {
                 if r.risk < c.crisis_phrase_calm_max && index.speaks_of_the_past(tokens) =>
             {
                 CrisisSignal::None
-            }
-            (crisis::Found::Clear { abuse: false, .. }, Some(r))
-                if r.risk < c.crisis_phrase_calm_max =>
-            {
-                evidence.crisis_source = Some("phrase");
-                CrisisSignal::Ambiguous
             }
             // "I tried to end my life last year and I'm fine now": a crisis phrase told as past,
             // which the classifier does not hear as danger now, gets the gentle question (a "no"
@@ -643,17 +662,23 @@ impl Matcher {
         let c = &self.config;
         match reading {
             None => lexical.to_vec(),
-            Some(r) => lexical
-                .iter()
-                .zip(&r.doc_scores)
-                .map(|(l, s)| {
-                    let meaning = ((s - c.semantic_floor) / (1.0 - c.semantic_floor)).max(0.0);
-                    let blend = (1.0 - c.semantic_weight) * l + c.semantic_weight * meaning;
-                    // Words the model cannot read ("wen can my nan vistit") still count in
-                    // full: meaning adds to what the words found, it never drowns it.
-                    blend.max(l * c.lexical_floor)
-                })
-                .collect(),
+            Some(r) => {
+                // Words the model cannot read ("wen can my nan vistit", "apeal my sectoin")
+                // leave it finding nothing likely: then what the words found counts in full.
+                let lost = r.doc_scores.iter().copied().fold(0.0, f32::max) < c.meaning_lost_max;
+                lexical
+                    .iter()
+                    .zip(&r.doc_scores)
+                    .map(|(l, s)| {
+                        let meaning = ((s - c.semantic_floor) / (1.0 - c.semantic_floor)).max(0.0);
+                        let blend = (1.0 - c.semantic_weight) * l + c.semantic_weight * meaning;
+                        match lost {
+                            true => blend.max(l * c.lexical_floor),
+                            false => blend,
+                        }
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -710,10 +735,10 @@ impl Matcher {
             evidence.nearest = r.nearest[best_doc].clone();
             let closest_topic = r.doc_scores.iter().copied().fold(0.0, f32::max);
             let nearer_out_of_scope = r.out_of_scope >= closest_topic + c.out_of_scope_margin
-                && lexical[best_doc] < c.answer_min;
+                && lexical[best_doc] < c.words_min;
             // The out-of-scope classifier never overrules words that are sure ("fones"
             // is a word the model cannot read, not a question from outside a ward).
-            let words_sure = lexical[best_doc] >= c.answer_min * 1.5;
+            let words_sure = lexical[best_doc] >= c.words_min * 1.5;
             if nearer_out_of_scope || (r.scope_risk >= c.out_of_scope_min && !words_sure) {
                 return Decision::Fallback { score: best };
             }
@@ -733,8 +758,8 @@ impl Matcher {
         if let Some(r) = reading {
             let by_words = argmax(&lexical, &index.docs);
             let by_meaning = argmax(&r.doc_scores, &index.docs);
-            let sure = lexical[best_doc] >= c.answer_min * 1.5
-                || r.doc_scores[best_doc] >= c.semantic_sure;
+            let sure =
+                lexical[best_doc] >= c.words_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
             for other in [by_words, by_meaning].into_iter().flatten() {
                 if other != best_doc
                     && !sure

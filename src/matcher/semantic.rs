@@ -37,7 +37,10 @@ enum Owner {
 enum Class {
     Doc(usize),
     OutOfScope,
-    Danger { kind: String, abuse: bool },
+    Danger {
+        kind: String,
+        abuse: bool,
+    },
     Safe,
     /// A class whose topic or flow is not in today's content (never expected: the head is
     /// trained on today's phrasings).
@@ -449,12 +452,17 @@ pub fn train_softmax_head(
     let n = examples.len();
     let k = classes.len();
     let device = Device::Cpu;
-    let flat: Vec<f32> = examples.iter().flat_map(|(v, _)| v.iter().copied()).collect();
+    let flat: Vec<f32> = examples
+        .iter()
+        .flat_map(|(v, _)| v.iter().copied())
+        .collect();
     let x = Tensor::from_vec(flat, (n, dims), &device)?;
     let xt = x.t()?.contiguous()?;
     let mut onehot = vec![0.0f32; n * k];
     for (i, (_, label)) in examples.iter().enumerate() {
-        let c = classes.binary_search(label).expect("every label is a class");
+        let c = classes
+            .binary_search(label)
+            .expect("every label is a class");
         onehot[i * k + c] = 1.0;
     }
     let targets = Tensor::from_vec(onehot, (n, k), &device)?;

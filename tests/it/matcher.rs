@@ -131,9 +131,10 @@ fn typos_and_text_speak_still_find_the_topic() {
     for (text, topic) in [
         ("they took my fone", "phone_and_internet"),
         ("r staff alowed to restrain u", "restraint"),
+        // The parents' flow leads there.
         (
             "nobody tells me anything about my son",
-            "information_for_parents",
+            "parent_information",
         ),
         ("wen can my nan vistit", "visiting"),
         ("how do i apeal my sectoin", "tribunal"),

@@ -325,13 +325,22 @@ fn a_statement_of_present_intent_keeps_the_full_reply_whatever_else_is_said() {
     }
 }
 
+/// A story of recovery is not met with an alarm; the same words said of now still are (see
+/// the test above).
 #[test]
-fn a_crisis_phrase_told_as_past_gets_the_gentle_question_not_the_full_reply() {
-    let text = "I tried to end my life last year and I'm genuinely fine now";
-    assert_eq!(
-        matcher().analyse(&en(), text).crisis,
-        CrisisSignal::Ambiguous
-    );
+fn a_crisis_phrase_told_as_long_past_in_a_calm_message_raises_no_alarm() {
+    for text in [
+        "I tried to end my life last year and I'm genuinely fine now",
+        "i used to want to die every day and now im planning my 16th birthday party",
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert_eq!(
+            a.crisis,
+            CrisisSignal::None,
+            "{text:?} (risk {:.2})",
+            a.evidence.risk
+        );
+    }
 }
 
 #[test]
