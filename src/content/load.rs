@@ -864,6 +864,7 @@ impl<'a> Checker<'a> {
                             locale.everyday_words = p.value.everyday_words;
                             locale.past_markers = p.value.past_markers;
                             locale.present_markers = p.value.present_markers;
+                            locale.asked_markers = p.value.asked_markers;
                         }
                     }
                     "intents.toml" => {

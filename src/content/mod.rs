@@ -210,6 +210,9 @@ pub struct Locale {
     /// Words that say it is happening now or again ("still", "tonight", "but now"): a message
     /// with one of these is never read as told of the past.
     pub present_markers: Vec<String>,
+    /// Words that ask what words mean ("what does it mean", "stand for"), from
+    /// `asked_markers` in crisis.toml: a crisis phrase asked about is not a crisis told.
+    pub asked_markers: Vec<String>,
     pub intents: Vec<Intent>,
     /// What the semantic layer learns topics, flows and intents from.
     pub phrasings: Vec<Phrasing>,

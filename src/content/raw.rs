@@ -183,6 +183,8 @@ pub struct RawCrisisPhrases {
     pub past_markers: Vec<String>,
     #[serde(default)]
     pub present_markers: Vec<String>,
+    #[serde(default)]
+    pub asked_markers: Vec<String>,
 }
 
 /// `locales/<lang>/intents.toml`: smalltalk and help.

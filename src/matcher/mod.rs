@@ -289,6 +289,7 @@ struct LocaleIndex {
     /// `past_markers` and `present_markers`, each as the words a message is read in.
     past_markers: Vec<Vec<String>>,
     present_markers: Vec<Vec<String>>,
+    asked_markers: Vec<Vec<String>>,
 }
 
 /// The matcher, built once from the content.
@@ -351,6 +352,15 @@ impl LocaleIndex {
             })
         };
         says(&self.past_markers) && !says(&self.present_markers)
+    }
+
+    /// Whether the message asks what words mean ("what does suicidal ideation mean").
+    fn asks_what_words_mean(&self, tokens: &[normalise::Token]) -> bool {
+        self.asked_markers.iter().any(|marker| {
+            tokens
+                .windows(marker.len())
+                .any(|w| w.iter().zip(marker).all(|(t, m)| &t.text == m))
+        })
     }
 }
 
@@ -533,6 +543,15 @@ impl Matcher {
                 },
                 Some(r),
             ) if r.risk < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
+            // "What does passive suicidal ideation mean? It's in my notes": crisis words asked
+            // about, in a message the classifier does not hear as danger, get the gentle
+            // question rather than the full reply.
+            (crisis::Found::Clear { abuse: false, .. }, Some(r))
+                if r.risk < c.crisis_check_min && index.asks_what_words_mean(tokens) =>
+            {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
@@ -931,11 +950,13 @@ impl LocaleIndex {
         let mut everyday = locale.everyday_words.clone();
         let mut past = locale.past_markers.clone();
         let mut present = locale.present_markers.clone();
+        let mut asked = locale.asked_markers.clone();
         if let Some(d) = default {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
             everyday.extend(d.everyday_words.iter().cloned());
             past.extend(d.past_markers.iter().cloned());
             present.extend(d.present_markers.iter().cloned());
+            asked.extend(d.asked_markers.iter().cloned());
         }
         let as_words = |markers: &[String]| -> Vec<Vec<String>> {
             markers
@@ -946,6 +967,7 @@ impl LocaleIndex {
         };
         let past_markers = as_words(&past);
         let present_markers = as_words(&present);
+        let asked_markers = as_words(&asked);
         let everyday_words = everyday
             .iter()
             .flat_map(|w| normaliser.tokens(w))
@@ -963,6 +985,7 @@ impl LocaleIndex {
             everyday_words,
             past_markers,
             present_markers,
+            asked_markers,
         }
     }
 }

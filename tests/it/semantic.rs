@@ -325,6 +325,26 @@ fn a_statement_of_present_intent_keeps_the_full_reply_whatever_else_is_said() {
     }
 }
 
+/// Crisis words asked about are not a crisis told: the gentle question, not the full reply;
+/// the same words meant keep it.
+#[test]
+fn crisis_words_asked_about_get_the_gentle_question_not_the_full_reply() {
+    for text in [
+        "what does suicidal mean on my care plan",
+        "what does it mean when they say you are suicidal",
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert_eq!(
+            a.crisis,
+            CrisisSignal::Ambiguous,
+            "{text:?} (risk {:.2})",
+            a.evidence.risk
+        );
+    }
+    let meant = matcher().analyse(&en(), "i want to kill myself, you know what i mean");
+    assert!(matches!(meant.crisis, CrisisSignal::Clear { .. }));
+}
+
 /// A story of recovery is not met with an alarm; the same words said of now still are (see
 /// the test above).
 #[test]
