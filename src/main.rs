@@ -107,7 +107,7 @@ enum Command {
     /// Write the workshop kit (start links, QR codes, an index, an A4 poster and a sheet per
     /// topic) to a folder; or, with --check, say what one start link opens.
     Links(LinksArgs),
-    /// Rebuild each locale's precomputed sentence vectors and crisis classifier
+    /// Rebuild each locale's precomputed sentence vectors and meaning classifier
     /// (`locales/<lang>/model/vectors.bin`) after phrasings, triggers or examples change.
     /// Works on the content folder (`--content`, else the current folder), never the built-in
     /// copy. Build with --release: it embeds several thousand texts.
