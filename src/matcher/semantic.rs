@@ -26,12 +26,6 @@ const WINDOW_WORDS: usize = 32;
 /// More pieces than this are not read (a 4,096-character message makes about 60).
 const MAX_PIECES: usize = 96;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Owner {
-    Doc(usize),
-    OutOfScope,
-}
-
 /// What one class of the meaning classifier stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Class {
@@ -50,7 +44,9 @@ enum Class {
 pub(super) struct Semantic {
     embedder: Embedder,
     bank: Bank,
-    owners: Vec<Owner>,
+    /// The document each row of `bank` is a phrasing (or trigger) of: the nearest one's id is
+    /// what traces show.
+    owners: Vec<usize>,
     ids: Vec<String>,
     head: SoftmaxHead,
     classes: Vec<Class>,
@@ -110,17 +106,14 @@ impl Semantic {
             for (n, trigger) in triggers.iter().enumerate() {
                 if let Some(v) = vectors.get(trigger) {
                     rows.push(v);
-                    owners.push(Owner::Doc(doc));
+                    owners.push(doc);
                     ids.push(format!("{}#trigger{}", doc_name(&docs[doc]), n + 1));
                 }
             }
         }
         for phrasing in locale.phrasings.iter().filter(|p| !holdout(&p.id)) {
-            let owner = match &phrasing.target {
-                PhrasingTarget::OutOfScope => Some(Owner::OutOfScope),
-                target => doc_of(target).map(Owner::Doc),
-            };
-            if let (Some(owner), Some(v)) = (owner, vectors.get(&phrasing.text)) {
+            if let (Some(owner), Some(v)) = (doc_of(&phrasing.target), vectors.get(&phrasing.text))
+            {
                 rows.push(v);
                 owners.push(owner);
                 ids.push(phrasing.id.clone());
@@ -204,9 +197,8 @@ impl Semantic {
         let mut closest = vec![0.0f32; self.docs];
         for sims in self.bank.similarities(vectors) {
             for (row, &sim) in sims.iter().enumerate() {
-                if let Owner::Doc(doc) = self.owners[row]
-                    && sim > closest[doc]
-                {
+                let doc = self.owners[row];
+                if sim > closest[doc] {
                     closest[doc] = sim;
                     reading.nearest[doc] = Some(self.ids[row].clone());
                 }
