@@ -344,24 +344,22 @@ impl LocaleIndex {
     /// Whether the message tells of the past ("used to", "last year") and says nothing of
     /// now or again ("still", "tonight", "but now").
     fn speaks_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
-        let says = |markers: &[Vec<String>]| {
-            markers.iter().any(|marker| {
-                tokens
-                    .windows(marker.len())
-                    .any(|w| w.iter().zip(marker).all(|(t, m)| &t.text == m))
-            })
-        };
-        says(&self.past_markers) && !says(&self.present_markers)
+        says_any(tokens, &self.past_markers) && !says_any(tokens, &self.present_markers)
     }
 
     /// Whether the message asks what words mean ("what does suicidal ideation mean").
     fn asks_what_words_mean(&self, tokens: &[normalise::Token]) -> bool {
-        self.asked_markers.iter().any(|marker| {
-            tokens
-                .windows(marker.len())
-                .any(|w| w.iter().zip(marker).all(|(t, m)| &t.text == m))
-        })
+        says_any(tokens, &self.asked_markers)
     }
+}
+
+/// Whether the message's words hold any of `markers` (each a run of words), in order.
+fn says_any(tokens: &[normalise::Token], markers: &[Vec<String>]) -> bool {
+    markers.iter().any(|marker| {
+        tokens
+            .windows(marker.len())
+            .any(|w| w.iter().zip(marker).all(|(t, m)| &t.text == m))
+    })
 }
 
 /// Cross-validation's view: what to leave out of the semantic layer, and the heads trained
@@ -886,6 +884,10 @@ impl LocaleIndex {
             docs.push(Doc::Intent(intent.id.clone(), intent.kind));
             triggers.push(intent.triggers.iter().map(String::as_str).collect());
         }
+        let topic_doc = |topic: &TopicId| {
+            docs.iter()
+                .position(|d| matches!(d, Doc::Target(Target::Topic(id)) if id == topic))
+        };
         let links = docs
             .iter()
             .map(|d| match d {
@@ -894,9 +896,7 @@ impl LocaleIndex {
                     .values()
                     .flat_map(|s| &s.options)
                     .filter_map(|o| match &o.target {
-                        OptionTarget::Topic(t) => docs
-                            .iter()
-                            .position(|d| matches!(d, Doc::Target(Target::Topic(id)) if id == t)),
+                        OptionTarget::Topic(t) => topic_doc(t),
                         _ => None,
                     })
                     .collect(),
@@ -909,10 +909,7 @@ impl LocaleIndex {
                 Doc::Target(Target::Topic(topic)) => content.topics[topic]
                     .related
                     .iter()
-                    .filter_map(|r| {
-                        docs.iter()
-                            .position(|d| matches!(d, Doc::Target(Target::Topic(id)) if id == r))
-                    })
+                    .filter_map(topic_doc)
                     .collect(),
                 _ => Vec::new(),
             })

@@ -287,6 +287,12 @@ fn emotional_but_safe_messages_do_not_get_the_crisis_reply() {
     }
 }
 
+/// `text` gets `expected` from the crisis check; a failure shows the classifier's risk.
+fn assert_signal(text: &str, expected: CrisisSignal) {
+    let a = matcher().analyse(&en(), text);
+    assert_eq!(a.crisis, expected, "{text:?} (risk {:.2})", a.evidence.risk);
+}
+
 #[test]
 fn a_danger_only_named_or_long_past_raises_no_alarm() {
     for text in [
@@ -297,13 +303,7 @@ fn a_danger_only_named_or_long_past_raises_no_alarm() {
         "can i join the cooking group on saturday",
         "it was strange seeing my old school on leave",
     ] {
-        let a = matcher().analyse(&en(), text);
-        assert_eq!(
-            a.crisis,
-            CrisisSignal::None,
-            "{text:?} (risk {:.2})",
-            a.evidence.risk
-        );
+        assert_signal(text, CrisisSignal::None);
     }
 }
 
@@ -333,13 +333,7 @@ fn crisis_words_asked_about_get_the_gentle_question_not_the_full_reply() {
         "what does suicidal mean on my care plan",
         "what does it mean when they say you are suicidal",
     ] {
-        let a = matcher().analyse(&en(), text);
-        assert_eq!(
-            a.crisis,
-            CrisisSignal::Ambiguous,
-            "{text:?} (risk {:.2})",
-            a.evidence.risk
-        );
+        assert_signal(text, CrisisSignal::Ambiguous);
     }
     let meant = matcher().analyse(&en(), "i want to kill myself, you know what i mean");
     assert!(matches!(meant.crisis, CrisisSignal::Clear { .. }));
@@ -353,13 +347,7 @@ fn a_crisis_phrase_told_as_long_past_in_a_calm_message_raises_no_alarm() {
         "I tried to end my life last year and I'm genuinely fine now",
         "i used to want to die every day and now im planning my 16th birthday party",
     ] {
-        let a = matcher().analyse(&en(), text);
-        assert_eq!(
-            a.crisis,
-            CrisisSignal::None,
-            "{text:?} (risk {:.2})",
-            a.evidence.risk
-        );
+        assert_signal(text, CrisisSignal::None);
     }
 }
 
