@@ -32,6 +32,12 @@ pub enum Action {
 }
 
 impl Action {
+    /// A tap that asks for help ("get help now", "I need help now"): never set aside in a
+    /// flood, and answered ahead of ordinary replies.
+    pub fn asks_for_help(&self) -> bool {
+        matches!(self, Action::Helplines | Action::CrisisNeedHelp)
+    }
+
     pub fn encode(&self) -> String {
         let body = match self {
             Action::Menu => "m".to_owned(),

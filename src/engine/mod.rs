@@ -214,9 +214,12 @@ pub struct Outcome {
     pub effect: Effect,
     /// A crisis was raised within the last few replies: channels keep "get help now" prominent.
     pub crisis_active: bool,
+    /// This turn brought help: a crisis reply, or the helplines someone asked for. Channels
+    /// send it ahead of ordinary replies.
+    pub brings_help: bool,
     /// The topic shown, if any: the only thing anonymous counts may record.
     pub shown_topic: Option<TopicId>,
-    /// The campaign code of a start link, for anonymous counts.
+    /// The campaign code of the start link that brought this person, for anonymous counts.
     pub campaign: Option<String>,
     /// This turn began a conversation (a start, with or without a link), for anonymous counts.
     pub started: bool,
@@ -264,10 +267,10 @@ impl Engine {
             replies: Vec::new(),
             effect: Effect::None,
             shown_topic: None,
-            campaign: None,
             started: false,
             trace: Trace::default(),
             raised_crisis: false,
+            showed_helplines: false,
             mydata_reply: None,
             guessed_audience: None,
         };
@@ -293,10 +296,10 @@ struct Turn<'a> {
     replies: Vec<Reply>,
     effect: Effect,
     shown_topic: Option<TopicId>,
-    campaign: Option<String>,
     started: bool,
     trace: Trace,
     raised_crisis: bool,
+    showed_helplines: bool,
     /// Which reply shows the stored record (`/mydata`), filled in last.
     mydata_reply: Option<usize>,
     /// The audience this message showed, for someone who never chose one ("my daughter").
@@ -339,6 +342,9 @@ impl<'a> Turn<'a> {
         }
         if s.disclaimer_shown {
             lines.push(self.ui("mydata.disclaimer"));
+        }
+        if let Some(campaign) = &s.campaign {
+            lines.push(fill("mydata.campaign", campaign));
         }
         lines.push(fill("mydata.last_seen", &calendar_date(s.last_seen)));
         lines.join("\n")
@@ -395,12 +401,13 @@ impl<'a> Turn<'a> {
             }
         }
         Outcome {
+            campaign: self.session.campaign.clone(),
             replies: self.replies,
             session: self.session,
             effect: self.effect,
             crisis_active,
+            brings_help: self.raised_crisis || self.showed_helplines,
             shown_topic: self.shown_topic,
-            campaign: self.campaign,
             started: self.started,
             trace: self.trace,
         }
@@ -646,6 +653,7 @@ impl<'a> Turn<'a> {
     }
 
     fn helplines(&mut self) {
+        self.showed_helplines = true;
         let c = &self.content.crisis;
         let mut text = self.ui("helplines.intro");
         text.push_str("\n\n");
@@ -773,7 +781,10 @@ impl<'a> Turn<'a> {
         if let Some(l) = link.locale.filter(|l| self.content.locales.contains_key(l)) {
             self.session.locale = l;
         }
-        self.campaign = link.campaign;
+        // A link without a campaign keeps the one that first brought this person.
+        if link.campaign.is_some() {
+            self.session.campaign = link.campaign;
+        }
         self.started = true;
         self.session.flow = None;
         let topic = link.topic.filter(|t| self.content.topics.contains_key(t));

@@ -1,7 +1,8 @@
 //! What the bot remembers about one conversation, and nothing more: audience, language, where
 //! in a flow, whether help must stay close after a crisis, whether the "not legal advice" note
 //! was shown, the question just asked (so a typed "no" can answer it), and when the person was
-//! last seen (for expiry). Never message text, never a name.
+//! last seen (for expiry), and the workshop or poster link's campaign code, if one brought them
+//! (so that what they open counts under that campaign). Never message text, never a name.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,9 @@ pub struct Session {
     pub awaiting: Option<Awaiting>,
     /// Unix seconds of the last message, for expiry.
     pub last_seen: u64,
+    /// The campaign code of the start link that brought this person, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +73,7 @@ impl Session {
             disclaimer_shown: false,
             awaiting: None,
             last_seen: now,
+            campaign: None,
         }
     }
 

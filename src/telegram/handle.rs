@@ -174,8 +174,9 @@ async fn converse_as(
             keyboard: None,
         });
     }
-    // A reply to a cry for help goes ahead of ordinary replies to everyone else.
-    let urgency = if outcome.trace.crisis {
+    // A reply to a cry for help, or to a tap on "get help now", goes ahead of ordinary replies
+    // to everyone else.
+    let urgency = if outcome.brings_help {
         Urgency::Crisis
     } else {
         Urgency::Ordinary

@@ -22,6 +22,7 @@ use super::Ctx;
 use super::handle::{Done, handle};
 use super::update::{Plan, lane, plan};
 use crate::engine::Input;
+use crate::engine::Action;
 use crate::matcher::CrisisSignal;
 use crate::store::{Channel, Held};
 
@@ -114,6 +115,10 @@ impl Lanes {
                 ..
             }
             | Plan::CrisisCheckOnly { text, .. } => text,
+            Plan::Converse {
+                input: Input::Button(data),
+                ..
+            } => return Action::decode(&data).is_some_and(|a| a.asks_for_help()),
             _ => return false,
         };
         let content = self.ctx.engine.content();

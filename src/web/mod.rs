@@ -264,6 +264,10 @@ struct ChatForm {
     csrf: String,
     #[serde(default)]
     log: String,
+    /// The campaign code of the start link the page was opened from: a first visit stores
+    /// nothing, so the page carries it to the first message.
+    #[serde(default)]
+    campaign: String,
     message: Option<String>,
     action: Option<String>,
     command: Option<String>,
@@ -350,6 +354,8 @@ struct View {
     reset: bool,
     /// A plain return visit: the script may put back the conversation this tab kept.
     restore: bool,
+    /// The start link's campaign, carried by the page's form.
+    campaign: Option<String>,
 }
 
 impl View {
@@ -363,6 +369,7 @@ impl View {
             crisis: false,
             reset: false,
             restore: false,
+            campaign: None,
         }
     }
 
@@ -373,6 +380,7 @@ impl View {
             answered: true,
             crisis: outcome.crisis_active && !reset,
             reset,
+            campaign: outcome.campaign.clone().filter(|_| !reset),
             ..View::new(outcome.session.locale.clone(), history)
         }
     }
@@ -555,6 +563,7 @@ impl App {
             newest,
             csrf: &csrf,
             log: &log,
+            campaign: view.campaign.as_deref().unwrap_or_default(),
             notice: notice.as_deref(),
             crisis: view.crisis,
             restore: view.restore,
@@ -795,6 +804,7 @@ async fn chat_page(
     // leaves no record behind. A return visit only shows the menu.
     let fresh = Session {
         last_seen: outcome.session.last_seen,
+        campaign: outcome.session.campaign.clone(),
         ..app.engine.fresh_session(now)
     };
     // Nothing is saved over a session that could not be read: it may still be there.
@@ -953,7 +963,10 @@ async fn chat_post(
     } else {
         kept()
     };
-    let session = stored.unwrap_or_else(|| app.engine.fresh_session(now));
+    let mut session = stored.unwrap_or_else(|| app.engine.fresh_session(now));
+    if trusted && session.campaign.is_none() {
+        session.campaign = crate::deeplink::campaign_code(&form.campaign);
+    }
     let outcome = cpu_bound(|| app.engine.handle(session, input, now));
     if trusted && remembers {
         app.after(&key, &outcome, now).await;

@@ -336,6 +336,8 @@ pub struct ChatPage<'a> {
     pub csrf: &'a str,
     /// The history to post back with the next message (the only place it lives).
     pub log: &'a str,
+    /// The start link's campaign code, or empty.
+    pub campaign: &'a str,
     /// A kind note about the last request (cut short, too fast...), shown by the form.
     pub notice: Option<&'a str>,
     pub crisis: bool,
@@ -380,6 +382,7 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
          <p id=\"notice\" class=\"notice\" role=\"status\">{notice}</p>\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
          <input type=\"hidden\" name=\"log\" value=\"{log}\">\n\
+         <input type=\"hidden\" name=\"campaign\" value=\"{campaign}\">\n\
          <label for=\"message\">{label}</label>\n\
          <div class=\"send-row\">\
          <input id=\"message\" name=\"message\" type=\"text\" autocomplete=\"off\" \
@@ -389,6 +392,7 @@ pub fn chat_page(words: &Words<'_>, page: &ChatPage<'_>) -> String {
         problem = words.html("web.problem"),
         csrf = escape(page.csrf),
         log = escape(page.log),
+        campaign = escape(page.campaign),
         label = words.html("web.message_label"),
         send = words.html("web.send"),
         hint = words.html("web.hint"),

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rightsbot::content::Content;
+use rightsbot::engine::Action;
 use rightsbot::ids::TopicId;
 
 use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, Fault, RateLimits, Sent, TOKEN};
@@ -793,15 +794,18 @@ async fn forget_asks_first_then_erases_the_session() {
 async fn a_flood_from_one_chat_neither_blocks_others_nor_buries_a_cry_for_help() {
     let (fake, _dir, bot) = setup().await;
     let (flooder, other) = (5_550_018_001, 5_550_018_002);
-    let mut cry = 0;
+    let (mut cry, mut tap) = (0, 0);
     for i in 0..150 {
         if i == 120 {
             cry = fake.text(flooder, "i want to die");
         }
+        if i == 130 {
+            tap = fake.press(flooder, &Action::Helplines.encode());
+        }
         fake.text(flooder, "/help");
     }
     let hello = fake.text(other, "/menu");
-    fake.wait_done(cry.max(hello)).await;
+    fake.wait_done(cry.max(tap).max(hello)).await;
     let sent = fake.sent();
     let flood_replies = sent.iter().filter(|s| s.chat == flooder).count();
     assert!(
@@ -812,6 +816,11 @@ async fn a_flood_from_one_chat_neither_blocks_others_nor_buries_a_cry_for_help()
         sent.iter()
             .any(|s| s.chat == flooder && s.text.starts_with(&ui("crisis.title"))),
         "the cry for help was answered"
+    );
+    assert!(
+        sent.iter()
+            .any(|s| s.chat == flooder && s.text.contains(&ui("helplines.intro"))),
+        "the tap on get help now was answered"
     );
     let other_at = sent.iter().position(|s| s.chat == other).expect("answered");
     let before_other = sent[..other_at]

@@ -140,6 +140,7 @@ pub struct Person {
     pub jar: Jar,
     csrf: String,
     log: String,
+    campaign: String,
     /// The last page's HTML.
     pub page: String,
     /// The status of the last post itself (before any redirect was followed).
@@ -198,6 +199,7 @@ impl Person {
             jar: Jar::default(),
             csrf: String::new(),
             log: String::new(),
+            campaign: String::new(),
             page: String::new(),
             posted: StatusCode::OK,
             location: None,
@@ -222,6 +224,7 @@ impl Person {
         if self.page.contains("name=\"csrf\"") {
             self.csrf = hidden(&self.page, "csrf");
             self.log = hidden(&self.page, "log");
+            self.campaign = hidden(&self.page, "campaign");
         }
         status
     }
@@ -237,7 +240,11 @@ impl Person {
         origin: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::RequestBuilder {
-        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf), ("log", &self.log)];
+        let mut form: Vec<(&str, &str)> = vec![
+            ("csrf", &self.csrf),
+            ("log", &self.log),
+            ("campaign", &self.campaign),
+        ];
         form.extend_from_slice(fields);
         let mut request = self
             .client

@@ -89,6 +89,19 @@ fn every_link_opens_the_start_state_it_encodes() {
         if let Some(audience) = link.start.audience {
             assert_eq!(outcome.session.audience, Some(audience), "{}", link.name);
         }
+        // What the person asks next still counts under the campaign, and /mydata says so.
+        let next = engine.handle(
+            outcome.session,
+            Input::Text("can my mum visit me".to_owned()),
+            1,
+        );
+        assert_eq!(next.campaign.as_deref(), Some("ward7"), "{}", link.name);
+        let mydata = engine.handle(next.session, Input::Command(Command::MyData), 2);
+        assert!(
+            mydata.replies.iter().any(|r| r.text.contains("link marked ward7")),
+            "{}",
+            link.name
+        );
     }
     // Without a campaign, the menu link is the bare address.
     let plain = Kit::new(&content, addresses(), None);
@@ -409,9 +422,10 @@ async fn counters_hold_nothing_about_a_person() {
     let measures: BTreeSet<Measure> = counted.iter().map(|(c, _)| c.measure).collect();
     assert_eq!(measures.len(), 4, "{counted:?}");
     let topics: BTreeSet<String> = content().topics.keys().map(|t| t.to_string()).collect();
-    // Each counter is day, campaign, topic and measure: nothing else.
+    // Each counter is day, campaign, topic and measure: nothing else. Everything this person
+    // did counts under the campaign whose link brought them, not only the first page.
     for (cell, _) in &counted {
-        assert!(["-", "ward7"].contains(&cell.campaign.as_str()), "{cell:?}");
+        assert_eq!(cell.campaign, "ward7", "{cell:?}");
         assert!(
             cell.topic == "-" || topics.contains(&cell.topic),
             "{cell:?}"

@@ -146,6 +146,11 @@
     fitBar();
     notice.textContent = reply.notice || '';
     if (reply.reset) {
+      // Forgotten means forgotten: not even the link this page was opened from comes back.
+      var campaign = field('campaign');
+      if (campaign) {
+        campaign.value = '';
+      }
       forgetTab();
       while (log.firstChild) {
         log.removeChild(log.firstChild);
