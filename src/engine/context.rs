@@ -73,6 +73,14 @@ impl Turn<'_> {
 
     /// A topic or flow kept in the session, if it still exists (content may have changed
     /// since it was stored).
+    /// The offered choices that are still in the content, in order.
+    pub(super) fn targets_of<'c>(&self, choices: impl IntoIterator<Item = &'c Choice>) -> Vec<Target> {
+        choices
+            .into_iter()
+            .filter_map(|c| self.target_of(c))
+            .collect()
+    }
+
     pub(super) fn target_of(&self, choice: &Choice) -> Option<Target> {
         match choice {
             Choice::Topic(id) => self
@@ -161,9 +169,9 @@ impl Turn<'_> {
         match pending {
             Awaiting::ForgetConfirm => self.answer_forget(text),
             Awaiting::Audience => self.answer_audience(text, true),
-            Awaiting::CrisisCheck { offer } => {
-                let offer = offer.and_then(|c| self.target_of(&c));
-                self.answer_crisis_check(offer, text, analysis)
+            Awaiting::CrisisCheck { offer, also } => {
+                let offers = self.targets_of(offer.iter().chain(&also));
+                self.answer_crisis_check(offers, text, analysis)
             }
             Awaiting::FlowStep(position) => self.answer_flow_step(&position, text),
             Awaiting::Clarify { choices } => {
@@ -252,7 +260,7 @@ impl Turn<'_> {
     /// keeps the menu and the topic, and help stays on screen either way.
     fn answer_crisis_check(
         &mut self,
-        offer: Option<Target>,
+        offers: Vec<Target>,
         text: &str,
         analysis: &Analysis,
     ) -> bool {
@@ -260,7 +268,7 @@ impl Turn<'_> {
         let safe = |m: Meaning| matches!(m, Meaning::Yes | Meaning::Safe);
         if reading.whole && reading.said().next().is_some() && reading.said().all(safe) {
             self.trace.read_as = Some("safe");
-            self.crisis_ok(offer);
+            self.crisis_ok(offers);
             return true;
         }
         // A topic the rest of the message asked about ("no, and can they take my phone"); a
@@ -278,7 +286,7 @@ impl Turn<'_> {
             return false;
         }
         self.trace.read_as = Some(if not_safe { "not_safe" } else { "unclear" });
-        self.crisis(false, matched.or(offer));
+        self.crisis(false, matched.or(offers.into_iter().next()));
         true
     }
 
@@ -467,11 +475,11 @@ impl Turn<'_> {
 
     /// What "I'm OK, carry on" does, pressed or typed: glad, help stays on screen (the crisis
     /// state is left as it is), and what else the message asked about is one tap away.
-    pub(super) fn crisis_ok(&mut self, offer: Option<Target>) {
-        let mut rows = Vec::new();
-        if let Some(target) = offer {
-            rows.push(vec![self.target_button(&target)]);
-        }
+    pub(super) fn crisis_ok(&mut self, offers: Vec<Target>) {
+        let mut rows: Vec<Vec<_>> = offers
+            .iter()
+            .map(|target| vec![self.target_button(target)])
+            .collect();
         rows.push(self.menu_row());
         self.say(None, self.ui("crisis.ok_reply"), rows);
     }

@@ -442,8 +442,15 @@ impl<'a> Turn<'a> {
             Decision::Answer { target, .. } => Some(target.clone()),
             _ => None,
         };
+        // Beside the check question, what the message may also have asked about stays one tap
+        // away: the topic it asked about, or the ones it may have meant.
+        let asked_about = match &analysis.decision {
+            Decision::Answer { target, .. } => vec![target.clone()],
+            Decision::Clarify { candidates, .. } => candidates.clone(),
+            _ => Vec::new(),
+        };
         let checking = match &pending {
-            Some(Awaiting::CrisisCheck { offer }) => {
+            Some(Awaiting::CrisisCheck { offer, .. }) => {
                 Some(offer.as_ref().and_then(|c| self.target_of(c)))
             }
             _ => None,
@@ -478,7 +485,7 @@ impl<'a> Turn<'a> {
                         self.trace.read_as = Some("not_safe");
                         self.crisis(false, matched.or(offer));
                     }
-                    None => self.crisis_check(matched),
+                    None => self.crisis_check(asked_about),
                 }
                 return;
             }
@@ -620,7 +627,7 @@ impl<'a> Turn<'a> {
         self.say(Some(self.ui("crisis.title")), text, rows);
     }
 
-    fn crisis_check(&mut self, topic: Option<Target>) {
+    fn crisis_check(&mut self, topics: Vec<Target>) {
         self.raised_crisis = true;
         // Not a full crisis yet, but help stays near until we know more.
         self.session.crisis_turns_left = self.session.crisis_turns_left.max(2);
@@ -634,13 +641,15 @@ impl<'a> Turn<'a> {
             vec![self.btn("crisis.need_help", Action::CrisisNeedHelp)],
             vec![self.btn("crisis.ok", Action::CrisisOk)],
         ];
-        if let Some(target) = &topic {
-            // What else the message asked about stays one tap away, below the check.
+        // What else the message asked about stays one tap away, below the check.
+        for target in &topics {
             rows.push(vec![self.target_button(target)]);
         }
         self.say(None, text, rows);
+        let mut choices = topics.iter().map(Self::choice_of);
         self.session.awaiting = Some(Awaiting::CrisisCheck {
-            offer: topic.as_ref().map(Self::choice_of),
+            offer: choices.next(),
+            also: choices.collect(),
         });
     }
 
@@ -696,10 +705,11 @@ impl<'a> Turn<'a> {
         let Some(action) = Action::decode(data) else {
             return self.out_of_date();
         };
-        let offer = match &pending {
-            Some(Awaiting::CrisisCheck { offer: Some(c) }) => self.target_of(c),
-            _ => None,
+        let offers = match &pending {
+            Some(Awaiting::CrisisCheck { offer, also }) => self.targets_of(offer.iter().chain(also)),
+            _ => Vec::new(),
         };
+        let offer = offers.first().cloned();
         match action {
             Action::Menu => self.menu(),
             Action::Group(id) => self.group(&id),
@@ -732,7 +742,7 @@ impl<'a> Turn<'a> {
             // What else the message asked about comes after the helplines, never instead.
             Action::CrisisNeedHelp => self.crisis(false, offer),
             // Deliberately leaves the crisis state as it is: help stays one tap away.
-            Action::CrisisOk => self.crisis_ok(offer),
+            Action::CrisisOk => self.crisis_ok(offers),
         }
     }
 

@@ -46,8 +46,12 @@ pub enum Awaiting {
     /// "Who are you?"
     Audience,
     /// "Are you safe right now?", with what else the message asked about, offered again
-    /// after the answer.
-    CrisisCheck { offer: Option<Choice> },
+    /// after the answer: the likeliest topic, and any others it may have been (`also`).
+    CrisisCheck {
+        offer: Option<Choice>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<Choice>,
+    },
     /// A step of a flow, answered by its options.
     FlowStep(FlowPosition),
     /// "Did you mean one of these?", with the topics and flows offered, in order.
@@ -108,9 +112,13 @@ mod tests {
         for awaiting in [
             Awaiting::ForgetConfirm,
             Awaiting::Audience,
-            Awaiting::CrisisCheck { offer: None },
+            Awaiting::CrisisCheck {
+                offer: None,
+                also: Vec::new(),
+            },
             Awaiting::CrisisCheck {
                 offer: Some(Choice::Topic(topic.clone())),
+                also: vec![Choice::Flow(flow.clone())],
             },
             Awaiting::FlowStep(FlowPosition {
                 flow: flow.clone(),

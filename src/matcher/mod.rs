@@ -115,6 +115,11 @@ pub struct Config {
     /// Kinds of danger example (risk/danger/<kind>.txt) that are harm by others: they bring
     /// the abuse helplines.
     pub abuse_kinds: Vec<String>,
+    /// Beside the check question, the topics a message may have meant are offered only when
+    /// the words point to them, or when the likeliest is this likely to the meaning classifier
+    /// and the message as a whole does not sound like danger (one sentence of it does): a
+    /// parent's paragraph about a search keeps its question; "doing it rn" gets no guesses.
+    pub check_offer_min: f32,
 }
 
 impl Default for Config {
@@ -154,6 +159,7 @@ impl Default for Config {
             agree_meaning_min: 1.0,
             crisis_peak_min: 1.0,
             abuse_kinds: Vec::new(),
+            check_offer_min: 1.0,
         }
     }
 }
@@ -244,6 +250,8 @@ pub struct Evidence {
     /// The classifier's probability for the single most worrying piece (a sentence, a pair of
     /// sentences, or the whole).
     pub risk_peak: f32,
+    /// The classifier's probability for the whole message read at once.
+    pub risk_whole: f32,
     /// The danger example nearest the message (`danger/means:12`).
     pub danger_nearest: Option<String>,
     /// The phrasing nearest the message for the chosen or first offered target.
@@ -461,10 +469,16 @@ impl Matcher {
             decision = Decision::Fallback { score };
         }
         // Beside help for a crisis, a list of guesses at a topic is noise: topics are offered
-        // with it only when the words point to them.
+        // with it only when the words point to them, or, beside the gentle check question for
+        // one worrying sentence in a message that as a whole asks something, when the meaning
+        // points to them (a parent's paragraph about a search keeps its question).
+        let asks_beside_one_worry = crisis == CrisisSignal::Ambiguous
+            && evidence.risk_whole < self.config.crisis_check_min
+            && evidence.semantic >= self.config.check_offer_min;
         if let Decision::Clarify { score, .. } = decision
             && crisis != CrisisSignal::None
             && evidence.lexical < self.config.words_min
+            && !asks_beside_one_worry
         {
             decision = Decision::Fallback { score };
         }
@@ -505,6 +519,7 @@ impl Matcher {
         if let Some(r) = reading {
             evidence.risk = r.risk;
             evidence.risk_peak = r.peak;
+            evidence.risk_whole = r.whole_risk;
             evidence.danger_nearest = r.danger_nearest.clone();
         }
         match (lexical, reading) {
@@ -1008,6 +1023,7 @@ pub fn decision_json(text: &str, analysis: &Analysis) -> String {
         "score": analysis.decision.score(),
         "risk": analysis.evidence.risk,
         "risk_peak": analysis.evidence.risk_peak,
+        "risk_whole": analysis.evidence.risk_whole,
         "crisis_source": analysis.evidence.crisis_source,
         "nearest": analysis.evidence.nearest,
         "danger_nearest": analysis.evidence.danger_nearest,

@@ -75,6 +75,8 @@ pub(super) struct Reading {
     pub risk: f32,
     /// The probability for the most worrying piece alone.
     pub peak: f32,
+    /// The probability for the whole message read at once.
+    pub whole_risk: f32,
     /// The danger example nearest that piece, the kind of danger the classifier hears in it,
     /// and whether most of that danger is harm by others.
     pub danger_nearest: Option<String>,
@@ -225,6 +227,7 @@ impl Semantic {
             return reading;
         };
         reading.peak = peak.danger;
+        reading.whole_risk = whole.danger;
         reading.risk = 0.5 * (whole.danger + peak.danger);
         reading.danger_kind = peak.kind.clone();
         reading.abuse = peak.abuse * 2.0 > peak.danger;

@@ -1,7 +1,8 @@
 //! A real `redis-server` (Debian's package) for one test: on a free loopback port, with no
 //! persistence (`--save '' --appendonly no`) and its working folder in a temp dir. It can be
 //! stopped and started again on the same port (the "Redis went away" test), and is always
-//! killed when dropped.
+//! killed when dropped. `start_tls` serves TLS only, with a password and a self-signed
+//! certificate for 127.0.0.1 made by the `openssl` command.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -20,6 +21,8 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// TLS only, with this password: the certificate is `certificate()`.
+    tls_password: Option<String>,
 }
 
 impl RedisServer {
@@ -37,9 +40,44 @@ impl RedisServer {
             child: None,
             port,
             dir: tempfile::tempdir().expect("a temp dir"),
+            tls_password: None,
         };
         server.restart();
         server
+    }
+
+    /// A server that speaks only TLS (no plain port) and wants `password`.
+    pub fn start_tls(password: &str) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let made = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("cert.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is installed (the CI script does)");
+        assert!(made.success(), "openssl made no certificate");
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir,
+            tls_password: Some(password.to_owned()),
+        };
+        server.restart();
+        server
+    }
+
+    /// The TLS server's certificate, which is its own authority.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
     }
 
     /// `redis://127.0.0.1:PORT/DB`.
@@ -58,8 +96,20 @@ impl RedisServer {
     /// Starts it (again) on the same port and waits until it answers PING.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new(binary())
-            .args(["--port", &self.port.to_string()])
+        let mut command = Command::new(binary());
+        match &self.tls_password {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some(password) => command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(self.certificate())
+                .arg("--tls-key-file")
+                .arg(self.dir.path().join("key.pem"))
+                .arg("--tls-ca-cert-file")
+                .arg(self.certificate())
+                .args(["--tls-auth-clients", "no", "--requirepass", password]),
+        };
+        let child = command
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
@@ -81,6 +131,10 @@ impl RedisServer {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if self.tls_password.is_some() {
+            // Listening is all a plain socket can tell of a TLS server.
+            return true;
+        }
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()

@@ -37,6 +37,18 @@ impl Replica {
         port: u16,
         public: &str,
     ) -> Replica {
+        Replica::start_with(redis_url, secret, dir, port, public, &[]).await
+    }
+
+    /// The same, with more environment (`SSL_CERT_FILE` for a Redis behind TLS).
+    pub async fn start_with(
+        redis_url: &str,
+        secret: &Path,
+        dir: &Path,
+        port: u16,
+        public: &str,
+        env: &[(&str, &Path)],
+    ) -> Replica {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let log = dir.join(format!("replica-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
@@ -51,6 +63,7 @@ impl Replica {
             .env_remove("RIGHTSBOT_SECRET_FILE")
             .env_remove("RIGHTSBOT_PUBLIC_URL")
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -237,6 +250,55 @@ async fn two_replicas_are_one_bot_and_a_conversation_survives_losing_one() {
             }
         }
     }
+}
+
+/// A Redis reached across a network is reached over TLS (`rediss://`), with a password: the
+/// server's certificate is checked against the trusted authorities (here `SSL_CERT_FILE`,
+/// which OpenSSL reads), and a replica that cannot check it refuses to start, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_reach_redis_over_tls_with_a_password() {
+    let redis = RedisServer::start_tls("correct horse");
+    let url = format!("rediss://:correct%20horse@127.0.0.1:{}/0", redis.port);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let trust = redis.certificate();
+    let env = [("SSL_CERT_FILE", trust.as_path())];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let a = Replica::start_with(&url, &secret, dir.path(), free_port(), &public, &env).await;
+    let b = Replica::start_with(&url, &secret, dir.path(), free_port(), &public, &env).await;
+    let balancer = Balancer::start(listener, vec![a.addr, b.addr]).await;
+    let mut person = Person::without_keep_alive();
+    assert_eq!(person.get(&balancer, "/").await, StatusCode::OK);
+    assert_eq!(
+        person.press(&balancer, "I'm a parent or carer").await,
+        StatusCode::OK
+    );
+    assert_eq!(person.command(&balancer, "mydata").await, StatusCode::OK);
+    assert!(
+        text_of(&person.page).contains("\"audience\":\"parent\""),
+        "the session went through Redis over TLS to the other replica:\n{}\n{}",
+        a.log(),
+        b.log()
+    );
+
+    // Not trusting the certificate, a replica says so and does not start.
+    let untrusting = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+        .arg("--data")
+        .arg(dir.path().join("untrusting"))
+        .args(["--store", &url])
+        .arg("--secret-file")
+        .arg(&secret)
+        .args(["serve", "--http", &format!("127.0.0.1:{}", free_port())])
+        .env_remove("TELOXIDE_TOKEN")
+        .env("SSL_CERT_FILE", dir.path().join("no-such-authority.pem"))
+        .env("SSL_CERT_DIR", dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&untrusting.stderr);
+    assert!(!untrusting.status.success());
+    assert!(said.contains("cannot reach Redis"), "{said}");
+    assert!(!said.contains("correct"), "the password was shown: {said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
