@@ -207,7 +207,11 @@ pub async fn run(
     }
     let ctx = Arc::new(Ctx {
         bot,
-        pacer: pacer::Pacer::start(pacer::Limits::TELEGRAM),
+        pacer: match store.is_shared() {
+            true => pacer::Pacer::start(pacer::Limits::TELEGRAM)
+                .sharing(pacer::SharedBudget::new(store.clone())),
+            false => pacer::Pacer::start(pacer::Limits::TELEGRAM),
+        },
         engine,
         store,
         bot_username,

@@ -5,6 +5,10 @@
 //!
 //! It replaces teloxide's Throttle adaptor, which freezes every chat on any 429 and knows
 //! nothing of crisis replies. It never sees a message's text.
+//!
+//! Telegram's overall limit is the bot's, not one process's: replicas sharing a store also
+//! take every send from one budget there (`SharedBudget`), so that two webhook replicas
+//! together keep to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -13,6 +17,8 @@ use std::time::{Duration, Instant};
 use teloxide::types::ChatId;
 use tokio::sync::Notify;
 
+use crate::store::{Channel, Rate, Store, UserKey};
+
 pub use super::pacing::{Held, Limits, Urgency};
 use super::pacing::{Next, Schedule, Ticket};
 
@@ -20,6 +26,35 @@ use super::pacing::{Next, Schedule, Ticket};
 #[derive(Clone)]
 pub struct Pacer {
     shared: Arc<Shared>,
+    budget: Option<SharedBudget>,
+}
+
+/// The bot's overall sending budget, kept in a store that every replica shares: a token
+/// bucket refilling at the overall rate that holds one send, so no second of sends from all
+/// replicas together goes over the limit.
+#[derive(Clone)]
+pub struct SharedBudget {
+    store: Arc<Store>,
+    bucket: UserKey,
+}
+
+impl SharedBudget {
+    pub fn new(store: Arc<Store>) -> SharedBudget {
+        let bucket = store.key(Channel::Telegram, "every reply the bot sends");
+        SharedBudget { store, bucket }
+    }
+
+    /// Waits until the budget holds a send, and spends it. When the store cannot be reached
+    /// its stand-in is this process's own bucket, so a send is never held up for good.
+    async fn spend(&self) {
+        let rate = Rate {
+            burst: 1,
+            per_minute: Limits::TELEGRAM.overall_per_minute(),
+        };
+        while let Err(wait) = self.store.take_token(&self.bucket, rate).await {
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 struct Shared {
@@ -59,7 +94,18 @@ impl Pacer {
             changed: changed.clone(),
         });
         tokio::spawn(hand_out_turns(Arc::downgrade(&shared), changed));
-        Pacer { shared }
+        Pacer {
+            shared,
+            budget: None,
+        }
+    }
+
+    /// Also spends every send from `budget`, shared with other replicas.
+    pub fn sharing(self, budget: SharedBudget) -> Pacer {
+        Pacer {
+            budget: Some(budget),
+            ..self
+        }
     }
 
     /// Queues a message for `chat`; it may go once `Place::turn` returns.
@@ -76,6 +122,7 @@ impl Pacer {
             shared: self.shared.clone(),
             ticket,
             turn,
+            budget: self.budget.clone(),
         }
     }
 }
@@ -86,12 +133,16 @@ pub struct Place {
     shared: Arc<Shared>,
     ticket: Ticket,
     turn: Arc<Notify>,
+    budget: Option<SharedBudget>,
 }
 
 impl Place {
-    /// Waits until the message may go.
+    /// Waits until the message may go: its turn here, then room in the shared budget.
     pub async fn turn(&self) {
         self.turn.notified().await;
+        if let Some(budget) = &self.budget {
+            budget.spend().await;
+        }
     }
 
     /// Telegram answered 429: the message goes again, first in its chat, after `retry_after`.

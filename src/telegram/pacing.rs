@@ -46,6 +46,11 @@ impl Limits {
         // 20 a minute is one every 3 s; a little more, so that no minute ever holds 21.
         group: Duration::from_millis(3_200),
     };
+
+    /// The overall pace as sends a minute (29 a second: 1,740).
+    pub const fn overall_per_minute(&self) -> u32 {
+        (60_000_000_000 / self.overall.as_nanos()) as u32
+    }
 }
 
 /// How soon a message must go.

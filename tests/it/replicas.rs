@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use rightsbot::store::{Channel, Options, Store};
 
-use crate::fake_telegram::{FakeTelegram, TOKEN};
+use crate::fake_telegram::{FakeTelegram, RateLimits, TOKEN};
 use crate::live_bot::ui;
 use crate::redis_server::RedisServer;
 use crate::web::{Person, Site, text_of};
@@ -430,6 +430,14 @@ impl HookReplica {
             .status()
     }
 
+    /// `deliver` for an update the caller gives away (many at once).
+    fn deliver_owned(
+        &self,
+        update: serde_json::Value,
+    ) -> impl std::future::Future<Output = StatusCode> + '_ {
+        async move { self.deliver(&update).await }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -492,6 +500,41 @@ async fn webhook_replicas_answer_each_update_once_and_share_the_conversation() {
     // And a late retry of the first update, to either, changes nothing.
     assert_eq!(a.deliver(&first).await, StatusCode::OK);
     assert_eq!(fake.sent_to(user).len(), 2);
+}
+
+/// Telegram's limit of about 30 messages a second is the bot's, not one process's: two webhook
+/// replicas answering a burst of people at once keep to it together (each alone would send at
+/// 29 a second), so Telegram refuses none of their sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_replicas_share_telegrams_overall_limit() {
+    let fake = FakeTelegram::start().await;
+    fake.enforce_limits(RateLimits::TELEGRAM);
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let a = HookReplica::start(&fake, &redis.url(0), &secret, dir.path()).await;
+    let b = HookReplica::start(&fake, &redis.url(0), &secret, dir.path()).await;
+    let users: Vec<i64> = (0..80).map(|i| 5_550_098_000 + i).collect();
+    let deliveries = users.iter().enumerate().map(|(i, &user)| {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        replica.deliver_owned(text_update(i as u32 + 1, user, "/help"))
+    });
+    for status in futures_util::future::join_all(deliveries).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    for &user in &users {
+        assert_eq!(fake.sent_to(user).len(), 1, "user {user}");
+    }
+    let calls = fake.calls("sendMessage");
+    let refused = calls.iter().filter(|c| c.status == 429).count();
+    assert_eq!(
+        refused,
+        0,
+        "{refused} of {} sends answered 429: {:?}",
+        calls.len(),
+        fake.refusals()
+    );
+    assert!(fake.refusals().is_empty(), "{:?}", fake.refusals());
 }
 
 /// Telegram allows one poller per bot: a second replica on the same Redis stands by instead
