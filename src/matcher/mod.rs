@@ -76,7 +76,8 @@ pub struct Config {
     /// The out-of-scope classifier this sure turns a message away whatever it shares with a
     /// topic.
     pub out_of_scope_min: f32,
-    /// The crisis classifier's probability that asks the gentle check question.
+    /// Under this probability of danger, a crisis phrase told as past or asked about gets the
+    /// gentle check question rather than the crisis reply, and harm by others is not heard.
     pub crisis_check_min: f32,
     /// The crisis classifier's probability that gives the crisis reply straight away.
     pub crisis_clear_min: f32,
@@ -112,6 +113,8 @@ pub struct Config {
     /// A piece of a long message this likely to say danger gets the check question even when
     /// the rest of the message is calm: danger buried in a paragraph about visiting.
     pub crisis_peak_min: f32,
+    /// The whole message this likely to say danger gets the check question.
+    pub crisis_whole_min: f32,
     /// Kinds of danger example (risk/danger/<kind>.txt) that are harm by others: they bring
     /// the abuse helplines.
     pub abuse_kinds: Vec<String>,
@@ -158,6 +161,7 @@ impl Default for Config {
             agree_words_min: 1.0,
             agree_meaning_min: 1.0,
             crisis_peak_min: 1.0,
+            crisis_whole_min: 0.5,
             abuse_kinds: Vec::new(),
             check_offer_min: 1.0,
         }
@@ -473,7 +477,7 @@ impl Matcher {
         // one worrying sentence in a message that as a whole asks something, when the meaning
         // points to them (a parent's paragraph about a search keeps its question).
         let asks_beside_one_worry = crisis == CrisisSignal::Ambiguous
-            && evidence.risk_whole < self.config.crisis_check_min
+            && evidence.risk_whole < self.config.crisis_whole_min
             && evidence.semantic >= self.config.check_offer_min;
         if let Decision::Clarify { score, .. } = decision
             && crisis != CrisisSignal::None
@@ -599,7 +603,11 @@ impl Matcher {
                     abuse: true,
                 }
             }
-            (_, Some(r)) if r.risk >= c.crisis_check_min || r.peak >= c.crisis_peak_min => {
+            // The whole message heard as danger, or one piece of it all but certainly: danger
+            // buried in a paragraph about records. One piece that is only likely is not
+            // enough on its own: short pieces of a calm paragraph ("It's been three weeks.")
+            // often sound darker than the paragraph is.
+            (_, Some(r)) if r.whole_risk >= c.crisis_whole_min || r.peak >= c.crisis_peak_min => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
