@@ -74,7 +74,10 @@ impl Turn<'_> {
     /// A topic or flow kept in the session, if it still exists (content may have changed
     /// since it was stored).
     /// The offered choices that are still in the content, in order.
-    pub(super) fn targets_of<'c>(&self, choices: impl IntoIterator<Item = &'c Choice>) -> Vec<Target> {
+    pub(super) fn targets_of<'c>(
+        &self,
+        choices: impl IntoIterator<Item = &'c Choice>,
+    ) -> Vec<Target> {
         choices
             .into_iter()
             .filter_map(|c| self.target_of(c))

@@ -455,6 +455,18 @@ impl<'a> Turn<'a> {
             }
             _ => None,
         };
+        // "im fine" straight after the crisis reply may be the calm of someone who has
+        // decided, or wanting the subject dropped: the gentle question, with help one tap
+        // away, rather than a greeting.
+        if pending.is_none()
+            && self.session.crisis_turns_left == CRISIS_TURNS
+            && analysis.crisis == CrisisSignal::None
+            && self.reads_as_safe(text)
+        {
+            self.trace.read_as = Some("calm_after_crisis");
+            self.crisis_check(Vec::new());
+            return;
+        }
         match &analysis.crisis {
             CrisisSignal::Clear { abuse, .. } => {
                 let offer = checking.flatten();
@@ -706,7 +718,9 @@ impl<'a> Turn<'a> {
             return self.out_of_date();
         };
         let offers = match &pending {
-            Some(Awaiting::CrisisCheck { offer, also }) => self.targets_of(offer.iter().chain(also)),
+            Some(Awaiting::CrisisCheck { offer, also }) => {
+                self.targets_of(offer.iter().chain(also))
+            }
             _ => Vec::new(),
         };
         let offer = offers.first().cloned();

@@ -74,10 +74,13 @@ pub struct Config {
     /// kindly, unless its words clearly name a topic.
     pub out_of_scope_margin: f32,
     /// The out-of-scope classifier this sure turns a message away whatever it shares with a
-    /// topic.
+    /// topic...
     pub out_of_scope_min: f32,
-    /// Under this probability of danger, a crisis phrase told as past or asked about gets the
-    /// gentle check question rather than the crisis reply, and harm by others is not heard.
+    /// ...unless the words score a topic this high (their own scale).
+    pub out_of_scope_words_sure: f32,
+    /// The probability of danger (the mean of the whole message's and its worst piece's) that
+    /// asks the gentle check question; under it, a crisis phrase told as past or asked about
+    /// gets that question rather than the crisis reply, and harm by others is not heard.
     pub crisis_check_min: f32,
     /// The crisis classifier's probability that gives the crisis reply straight away.
     pub crisis_clear_min: f32,
@@ -115,6 +118,8 @@ pub struct Config {
     pub crisis_peak_min: f32,
     /// The whole message this likely to say danger gets the check question.
     pub crisis_whole_min: f32,
+    /// A message that is all smalltalk ("ok bye") needs this much from the classifier alone.
+    pub crisis_smalltalk_min: f32,
     /// Kinds of danger example (risk/danger/<kind>.txt) that are harm by others: they bring
     /// the abuse helplines.
     pub abuse_kinds: Vec<String>,
@@ -148,6 +153,7 @@ impl Default for Config {
             semantic_triggers: false,
             out_of_scope_margin: 0.05,
             out_of_scope_min: 0.55,
+            out_of_scope_words_sure: 0.6,
             crisis_check_min: 0.5,
             crisis_clear_min: 0.9,
             crisis_abuse_min: 0.6,
@@ -162,6 +168,7 @@ impl Default for Config {
             agree_meaning_min: 1.0,
             crisis_peak_min: 1.0,
             crisis_whole_min: 0.5,
+            crisis_smalltalk_min: 0.5,
             abuse_kinds: Vec::new(),
             check_offer_min: 1.0,
         }
@@ -453,7 +460,7 @@ impl Matcher {
             false => index.semantic.as_ref().and_then(|s| s.read(text)),
         };
         let mut evidence = Evidence::default();
-        let crisis = self.crisis(index, text, &tokens, reading.as_ref(), &mut evidence);
+        let mut crisis = self.crisis(index, text, &tokens, reading.as_ref(), &mut evidence);
         // A command the bot does not know ("/nonsense") is not a question about a topic, whatever
         // its word might mean; it still had the crisis check above.
         let unknown_command =
@@ -471,6 +478,17 @@ impl Matcher {
             && evidence.lexical < self.config.words_min
         {
             decision = Decision::Fallback { score };
+        }
+        // "bye x" closes a chat far more often than it says goodbye for good: a message that is
+        // all smalltalk gets the check question from the classifier alone only when it is
+        // heard as danger this surely. A crisis phrase ("goodbye forever") is never let go.
+        if crisis == CrisisSignal::Ambiguous
+            && evidence.crisis_source == Some("classifier")
+            && matches!(decision, Decision::Smalltalk { .. })
+            && evidence.risk < self.config.crisis_smalltalk_min
+        {
+            crisis = CrisisSignal::None;
+            evidence.crisis_source = None;
         }
         // Beside help for a crisis, a list of guesses at a topic is noise: topics are offered
         // with it only when the words point to them, or, beside the gentle check question for
@@ -603,11 +621,15 @@ impl Matcher {
                     abuse: true,
                 }
             }
-            // The whole message heard as danger, or one piece of it all but certainly: danger
-            // buried in a paragraph about records. One piece that is only likely is not
-            // enough on its own: short pieces of a calm paragraph ("It's been three weeks.")
-            // often sound darker than the paragraph is.
-            (_, Some(r)) if r.whole_risk >= c.crisis_whole_min || r.peak >= c.crisis_peak_min => {
+            // The whole message heard as danger, or one piece of it all but certainly (danger
+            // buried in a paragraph about records), or the two together. One piece that is
+            // only likely is not enough on its own: short pieces of a calm paragraph ("It's
+            // been three weeks.") often sound darker than the paragraph is.
+            (_, Some(r))
+                if r.whole_risk >= c.crisis_whole_min
+                    || r.peak >= c.crisis_peak_min
+                    || r.risk >= c.crisis_check_min =>
+            {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
@@ -777,8 +799,10 @@ impl Matcher {
             let nearer_out_of_scope = r.out_of_scope >= closest_topic + c.out_of_scope_margin
                 && lexical[best_doc] < c.words_min;
             // The out-of-scope classifier never overrules words that are sure ("fones"
-            // is a word the model cannot read, not a question from outside a ward).
-            let words_sure = lexical[best_doc] >= c.words_min * 1.5;
+            // is a word the model cannot read, not a question from outside a ward); words
+            // any question shares ("can they do that") are not sure enough to keep a question
+            // about a care home in.
+            let words_sure = lexical[best_doc] >= c.out_of_scope_words_sure;
             if nearer_out_of_scope || (r.scope_risk >= c.out_of_scope_min && !words_sure) {
                 return Decision::Fallback { score: best };
             }

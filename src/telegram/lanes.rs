@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::Ctx;
 use super::handle::{Done, handle};
 use super::update::{Plan, lane, plan};
-use crate::engine::Input;
 use crate::engine::Action;
+use crate::engine::Input;
 use crate::matcher::CrisisSignal;
 use crate::store::{Channel, Held};
 

@@ -431,11 +431,8 @@ impl HookReplica {
     }
 
     /// `deliver` for an update the caller gives away (many at once).
-    fn deliver_owned(
-        &self,
-        update: serde_json::Value,
-    ) -> impl std::future::Future<Output = StatusCode> + '_ {
-        async move { self.deliver(&update).await }
+    async fn deliver_owned(&self, update: serde_json::Value) -> StatusCode {
+        self.deliver(&update).await
     }
 
     fn log(&self) -> String {

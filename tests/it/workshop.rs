@@ -98,7 +98,10 @@ fn every_link_opens_the_start_state_it_encodes() {
         assert_eq!(next.campaign.as_deref(), Some("ward7"), "{}", link.name);
         let mydata = engine.handle(next.session, Input::Command(Command::MyData), 2);
         assert!(
-            mydata.replies.iter().any(|r| r.text.contains("link marked ward7")),
+            mydata
+                .replies
+                .iter()
+                .any(|r| r.text.contains("link marked ward7")),
             "{}",
             link.name
         );
