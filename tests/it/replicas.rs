@@ -430,11 +430,6 @@ impl HookReplica {
             .status()
     }
 
-    /// `deliver` for an update the caller gives away (many at once).
-    async fn deliver_owned(&self, update: serde_json::Value) -> StatusCode {
-        self.deliver(&update).await
-    }
-
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -512,9 +507,14 @@ async fn webhook_replicas_share_telegrams_overall_limit() {
     let a = HookReplica::start(&fake, &redis.url(0), &secret, dir.path()).await;
     let b = HookReplica::start(&fake, &redis.url(0), &secret, dir.path()).await;
     let users: Vec<i64> = (0..80).map(|i| 5_550_098_000 + i).collect();
-    let deliveries = users.iter().enumerate().map(|(i, &user)| {
+    let updates: Vec<serde_json::Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, &user)| text_update(i as u32 + 1, user, "/help"))
+        .collect();
+    let deliveries = updates.iter().enumerate().map(|(i, update)| {
         let replica = if i % 2 == 0 { &a } else { &b };
-        replica.deliver_owned(text_update(i as u32 + 1, user, "/help"))
+        replica.deliver(update)
     });
     for status in futures_util::future::join_all(deliveries).await {
         assert_eq!(status, StatusCode::OK);
