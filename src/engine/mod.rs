@@ -238,8 +238,14 @@ struct Inner {
 }
 
 impl Engine {
-    pub fn new(content: Content) -> Engine {
+    pub fn new(mut content: Content) -> Engine {
         let matcher = Matcher::new(&content);
+        // The matcher has copied the vectors it reads with into its own banks and head; the
+        // content's copy of every phrasing's vector (about 25 MB) would otherwise stay in
+        // memory for the life of the process, unread.
+        for locale in content.locales.values_mut() {
+            locale.vectors = None;
+        }
         Engine {
             inner: Arc::new(Inner { content, matcher }),
         }

@@ -4,7 +4,8 @@
 //! told to misbehave (429 with retry_after, 5xx, a timeout, a dropped connection, a user who
 //! blocked the bot). In strict mode (`enforce_limits`) it also keeps Telegram's rate limits,
 //! answering 429 with retry_after to a message over them. It records everything the bot sent,
-//! as a person would see it, and every call in the order it arrived.
+//! as a person would see it, and every call in the order it arrived, and when each update was
+//! queued and first handed to the bot (the benchmarks' "available" and "fetched").
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -111,9 +112,17 @@ pub struct Call {
     pub status: u16,
 }
 
+/// When an update became available and when getUpdates first handed it to the bot.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeline {
+    pub queued: Instant,
+    pub handed_out: Option<Instant>,
+}
+
 #[derive(Default)]
 struct World {
     pending: VecDeque<Value>,
+    timelines: HashMap<u32, Timeline>,
     next_update_id: u32,
     next_message_id: i64,
     /// Everything below this update id is confirmed.
@@ -178,6 +187,11 @@ impl FakeTelegram {
             let id = w.next_update_id;
             w.next_update_id += 1;
             w.pending.push_back(json!({"update_id": id, kind: payload}));
+            let timeline = Timeline {
+                queued: Instant::now(),
+                handed_out: None,
+            };
+            w.timelines.insert(id, timeline);
             id
         };
         self.news.notify_waiters();
@@ -389,6 +403,16 @@ impl FakeTelegram {
             .filter(|c| c.method == method)
             .cloned()
             .collect()
+    }
+
+    /// Every call from the `n`th on (all methods), for a reader that keeps its place.
+    pub fn calls_since(&self, n: usize) -> Vec<Call> {
+        self.world().calls.get(n..).unwrap_or_default().to_vec()
+    }
+
+    /// When update `id` was queued and first handed out.
+    pub fn timeline(&self, id: u32) -> Option<Timeline> {
+        self.world().timelines.get(&id).copied()
     }
 
     pub fn refusals(&self) -> Vec<String> {
@@ -700,7 +724,14 @@ async fn get_updates(fake: &FakeTelegram, body: &Value) -> Response {
                     .retain(|u| u["update_id"].as_u64().unwrap_or(0) as u32 >= offset);
             }
             let ready: Vec<Value> = w.pending.iter().take(limit).cloned().collect();
-            if !ready.is_empty() || Instant::now() >= deadline {
+            let now = Instant::now();
+            for update in &ready {
+                let id = update["update_id"].as_u64().unwrap_or(0) as u32;
+                if let Some(t) = w.timelines.get_mut(&id) {
+                    t.handed_out.get_or_insert(now);
+                }
+            }
+            if !ready.is_empty() || now >= deadline {
                 return ok(Value::Array(ready));
             }
         }
