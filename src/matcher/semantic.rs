@@ -25,6 +25,8 @@ use crate::embedder::{Bank, Embedder};
 const WINDOW_WORDS: usize = 32;
 /// More pieces than this are not read (a 4,096-character message makes about 60).
 const MAX_PIECES: usize = 96;
+/// A clause shorter than this many words is not read on its own.
+const CLAUSE_MIN_WORDS: usize = 4;
 
 /// What one class of the meaning classifier stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -327,11 +329,30 @@ pub(super) fn pieces(text: &str) -> Vec<String> {
     } else {
         windows(&sentences.concat()).into_iter().for_each(&mut push);
     }
+    for sentence in &sentences {
+        clauses(sentence).into_iter().for_each(&mut push);
+    }
     if out.is_empty() {
         out.push(text.trim().to_owned());
     }
     out.truncate(MAX_PIECES);
     out
+}
+
+/// The clauses of a sentence that runs several thoughts together with commas ("im so tired of
+/// everything, said my goodbyes on snap, its easier that way"): read on their own, one of them
+/// can say what the whole sentence, diluted by the others, does not. Clauses of a few words
+/// say too little to read alone; a sentence without two commas is read whole already.
+fn clauses(sentence: &str) -> Vec<String> {
+    let parts: Vec<&str> = sentence.split(',').map(str::trim).collect();
+    if parts.len() < 3 {
+        return Vec::new();
+    }
+    parts
+        .into_iter()
+        .filter(|part| part.split_whitespace().count() >= CLAUSE_MIN_WORDS)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Sentences, cut at . ! ? ; and line breaks.
