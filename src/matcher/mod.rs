@@ -824,6 +824,10 @@ impl Matcher {
             let by_meaning = argmax(&r.doc_scores, &index.docs);
             let sure =
                 lexical[best_doc] >= c.words_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
+            // A model that is lost ("wen can my nan vistit": no topic likely to it) has no
+            // opinion worth offering: its first choice is noise, not a second reading.
+            let lost = r.doc_scores.iter().copied().fold(0.0, f32::max) < c.meaning_lost_max;
+            let by_meaning = by_meaning.filter(|_| !lost);
             for other in [by_words, by_meaning].into_iter().flatten() {
                 if other != best_doc
                     && !sure
