@@ -66,8 +66,11 @@ impl Embedder {
         })
     }
 
-    /// One unit vector per text, in order, computed in a single padded forward pass. An empty
-    /// text gets the vector of the empty sentence, like any other.
+    /// One unit vector per text, in order. Texts of like length share a padded forward pass;
+    /// a text under half the length of the longest in its pass gets a pass of its own kind, so
+    /// a message's short clauses are not padded to the length of the whole message (that
+    /// padding was most of the time a long message took). An empty text gets the vector of
+    /// the empty sentence, like any other.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedderError> {
         if texts.is_empty() {
             return Ok(Vec::new());
@@ -76,21 +79,41 @@ impl Embedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
-        let longest = encodings
-            .iter()
-            .map(|e| e.get_ids().len())
-            .max()
-            .unwrap_or(0);
-        let mut ids = Vec::with_capacity(texts.len() * longest);
-        let mut mask = Vec::with_capacity(texts.len() * longest);
-        for encoding in &encodings {
-            let own = encoding.get_ids();
+        let mut by_length: Vec<usize> = (0..encodings.len()).collect();
+        by_length.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut rest = by_length.as_slice();
+        while let Some(&first) = rest.first() {
+            let longest = encodings[first].get_ids().len();
+            let alike = rest
+                .iter()
+                .take_while(|&&i| encodings[i].get_ids().len() * 2 >= longest)
+                .count();
+            let (pass, after) = rest.split_at(alike);
+            let ids: Vec<&[u32]> = pass.iter().map(|&i| encodings[i].get_ids()).collect();
+            for (&i, vector) in pass.iter().zip(self.forward(&ids, longest)?) {
+                vectors[i] = vector;
+            }
+            rest = after;
+        }
+        Ok(vectors)
+    }
+
+    /// Unit vectors of token sequences no longer than `longest`, in one padded pass.
+    fn forward(
+        &self,
+        sequences: &[&[u32]],
+        longest: usize,
+    ) -> Result<Vec<Vec<f32>>, EmbedderError> {
+        let mut ids = Vec::with_capacity(sequences.len() * longest);
+        let mut mask = Vec::with_capacity(sequences.len() * longest);
+        for own in sequences {
             ids.extend(own.iter().copied());
             ids.extend(std::iter::repeat_n(0, longest - own.len()));
             mask.extend(std::iter::repeat_n(1u32, own.len()));
             mask.extend(std::iter::repeat_n(0, longest - own.len()));
         }
-        let shape = (texts.len(), longest);
+        let shape = (sequences.len(), longest);
         let ids = Tensor::from_vec(ids, shape, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
         let types = ids.zeros_like()?;

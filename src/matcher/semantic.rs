@@ -587,3 +587,28 @@ pub fn build_vectors(
         heads,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+
+    #[test]
+    fn a_sentence_running_thoughts_together_with_commas_is_also_read_clause_by_clause() {
+        let text = "im so tired of everything, said my goodbyes to my friends on snap, its easier";
+        let read = pieces(text);
+        assert!(
+            read.iter()
+                .any(|p| p == "said my goodbyes to my friends on snap"),
+            "{read:?}"
+        );
+        assert_eq!(read[0], text, "the whole message is still read first");
+        // A clause too short to mean much alone ("its easier") is not read alone.
+        assert!(!read.iter().any(|p| p == "its easier"), "{read:?}");
+    }
+
+    #[test]
+    fn a_sentence_with_one_comma_is_read_whole_only() {
+        let text = "when i get home, can my dog sleep on my bed";
+        assert_eq!(pieces(text), vec![text.to_owned()]);
+    }
+}
