@@ -807,8 +807,13 @@ async fn chat_page(
         campaign: outcome.session.campaign.clone(),
         ..app.engine.fresh_session(now)
     };
+    // A messaging app drawing the preview of a shared link is not a person starting a chat:
+    // it is neither counted nor remembered.
+    let previewer = guard::previews_links(&headers) && !had_session;
     // Nothing is saved over a session that could not be read: it may still be there.
-    if returning || !remembers {
+    if previewer {
+        tracing::debug!("a link preview: not counted");
+    } else if returning || !remembers {
         app.count(&outcome, now).await;
     } else if had_session || outcome.session != fresh {
         app.after(&key, &outcome, now).await;

@@ -654,3 +654,56 @@ async fn counts_and_dashboard_links_work_while_the_bot_serves() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// An advocate posts a start link in a group chat: WhatsApp, Telegram, Slack and the rest fetch
+/// it to draw a preview card. Those fetches are not people starting a chat and are not counted;
+/// a person who then opens the link is.
+#[tokio::test]
+async fn a_link_preview_is_not_counted_as_a_start() {
+    let server = Server::start(Config::default()).await;
+    let link = "/?start=t_visiting-c_ward7";
+    for agent in [
+        "WhatsApp/2.23.20.0 A",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "TelegramBot (like TwitterBot)",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    ] {
+        let response = client()
+            .get(server.url(link))
+            .header("user-agent", agent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{agent}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("Visits from family and friends"),
+            "{agent} was not shown the page"
+        );
+    }
+    assert!(
+        server.store.all_counts().await.is_empty(),
+        "a preview counted: {:?}",
+        server.store.all_counts().await
+    );
+    let phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/131.0 Mobile Safari/537.36";
+    let response = client()
+        .get(server.url(link))
+        .header("user-agent", phone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let counted = server.store.all_counts().await;
+    assert!(
+        counted
+            .iter()
+            .any(|(cell, _)| cell.measure == Measure::Started && cell.campaign == "ward7"),
+        "the person's start was not counted: {counted:?}"
+    );
+}
