@@ -403,6 +403,40 @@ impl RateLimiter {
     }
 }
 
+/// The fetchers messaging apps and sites send to draw a shared link's preview card, by the
+/// names they give in `User-Agent`. An advocate who posts a start link in a group chat sets
+/// several of them off at once; none of them is a person starting a chat.
+const LINK_PREVIEWERS: &[&str] = &[
+    "whatsapp",
+    "facebookexternalhit",
+    "facebookcatalog",
+    "telegrambot",
+    "twitterbot",
+    "slackbot",
+    "discordbot",
+    "linkedinbot",
+    "skypeuripreview",
+    "microsoftpreview",
+    "applebot",
+    "googlebot",
+    "bingbot",
+    "pinterestbot",
+    "redditbot",
+    "embedly",
+    "iframely",
+];
+
+/// Whether a request comes from a link-preview fetcher or a search engine's crawler rather
+/// than a person (`LINK_PREVIEWERS`). A request without a `User-Agent` counts as a person: a
+/// missed start is worse than a counted crawler.
+pub fn previews_links(headers: &HeaderMap) -> bool {
+    headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .is_some_and(|agent| LINK_PREVIEWERS.iter().any(|name| agent.contains(name)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,38 +497,4 @@ mod tests {
         headers.insert(COOKIE, "rightsbot_session=../../etc".parse().unwrap());
         assert!(SessionId::from_headers(&headers).is_none());
     }
-}
-
-/// The fetchers messaging apps and sites send to draw a shared link's preview card, by the
-/// names they give in `User-Agent`. An advocate who posts a start link in a group chat sets
-/// several of them off at once; none of them is a person starting a chat.
-const LINK_PREVIEWERS: &[&str] = &[
-    "whatsapp",
-    "facebookexternalhit",
-    "facebookcatalog",
-    "telegrambot",
-    "twitterbot",
-    "slackbot",
-    "discordbot",
-    "linkedinbot",
-    "skypeuripreview",
-    "microsoftpreview",
-    "applebot",
-    "googlebot",
-    "bingbot",
-    "pinterestbot",
-    "redditbot",
-    "embedly",
-    "iframely",
-];
-
-/// Whether a request comes from a link-preview fetcher or a search engine's crawler rather
-/// than a person (`LINK_PREVIEWERS`). A request without a `User-Agent` counts as a person: a
-/// missed start is worse than a counted crawler.
-pub fn previews_links(headers: &HeaderMap) -> bool {
-    headers
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_ascii_lowercase)
-        .is_some_and(|agent| LINK_PREVIEWERS.iter().any(|name| agent.contains(name)))
 }
