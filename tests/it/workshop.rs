@@ -669,18 +669,9 @@ async fn a_link_preview_is_not_counted_as_a_start() {
         "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
         "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
     ] {
-        let response = client()
-            .get(server.url(link))
-            .header("user-agent", agent)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{agent}");
         assert!(
-            response
-                .text()
+            open_as(&server, link, agent)
                 .await
-                .unwrap()
                 .contains("Visits from family and friends"),
             "{agent} was not shown the page"
         );
@@ -692,13 +683,7 @@ async fn a_link_preview_is_not_counted_as_a_start() {
     );
     let phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
                  Chrome/131.0 Mobile Safari/537.36";
-    let response = client()
-        .get(server.url(link))
-        .header("user-agent", phone)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    open_as(&server, link, phone).await;
     let counted = server.store.all_counts().await;
     assert!(
         counted
@@ -706,4 +691,16 @@ async fn a_link_preview_is_not_counted_as_a_start() {
             .any(|(cell, _)| cell.measure == Measure::Started && cell.campaign == "ward7"),
         "the person's start was not counted: {counted:?}"
     );
+}
+
+/// The page at `path` as a client naming itself `agent` sees it.
+async fn open_as(server: &Server, path: &str, agent: &str) -> String {
+    let response = client()
+        .get(server.url(path))
+        .header("user-agent", agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{agent}");
+    response.text().await.unwrap()
 }
