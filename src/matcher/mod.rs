@@ -130,6 +130,14 @@ pub struct Config {
     pub check_offer_min: f32,
 }
 
+impl Config {
+    /// Whether the model could not read the message: no topic is even `meaning_lost_max`
+    /// likely to it.
+    fn model_is_lost(&self, reading: &Reading) -> bool {
+        reading.doc_scores.iter().copied().fold(0.0, f32::max) < self.meaning_lost_max
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -727,7 +735,7 @@ impl Matcher {
             Some(r) => {
                 // Words the model cannot read ("wen can my nan vistit", "apeal my sectoin")
                 // leave it finding nothing likely: then what the words found counts in full.
-                let lost = r.doc_scores.iter().copied().fold(0.0, f32::max) < c.meaning_lost_max;
+                let lost = c.model_is_lost(r);
                 lexical
                     .iter()
                     .zip(&r.doc_scores)
@@ -826,8 +834,7 @@ impl Matcher {
                 lexical[best_doc] >= c.words_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
             // A model that is lost ("wen can my nan vistit": no topic likely to it) has no
             // opinion worth offering: its first choice is noise, not a second reading.
-            let lost = r.doc_scores.iter().copied().fold(0.0, f32::max) < c.meaning_lost_max;
-            let by_meaning = by_meaning.filter(|_| !lost);
+            let by_meaning = by_meaning.filter(|_| !c.model_is_lost(r));
             for other in [by_words, by_meaning].into_iter().flatten() {
                 if other != best_doc
                     && !sure

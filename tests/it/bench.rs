@@ -242,25 +242,22 @@ async fn bench_web_chat_one_process_against_two_replicas() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("http://{}", listener.local_addr().unwrap());
     let url = redis.url(0);
-    let (a, _) = serve(
-        &dir.path().join("a"),
-        Some((&url, &secret)),
-        Some(&public),
-        None,
-    )
-    .await;
-    let (b, _) = serve(
-        &dir.path().join("b"),
-        Some((&url, &secret)),
-        Some(&public),
-        None,
-    )
-    .await;
-    let balancer = Balancer::start(listener, vec![a.addr, b.addr]).await;
+    let mut replicas = Vec::new();
+    for name in ["a", "b"] {
+        let store = Some((url.as_str(), secret.as_path()));
+        let (replica, _) = serve(&dir.path().join(name), store, Some(&public), None).await;
+        replicas.push(replica);
+    }
+    let addrs = replicas.iter().map(|r| r.addr).collect();
+    let balancer = Balancer::start(listener, addrs).await;
     let mut figures = workshop(Via(balancer.addr)).await;
     figures.print(
         "two replicas on Redis behind a balancer",
-        &format!("{:.0} + {:.0} MiB", a.peak_mib(), b.peak_mib()),
+        &format!(
+            "{:.0} + {:.0} MiB",
+            replicas[0].peak_mib(),
+            replicas[1].peak_mib()
+        ),
     );
 }
 
