@@ -100,6 +100,7 @@ fn resident_mib() -> Option<f64> {
 }
 
 fn main() {
+    rightsbot::cores::settle_thread_count();
     let started = Instant::now();
     let content = rightsbot::content::load_embedded().expect("the built-in content is valid");
     let loaded = started.elapsed();

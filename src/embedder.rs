@@ -10,9 +10,9 @@
 //!
 //! Pure computation: no I/O (the bytes come from the content), no state between calls.
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{LayerNorm, VarBuilder};
+use candle_transformers::models::bert::{BertEncoder, Config};
 use tokenizers::Tokenizer;
 
 /// Length of every vector.
@@ -32,9 +32,60 @@ pub enum EmbedderError {
 }
 
 pub struct Embedder {
-    model: BertModel,
+    embeddings: TokenEmbeddings,
+    encoder: BertEncoder,
     tokenizer: Tokenizer,
     device: Device,
+}
+
+/// BERT's input layer, as in `candle_transformers`' `BertModel` but for one thing: the word
+/// table (30,522 rows, half the model's memory when widened) stays in the f16 it ships in, and
+/// only the rows a text uses are widened to f32. The shipped weights are f16 throughout, so the
+/// vectors are bit for bit those of a table widened whole at load.
+struct TokenEmbeddings {
+    words: Tensor,
+    positions: Tensor,
+    token_types: Tensor,
+    layer_norm: LayerNorm,
+}
+
+impl TokenEmbeddings {
+    fn load(vb: VarBuilder, config: &Config) -> candle_core::Result<Self> {
+        let hidden = config.hidden_size;
+        Ok(Self {
+            words: vb.get_with_hints_dtype(
+                (config.vocab_size, hidden),
+                "word_embeddings.weight",
+                Default::default(),
+                DType::F16,
+            )?,
+            positions: vb.get(
+                (config.max_position_embeddings, hidden),
+                "position_embeddings.weight",
+            )?,
+            token_types: vb.get(
+                (config.type_vocab_size, hidden),
+                "token_type_embeddings.weight",
+            )?,
+            layer_norm: candle_nn::layer_norm(hidden, config.layer_norm_eps, vb.pp("LayerNorm"))?,
+        })
+    }
+
+    /// The input vectors of a batch of token ids, shape (texts, tokens, hidden); every text is
+    /// one segment (token type 0).
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let (texts, tokens) = ids.dims2()?;
+        let hidden = self.words.dim(1)?;
+        let words = self
+            .words
+            .index_select(&ids.flatten_all()?, 0)?
+            .to_dtype(DType::F32)?
+            .reshape((texts, tokens, hidden))?;
+        let segment = self.token_types.get(0)?;
+        let positions = self.positions.narrow(0, 0, tokens)?;
+        let summed = words.broadcast_add(&segment)?.broadcast_add(&positions)?;
+        self.layer_norm.forward(&summed)
+    }
 }
 
 impl Embedder {
@@ -58,9 +109,11 @@ impl Embedder {
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
         let device = Device::Cpu;
         let vb = VarBuilder::from_slice_safetensors(weights, DType::F32, &device)?;
-        let model = BertModel::load(vb, &config)?;
+        let embeddings = TokenEmbeddings::load(vb.pp("embeddings"), &config)?;
+        let encoder = BertEncoder::load(vb.pp("encoder"), &config)?;
         Ok(Self {
-            model,
+            embeddings,
+            encoder,
             tokenizer,
             device,
         })
@@ -116,9 +169,16 @@ impl Embedder {
         let shape = (sequences.len(), longest);
         let ids = Tensor::from_vec(ids, shape, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let mask = mask.to_dtype(DType::F32)?;
+        // Padding is kept out of attention as BERT does: a large negative added before the
+        // softmax, shape (texts, 1, 1, tokens).
+        let padding = ((mask.ones_like()? - &mask)? * f64::from(f32::MIN))?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        let hidden = self
+            .encoder
+            .forward(&self.embeddings.forward(&ids)?, &padding)?;
+        let mask = mask.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
         let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
         let mean = summed.broadcast_div(&counts)?;

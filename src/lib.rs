@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod content;
+pub mod cores;
 pub mod counts;
 pub mod deeplink;
 pub mod embedder;

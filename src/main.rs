@@ -219,6 +219,7 @@ fn parse_locale(s: &str) -> Result<LocaleId, String> {
 }
 
 fn main() -> ExitCode {
+    rightsbot::cores::settle_thread_count();
     let mut cli = Cli::parse();
     if cli.command.is_none() {
         // Plain `rightsbot` is `rightsbot serve`, environment variables and all.

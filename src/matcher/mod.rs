@@ -40,6 +40,12 @@ pub struct Config {
     pub clarify_max: usize,
     /// Lowest score for smalltalk or help ("hi", "what can you do").
     pub intent_min: f32,
+    /// A message of at least this many words is smalltalk or help only when the meaning
+    /// classifier finds it `intent_meaning_min` likely too, and likelier than any topic: a
+    /// grandparent's paragraph that opens with "Good evening", or a mother's that opens with
+    /// "Please help", asks a question.
+    pub intent_long_words: usize,
+    pub intent_meaning_min: f32,
     /// A flow's score is multiplied by this, so a topic wins a tie with a flow.
     pub flow_factor: f32,
     /// A flow steps aside for a topic it leads to that scores within this fraction of it:
@@ -146,6 +152,8 @@ impl Default for Config {
             clarify_margin: 0.12,
             clarify_max: 3,
             intent_min: 0.5,
+            intent_long_words: 8,
+            intent_meaning_min: 0.2,
             flow_factor: 0.95,
             flow_yield: 0.25,
             stopword_weight: 0.1,
@@ -780,9 +788,17 @@ impl Matcher {
         // Highest first; ties by document order, so the result never depends on chance.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 
+        let meaning_agrees = |doc: usize| {
+            text.split_whitespace().count() < c.intent_long_words
+                || reading.is_none_or(|r| {
+                    let meaning = r.doc_scores[doc];
+                    meaning >= c.intent_meaning_min && r.doc_scores.iter().all(|&s| s <= meaning)
+                })
+        };
         if let Some(&(score, doc)) = ranked.first()
             && let Doc::Intent(id, kind) = &index.docs[doc]
             && score >= c.intent_min
+            && meaning_agrees(doc)
         {
             return match kind {
                 IntentKind::Smalltalk => Decision::Smalltalk { intent: id.clone() },

@@ -306,8 +306,10 @@ fn doc_name(doc: &Doc) -> String {
 }
 
 /// The pieces a message is read in: the whole, each sentence, each pair of neighbouring
-/// sentences (so "I used to cut. Not any more." is read together), and overlapping windows of
-/// any piece too long to read well at once. Never empty; at most `MAX_PIECES`.
+/// sentences short enough to read as one (so "I used to cut. Not any more." is read together),
+/// and overlapping windows of any piece too long to read well at once. Never empty; at most
+/// `MAX_PIECES`. A pair longer than a window is left out: its sentences are read already, and
+/// reading every long pair whole was most of the time a parent's paragraph took.
 pub(super) fn pieces(text: &str) -> Vec<String> {
     let sentences = sentences(text);
     let mut out: Vec<String> = Vec::new();
@@ -323,7 +325,10 @@ pub(super) fn pieces(text: &str) -> Vec<String> {
         for (i, sentence) in sentences.iter().enumerate() {
             windows(sentence).into_iter().for_each(&mut push);
             if let Some(next) = sentences.get(i + 1) {
-                push(format!("{sentence} {next}"));
+                let pair = format!("{sentence} {next}");
+                if pair.split_whitespace().count() <= WINDOW_WORDS {
+                    push(pair);
+                }
             }
         }
     } else {
@@ -604,6 +609,24 @@ mod tests {
         assert_eq!(read[0], text, "the whole message is still read first");
         // A clause too short to mean much alone ("its easier") is not read alone.
         assert!(!read.iter().any(|p| p == "its easier"), "{read:?}");
+    }
+
+    #[test]
+    fn neighbouring_sentences_are_read_together_only_when_short() {
+        let read = pieces("I used to cut. Not any more.");
+        assert!(
+            read.iter().any(|p| p == "I used to cut Not any more"),
+            "{read:?}"
+        );
+        let long = "my mum rings every night and the staff always say she can only talk for ten \
+                    minutes because the phone is needed for other people on the ward at night too";
+        let read = pieces(&format!("{long}. Is that allowed?"));
+        assert!(read.iter().any(|p| p == long), "{read:?}");
+        assert!(read.iter().any(|p| p == "Is that allowed"), "{read:?}");
+        assert!(
+            !read.iter().any(|p| p.ends_with("too Is that allowed")),
+            "a pair longer than a window is read through its sentences: {read:?}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use rightsbot::content::{self, Content};
 use rightsbot::embedder::{Embedder, similarity};
 use rightsbot::ids::LocaleId;
-use rightsbot::matcher::{CrisisSignal, Matcher, Target};
+use rightsbot::matcher::{CrisisSignal, Decision, Matcher, Target};
 
 fn content() -> &'static Content {
     static CONTENT: OnceLock<Content> = OnceLock::new();
@@ -377,6 +377,50 @@ fn meaning_finds_topics_in_words_no_trigger_uses() {
             a.decision
         );
     }
+}
+
+/// "Good morning" or "Please help" at the top of a paragraph is how people write, not what
+/// they ask: the paragraph gets its answer, not a greeting back or the help page.
+#[test]
+fn a_paragraph_that_opens_with_a_greeting_is_read_for_its_question() {
+    for (text, topics) in [
+        (
+            "Good morning. I am writing about my granddaughter, who is fifteen and was admitted \
+             to the adolescent unit on Friday. Her mother and I would like to visit her at the \
+             weekend. Are grandparents allowed to visit?",
+            &["visiting"][..],
+        ),
+        (
+            "Please help. My daughter is on the ward since Monday and nobody explain me what \
+             medicine they give her. I am her mother. Who can tell me?",
+            &[
+                "parent_information",
+                "information_for_parents",
+                "medication",
+            ][..],
+        ),
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert!(
+            !matches!(a.decision, Decision::Smalltalk { .. } | Decision::Help),
+            "{text:?}: {:?}",
+            a.decision
+        );
+        assert!(
+            a.decision
+                .offered()
+                .iter()
+                .any(|t| topics.contains(&t.id())),
+            "{text:?}: {:?}",
+            a.decision
+        );
+    }
+    // A long question about the bot itself is still the help page.
+    let a = matcher().analyse(
+        &en(),
+        "sorry im new to this, what sort of things are you able to tell me about",
+    );
+    assert_eq!(a.decision, Decision::Help);
 }
 
 #[test]
