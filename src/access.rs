@@ -4,14 +4,20 @@
 //! the database. The file, not the database, so the operator's commands work while the bot
 //! serves (sled allows one process), and a revoked link stops working at its next request.
 //!
+//! With replicas on Redis (`--store`), links are kept in Redis instead (the same hash and
+//! campaign), so a link made once works on every replica and a revocation reaches them all;
+//! the file still holds the operator's own token, which each replica makes for itself.
+//!
 //! A leaked link shows one campaign's counts and kit, and nothing else; the file alone (or a
-//! copy of the data folder) gives no working link.
+//! copy of the data folder, or of Redis) gives no working link.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+use crate::store::Store;
 
 /// The dashboard links, one a line: `<hash of the token in hex> <campaign or *>`.
 const LINKS_FILE: &str = "dashboards.txt";
@@ -32,6 +38,13 @@ impl Scope {
         match self {
             Scope::Everything => "*",
             Scope::Campaign(c) => c,
+        }
+    }
+
+    fn from_tag(tag: &str) -> Scope {
+        match tag {
+            "*" => Scope::Everything,
+            c => Scope::Campaign(c.to_owned()),
         }
     }
 }
@@ -109,20 +122,50 @@ pub fn revoke(dir: &Path, scope: &Scope) -> Result<usize> {
     Ok(removed)
 }
 
+fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// What `token` may show, or `None` for a wrong or revoked one.
 pub fn scope(dir: &Path, token: &str) -> Option<Scope> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !well_formed(token) {
         return None;
     }
     let text = std::fs::read_to_string(dir.join(LINKS_FILE)).ok()?;
     let wanted = hash(token);
     text.lines().find_map(|line| {
         let (h, tag) = line.split_once(' ')?;
-        (h == wanted).then(|| match tag {
-            "*" => Scope::Everything,
-            c => Scope::Campaign(c.to_owned()),
-        })
+        (h == wanted).then(|| Scope::from_tag(tag))
     })
+}
+
+/// What `token` may show on the bot that keeps `store`: a link from the data folder's file,
+/// or, with replicas, one kept in the shared store.
+pub async fn scope_in(store: &Store, token: &str) -> Option<Scope> {
+    if let Some(scope) = scope(store.dir(), token) {
+        return Some(scope);
+    }
+    if !well_formed(token) || !store.is_shared() {
+        return None;
+    }
+    store
+        .dashboard_link(&hash(token))
+        .await
+        .map(|tag| Scope::from_tag(&tag))
+}
+
+/// Makes a dashboard link's token for `scope` and keeps its hash in the shared store, where
+/// every replica finds it.
+pub async fn create_shared(store: &Store, scope: &Scope) -> Result<String> {
+    let token = new_token()?;
+    store.add_dashboard_link(&hash(&token), scope.tag()).await?;
+    Ok(token)
+}
+
+/// Revokes every link of `scope`, in the shared store and in this data folder.
+pub async fn revoke_shared(store: &Store, scope: &Scope) -> Result<usize> {
+    let shared = store.revoke_dashboard_links(scope.tag()).await?;
+    Ok(shared + revoke(store.dir(), scope)?)
 }
 
 /// The operator's token, made and registered on first use. Kept in the data folder (owner

@@ -424,7 +424,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Counts(args)) => counts(&stored_in, &args),
-        Some(Command::Dashboard { action }) => dashboard(&cli.data, action),
+        Some(Command::Dashboard { action }) => dashboard(&stored_in, action),
         Some(Command::Links(args)) => links(&content, args),
         Some(Command::Serve(args)) => serve(content, stored_in, args),
         None => serve(content, stored_in, rightsbot::serve::ServeArgs::default()),
@@ -567,12 +567,24 @@ fn summary(content: &Content) -> String {
     out
 }
 
-/// `rightsbot dashboard`: needs only the data folder, never the database, so it works while
-/// the bot serves.
-fn dashboard(data: &std::path::Path, action: DashboardAction) -> Result<ExitCode> {
+/// `rightsbot dashboard`: with sled it needs only the data folder, never the database, so it
+/// works while the bot serves; with Redis (`--store`) the link is kept there, for every replica.
+fn dashboard(stored_in: &rightsbot::store::Options, action: DashboardAction) -> Result<ExitCode> {
+    let data = stored_in.data.as_path();
+    let shared = || -> Result<(tokio::runtime::Runtime, Store)> {
+        let runtime = runtime()?;
+        let store = runtime.block_on(Store::connect(stored_in))?;
+        Ok((runtime, store))
+    };
     match action {
         DashboardAction::New { scope, public_url } => {
-            let token = rightsbot::access::create(data, &scope.scope())?;
+            let token = match stored_in.url {
+                Some(_) => {
+                    let (runtime, store) = shared()?;
+                    runtime.block_on(rightsbot::access::create_shared(&store, &scope.scope()))?
+                }
+                None => rightsbot::access::create(data, &scope.scope())?,
+            };
             let origin = public_url.as_ref().map_or_else(
                 || format!("http://{}", rightsbot::web::DEFAULT_ADDR),
                 |u| u.origin().to_owned(),
@@ -583,7 +595,13 @@ fn dashboard(data: &std::path::Path, action: DashboardAction) -> Result<ExitCode
             ));
         }
         DashboardAction::Revoke { scope } => {
-            let n = rightsbot::access::revoke(data, &scope.scope())?;
+            let n = match stored_in.url {
+                Some(_) => {
+                    let (runtime, store) = shared()?;
+                    runtime.block_on(rightsbot::access::revoke_shared(&store, &scope.scope()))?
+                }
+                None => rightsbot::access::revoke(data, &scope.scope())?,
+            };
             emit(&format!(
                 "revoked {n} link{}\n",
                 if n == 1 { "" } else { "s" }

@@ -429,6 +429,36 @@ impl Store {
         }
     }
 
+    /// The campaign (or `*`) of the dashboard link whose token hashes to `token_hash`, if the
+    /// shared store keeps one. Only Redis keeps links, so that a link works on every replica;
+    /// with sled they are kept in a file beside the database (`access`), which the operator's
+    /// command can write while the bot serves.
+    pub async fn dashboard_link(&self, token_hash: &str) -> Option<String> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Redis(r) => r.dashboard(token_hash).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the dashboard links");
+                None
+            }),
+        }
+    }
+
+    /// Keeps a dashboard link in the shared store (Redis only).
+    pub async fn add_dashboard_link(&self, token_hash: &str, tag: &str) -> Result<()> {
+        match &self.backend {
+            Backend::Sled(_) => anyhow::bail!("with sled, dashboard links live in the data folder"),
+            Backend::Redis(r) => r.add_dashboard(token_hash, tag).await,
+        }
+    }
+
+    /// Removes the shared store's dashboard links for `tag`; how many there were.
+    pub async fn revoke_dashboard_links(&self, tag: &str) -> Result<usize> {
+        match &self.backend {
+            Backend::Sled(_) => Ok(0),
+            Backend::Redis(r) => r.revoke_dashboards(tag).await,
+        }
+    }
+
     /// Every record the backend holds, as (key, value) bytes: for the privacy scan.
     pub async fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         match &self.backend {

@@ -22,6 +22,8 @@ const GROUP_MARK_SECS: u64 = 365 * 24 * 60 * 60;
 const COUNTS: &str = "rightsbot:counts";
 /// Starts, fallbacks and crisis replies, under `measure/day/campaign/topic`.
 const TALLIES: &str = "rightsbot:tallies";
+/// Dashboard links: the BLAKE3 hash of each link's token -> the campaign it shows, or `*`.
+const DASHBOARDS: &str = "rightsbot:dashboards";
 
 /// A token bucket, computed inside Redis so that every replica draws from the same one. Time
 /// is Redis's clock, so replicas' clocks need not agree. Returns 0, or the milliseconds to
@@ -183,6 +185,44 @@ impl RedisStore {
 
     pub(super) async fn tallies(&self) -> Result<Vec<(String, u64)>> {
         self.read_counters(TALLIES).await
+    }
+
+    pub(super) async fn add_dashboard(&self, token_hash: &str, tag: &str) -> Result<()> {
+        redis::cmd("HSET")
+            .arg(DASHBOARDS)
+            .arg(token_hash)
+            .arg(tag)
+            .query_async::<()>(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn dashboard(&self, token_hash: &str) -> Result<Option<String>> {
+        Ok(redis::cmd("HGET")
+            .arg(DASHBOARDS)
+            .arg(token_hash)
+            .query_async(&mut self.conn())
+            .await?)
+    }
+
+    pub(super) async fn revoke_dashboards(&self, tag: &str) -> Result<usize> {
+        let all: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(DASHBOARDS)
+            .query_async(&mut self.conn())
+            .await?;
+        let doomed: Vec<&String> = all
+            .iter()
+            .filter(|(_, t)| t == tag)
+            .map(|(h, _)| h)
+            .collect();
+        if !doomed.is_empty() {
+            redis::cmd("HDEL")
+                .arg(DASHBOARDS)
+                .arg(&doomed)
+                .query_async::<()>(&mut self.conn())
+                .await?;
+        }
+        Ok(doomed.len())
     }
 
     async fn add_one(&self, hash: &str, key: &str) -> Result<()> {

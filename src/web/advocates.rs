@@ -28,8 +28,8 @@ pub(super) struct CountsQuery {
 }
 
 impl App {
-    fn scope(&self, token: &str) -> Option<Scope> {
-        crate::access::scope(self.store.dir(), token)
+    async fn scope(&self, token: &str) -> Option<Scope> {
+        crate::access::scope_in(&self.store, token).await
     }
 
     /// The report this link may see, as asked: a campaign link always sees its own campaign.
@@ -77,7 +77,7 @@ pub(super) async fn to_dashboard(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
 ) -> Response {
-    if app.scope(&token).is_none() {
+    if app.scope(&token).await.is_none() {
         return super::not_found(State(app)).await;
     }
     (StatusCode::SEE_OTHER, [(LOCATION, format!("{token}/"))]).into_response()
@@ -88,7 +88,7 @@ pub(super) async fn dashboard(
     Path(token): Path<String>,
     query: Result<Query<CountsQuery>, QueryRejection>,
 ) -> Response {
-    let Some(scope) = app.scope(&token) else {
+    let Some(scope) = app.scope(&token).await else {
         return super::not_found(State(app)).await;
     };
     let query = query_or_default(query);
@@ -198,7 +198,7 @@ pub(super) async fn counts_csv(
     Path(token): Path<String>,
     query: Result<Query<CountsQuery>, QueryRejection>,
 ) -> Response {
-    let Some(scope) = app.scope(&token) else {
+    let Some(scope) = app.scope(&token).await else {
         return super::not_found(State(app)).await;
     };
     let report = app.report(&scope, &query_or_default(query)).await;
@@ -219,7 +219,7 @@ pub(super) async fn kit_file(
     Path((token, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(scope) = app.scope(&token) else {
+    let Some(scope) = app.scope(&token).await else {
         return super::not_found(State(app)).await;
     };
     let campaign = match scope {

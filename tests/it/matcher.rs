@@ -59,6 +59,8 @@ fn cries_for_help_are_caught_however_they_are_typed() {
         "i dont wanna be here anymore",
         "a member of staff hit me",
         "my daughter says she wants to end it all",
+        // Something round the neck is a ligature, however calmly it is said.
+        "the string from my trackies is around my neck rn",
     ] {
         assert!(
             matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
@@ -73,6 +75,23 @@ fn harm_by_others_brings_the_abuse_helplines() {
         panic!("no crisis reply");
     };
     assert!(abuse);
+}
+
+/// Warning signs said in passing, with no crisis word: a ligature made ready, heights or the
+/// gaps in the night checks looked into, a one-way journey, an end said to be near. Each gets at
+/// least the gentle check question.
+#[test]
+fn warning_signs_said_in_passing_get_at_least_the_check_question() {
+    for text in [
+        "got a sock knotted ready under my mattress",
+        "how high is the bridge over the bypass",
+        "whats the longest gap between checks at night",
+        "booked a one way ticket in my head lol",
+        "cant feel my hands after what i did",
+        "dont worry it'll all be over soon",
+    ] {
+        assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
 }
 
 #[test]

@@ -592,3 +592,52 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A dashboard link made once against the shared store opens on every replica, shows its own
+/// campaign, and once revoked stops working on every replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_link_made_once_works_on_every_replica_until_revoked() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("install.key");
+    let public = format!("http://127.0.0.1:{}", free_port());
+    let a = Replica::start(&redis.url(0), &secret, dir.path(), free_port(), &public).await;
+    let b = Replica::start(&redis.url(0), &secret, dir.path(), free_port(), &public).await;
+    let operator = |action: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rightsbot"))
+            .arg("--data")
+            .arg(dir.path().join("operator"))
+            .args(["--store", &redis.url(0)])
+            .arg("--secret-file")
+            .arg(&secret)
+            .arg("dashboard")
+            .args(action)
+            .env_remove("RIGHTSBOT_STORE")
+            .env_remove("RIGHTSBOT_DATA")
+            .output()
+            .expect("the binary runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = operator(&["new", "--campaign", "ward7", "--public-url", &public]);
+    let link = printed.lines().next().unwrap();
+    assert!(
+        link.starts_with(&format!("{public}/advocates/")),
+        "{printed}"
+    );
+    let path = &link[public.len()..];
+    for replica in [&a, &b] {
+        let page = reqwest::get(format!("http://{}{path}", replica.addr))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{}", replica.log());
+        assert!(page.text().await.unwrap().contains("ward7"));
+    }
+    assert!(operator(&["revoke", "--campaign", "ward7"]).contains("revoked 1 link"));
+    for replica in [&a, &b] {
+        let page = reqwest::get(format!("http://{}{path}", replica.addr))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    }
+}
