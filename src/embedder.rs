@@ -89,7 +89,8 @@ impl TokenEmbeddings {
 }
 
 impl Embedder {
-    /// Loads the model from the bytes of its files; the f16 weights are widened to f32.
+    /// Loads the model from the bytes of its files; the f16 weights are widened to f32, all but
+    /// the word table (`TokenEmbeddings`).
     pub fn new(
         weights: &[u8],
         tokenizer_json: &str,
