@@ -60,6 +60,8 @@ pub(crate) struct Vocab {
     words: Vec<Box<str>>,
     /// Every 1- and 2-letter deletion of every word -> the words it came from.
     deletions: FastMap<Box<str>, Vec<u32>>,
+    /// Characters in the longest word: a typed word more than `edits` longer is no typo of any.
+    longest: usize,
 }
 
 /// A word found in the vocabulary, and how sure we are it is that word (1 = exact).
@@ -90,6 +92,7 @@ impl Vocab {
         let id = u32::try_from(self.words.len()).expect("fewer than 4 billion words");
         self.words.push(word.into());
         self.ids.insert(word.into(), id);
+        self.longest = self.longest.max(word.chars().count());
         if !word.chars().any(char::is_numeric) {
             let mut variants = Vec::new();
             deletions(word, MAX_INDEXED_EDITS, &mut variants);
@@ -143,7 +146,10 @@ impl Vocab {
         }
         let len = word.chars().count();
         let edits = allowed_edits(len, fuzzy_min_chars);
-        if edits == 0 || word.chars().any(char::is_numeric) {
+        // Every edit changes the length by at most one, so a word longer than any known word by
+        // more than the edits allowed can be no typo of one. Without this, a 4,000-letter
+        // "word" built its millions of deletions and held the bot for a minute.
+        if edits == 0 || len > self.longest + edits || word.chars().any(char::is_numeric) {
             return;
         }
         // Char boundaries, so deleting a character works for any script.
@@ -245,6 +251,18 @@ mod tests {
             v.insert(w);
         }
         v
+    }
+
+    #[test]
+    fn a_word_far_longer_than_any_known_is_no_typo_of_one() {
+        let v = vocab();
+        assert_eq!(
+            v.find("restraintt", 5, true).map(|f| f.id),
+            v.exact("restraint")
+        );
+        // A message of one 4,000-letter "word" is looked up, not expanded into its millions
+        // of deletions.
+        assert_eq!(v.find(&"seclusions".repeat(400), 5, true), None);
     }
 
     #[test]
