@@ -145,7 +145,7 @@ pub async fn scope_in(store: &Store, token: &str) -> Option<Scope> {
     if let Some(scope) = scope(store.dir(), token) {
         return Some(scope);
     }
-    if !well_formed(token) || !store.is_shared() {
+    if !well_formed(token) {
         return None;
     }
     store

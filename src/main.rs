@@ -571,17 +571,19 @@ fn summary(content: &Content) -> String {
 /// works while the bot serves; with Redis (`--store`) the link is kept there, for every replica.
 fn dashboard(stored_in: &rightsbot::store::Options, action: DashboardAction) -> Result<ExitCode> {
     let data = stored_in.data.as_path();
-    let shared = || -> Result<(tokio::runtime::Runtime, Store)> {
-        let runtime = runtime()?;
-        let store = runtime.block_on(Store::connect(stored_in))?;
-        Ok((runtime, store))
+    let shared = match stored_in.url {
+        Some(_) => {
+            let runtime = runtime()?;
+            let store = runtime.block_on(Store::connect(stored_in))?;
+            Some((runtime, store))
+        }
+        None => None,
     };
     match action {
         DashboardAction::New { scope, public_url } => {
-            let token = match stored_in.url {
-                Some(_) => {
-                    let (runtime, store) = shared()?;
-                    runtime.block_on(rightsbot::access::create_shared(&store, &scope.scope()))?
+            let token = match &shared {
+                Some((runtime, store)) => {
+                    runtime.block_on(rightsbot::access::create_shared(store, &scope.scope()))?
                 }
                 None => rightsbot::access::create(data, &scope.scope())?,
             };
@@ -595,10 +597,9 @@ fn dashboard(stored_in: &rightsbot::store::Options, action: DashboardAction) -> 
             ));
         }
         DashboardAction::Revoke { scope } => {
-            let n = match stored_in.url {
-                Some(_) => {
-                    let (runtime, store) = shared()?;
-                    runtime.block_on(rightsbot::access::revoke_shared(&store, &scope.scope()))?
+            let n = match &shared {
+                Some((runtime, store)) => {
+                    runtime.block_on(rightsbot::access::revoke_shared(store, &scope.scope()))?
                 }
                 None => rightsbot::access::revoke(data, &scope.scope())?,
             };

@@ -326,7 +326,7 @@ pub(super) fn pieces(text: &str) -> Vec<String> {
             windows(sentence).into_iter().for_each(&mut push);
             if let Some(next) = sentences.get(i + 1) {
                 let pair = format!("{sentence} {next}");
-                if pair.split_whitespace().count() <= WINDOW_WORDS {
+                if fits_in_a_window(&pair) {
                     push(pair);
                 }
             }
@@ -337,10 +337,8 @@ pub(super) fn pieces(text: &str) -> Vec<String> {
     // A sentence longer than a window is read through overlapping windows already; its
     // clauses on top added half again to the time a parent's paragraph took, and on blind
     // rounds 12 to 15 caught no danger the windows missed.
-    for sentence in &sentences {
-        if sentence.split_whitespace().count() <= WINDOW_WORDS {
-            clauses(sentence).into_iter().for_each(&mut push);
-        }
+    for sentence in sentences.iter().filter(|s| fits_in_a_window(s)) {
+        clauses(sentence).into_iter().for_each(&mut push);
     }
     if out.is_empty() {
         out.push(text.trim().to_owned());
@@ -371,6 +369,11 @@ fn sentences(text: &str) -> Vec<String> {
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|s| s.chars().any(char::is_alphanumeric))
         .collect()
+}
+
+/// Whether `piece` is read whole rather than through overlapping windows.
+fn fits_in_a_window(piece: &str) -> bool {
+    piece.split_whitespace().count() <= WINDOW_WORDS
 }
 
 /// The piece itself if short; else windows of `WINDOW_WORDS` words overlapping by half.
