@@ -38,11 +38,14 @@ pub(crate) enum Found {
     None,
     /// `mention_only`: every clear phrase found only names a danger ("what does ligature
     /// mean"); the matcher may then ask the check question instead, if the classifier hears
-    /// no present danger.
+    /// no present danger. `denied_only`: every clear phrase found was either such a mention or
+    /// said with a "not" ("i dont wanna die anymore", "no current suicidal ideation"); the
+    /// matcher may then ask the check question instead, never less.
     Clear {
         category: String,
         abuse: bool,
         mention_only: bool,
+        denied_only: bool,
     },
     Ambiguous,
 }
@@ -138,11 +141,13 @@ impl CrisisPhrases {
         let mut abuse = false;
         let mut ambiguous = false;
         let mut mention_only = true;
-        let mut note = |phrase: &Phrase| match phrase.category {
+        let mut denied_only = true;
+        let mut note = |phrase: &Phrase, denied: bool| match phrase.category {
             Some(c) => {
                 clear.get_or_insert(c);
                 abuse |= self.categories[c] == "abuse";
                 mention_only &= phrase.mention;
+                denied_only &= phrase.mention || denied;
             }
             None => ambiguous = true,
         };
@@ -151,7 +156,7 @@ impl CrisisPhrases {
             for &p in self.by_first_word.get(id).into_iter().flatten() {
                 let phrase = &self.phrases[p];
                 if matches_at(phrase, &ids, &stop, start) {
-                    note(phrase);
+                    note(phrase, is_denied(tokens, start));
                 }
             }
         }
@@ -164,7 +169,7 @@ impl CrisisPhrases {
                 joined.push_str(&t.text);
                 ends.push(joined.len());
             }
-            for &start in &starts {
+            for (word, &start) in starts.iter().enumerate() {
                 let rest = &joined[start..];
                 let Some(candidates) = self.unspaced.get(&rest[..prefix_len(rest)]) else {
                     continue;
@@ -172,7 +177,7 @@ impl CrisisPhrases {
                 for (text, p) in candidates {
                     // Must start and end on word boundaries: "endmylife" is not in "spendmylife".
                     if rest.starts_with(text.as_ref()) && ends.contains(&(start + text.len())) {
-                        note(&self.phrases[*p]);
+                        note(&self.phrases[*p], is_denied(tokens, word));
                     }
                 }
             }
@@ -182,6 +187,7 @@ impl CrisisPhrases {
                 category: self.categories[c].clone(),
                 abuse,
                 mention_only,
+                denied_only,
             },
             None if ambiguous => Found::Ambiguous,
             None => Found::None,
@@ -218,6 +224,65 @@ fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize)
         }
     }
     true
+}
+
+/// Words that may stand between a "not" and what it denies: "not going to", "never really
+/// wanted to", "no current".
+const DENIAL_BRIDGE: &[&str] = &[
+    "going",
+    "gonna",
+    "to",
+    "want",
+    "wanna",
+    "really",
+    "even",
+    "ever",
+    "actually",
+    "current",
+    "currently",
+    "plan",
+    "planning",
+    "trying",
+];
+
+/// Words that, just before a "not", take the denial back.
+const DOUBTED_DENIAL: &[&str] = &[
+    "why",
+    "promise",
+    "sure",
+    "swear",
+    "guarantee",
+    "know",
+    "if",
+    "whether",
+    "might",
+    "maybe",
+    "probably",
+];
+
+/// Whether the phrase starting at word `start` is said with a "not", "never" or "no" just
+/// before it ("i do not want to die anymore", "i am never going to hurt myself again", "no
+/// current suicidal ideation"), bridged by at most three words of `DENIAL_BRIDGE`. "Why not"
+/// invites what follows ("why not just end it"), and a "not" that is doubted or cannot be
+/// promised ("i can not promise i will not hurt myself", "not sure i will not") denies nothing.
+fn is_denied(tokens: &[Token], start: usize) -> bool {
+    let mut at = start;
+    for _ in 0..=3 {
+        let Some(before) = at.checked_sub(1) else {
+            return false;
+        };
+        match tokens[before].text.as_str() {
+            "not" | "never" | "no" => {
+                let lead_in = &tokens[before.saturating_sub(4)..before];
+                return !lead_in
+                    .iter()
+                    .any(|t| DOUBTED_DENIAL.contains(&t.text.as_str()));
+            }
+            word if DENIAL_BRIDGE.contains(&word) => at = before,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Up to four bytes, cut on a character boundary.

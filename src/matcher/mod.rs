@@ -597,6 +597,18 @@ impl Matcher {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
+            // "i dont wanna die anymore, i wanna do hair n beauty": a crisis phrase said with a
+            // "not" is no statement of intent, but it is close enough to one to ask, never to
+            // let go; the full reply when the classifier hears danger now.
+            (
+                crisis::Found::Clear {
+                    denied_only: true, ..
+                },
+                Some(r),
+            ) if r.risk < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
             // "What does passive suicidal ideation mean? It's in my notes": crisis words asked
             // about, in a message the classifier does not hear as danger, get the gentle
             // question rather than the full reply.

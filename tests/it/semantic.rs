@@ -339,6 +339,33 @@ fn crisis_words_asked_about_get_the_gentle_question_not_the_full_reply() {
     assert!(matches!(meant.crisis, CrisisSignal::Clear { .. }));
 }
 
+/// "I don't want to hurt myself anymore" says the opposite of intent: the gentle question, not
+/// the full reply, and never silence. A "not" that is doubted, cannot be promised or invites
+/// ("why not") keeps the full reply.
+#[test]
+fn a_crisis_phrase_said_with_a_not_gets_the_gentle_question_unless_the_not_is_doubted() {
+    for text in [
+        "i dont want to hurt myself anymore. can i have my leave back now",
+        "my discharge letter says no current suicidal ideation, will that help me at my tribunal",
+        "im never going to self harm again, 4 months now, proud of me",
+    ] {
+        assert_signal(text, CrisisSignal::Ambiguous);
+    }
+    for text in [
+        "i cant promise i wont hurt myself tonight",
+        "im not sure i wont kill myself",
+        "why not just end it all",
+        "no. i want to die",
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert!(
+            matches!(a.crisis, CrisisSignal::Clear { .. }),
+            "{text:?}: {:?}",
+            a.crisis
+        );
+    }
+}
+
 /// A story of recovery is not met with an alarm; the same words said of now still are (see
 /// the test above).
 #[test]
