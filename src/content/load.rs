@@ -865,6 +865,7 @@ impl<'a> Checker<'a> {
                             locale.past_markers = p.value.past_markers;
                             locale.present_markers = p.value.present_markers;
                             locale.asked_markers = p.value.asked_markers;
+                            locale.short_pleas = p.value.short_pleas;
                         }
                     }
                     "intents.toml" => {

@@ -213,6 +213,10 @@ pub struct Locale {
     /// Words that ask what words mean ("what does it mean", "stand for"), from
     /// `asked_markers` in crisis.toml: a crisis phrase asked about is not a crisis told.
     pub asked_markers: Vec<String>,
+    /// Pleas that, in a message of a few words, get the check question ("someone please help
+    /// me"), from `short_pleas` in crisis.toml; in a longer message they are a polite opening
+    /// ("can someone help me write my complaint").
+    pub short_pleas: Vec<String>,
     pub intents: Vec<Intent>,
     /// What the semantic layer learns topics, flows and intents from.
     pub phrasings: Vec<Phrasing>,

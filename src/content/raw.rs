@@ -185,6 +185,8 @@ pub struct RawCrisisPhrases {
     pub present_markers: Vec<String>,
     #[serde(default)]
     pub asked_markers: Vec<String>,
+    #[serde(default)]
+    pub short_pleas: Vec<String>,
 }
 
 /// `locales/<lang>/intents.toml`: smalltalk and help.

@@ -325,6 +325,7 @@ struct LocaleIndex {
     past_markers: Vec<Vec<String>>,
     present_markers: Vec<Vec<String>>,
     asked_markers: Vec<Vec<String>>,
+    short_pleas: Vec<Vec<String>>,
 }
 
 /// The matcher, built once from the content.
@@ -386,7 +387,16 @@ impl LocaleIndex {
     fn asks_what_words_mean(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.asked_markers)
     }
+
+    /// Whether the message is a plea of a few words ("someone please help me"), not a question
+    /// that opens politely ("can someone help me write my complaint").
+    fn is_a_short_plea(&self, tokens: &[normalise::Token]) -> bool {
+        tokens.len() <= SHORT_PLEA_MAX_WORDS && says_any(tokens, &self.short_pleas)
+    }
 }
+
+/// The most words a message may have for a plea in it to bring the check question.
+const SHORT_PLEA_MAX_WORDS: usize = 6;
 
 /// Whether the message's words hold any of `markers` (each a run of words), in order.
 fn says_any(tokens: &[normalise::Token], markers: &[Vec<String>]) -> bool {
@@ -552,6 +562,10 @@ impl Matcher {
                 .any(|e| text.contains(e.as_str()))
         {
             evidence.crisis_source = Some("emoji");
+            return CrisisSignal::Ambiguous;
+        }
+        if lexical == crisis::Found::None && index.is_a_short_plea(tokens) {
+            evidence.crisis_source = Some("phrase");
             return CrisisSignal::Ambiguous;
         }
         if let Some(r) = reading {
@@ -1034,12 +1048,14 @@ impl LocaleIndex {
         let mut past = locale.past_markers.clone();
         let mut present = locale.present_markers.clone();
         let mut asked = locale.asked_markers.clone();
+        let mut pleas = locale.short_pleas.clone();
         if let Some(d) = default {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
             everyday.extend(d.everyday_words.iter().cloned());
             past.extend(d.past_markers.iter().cloned());
             present.extend(d.present_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
+            pleas.extend(d.short_pleas.iter().cloned());
         }
         let as_words = |markers: &[String]| -> Vec<Vec<String>> {
             markers
@@ -1051,6 +1067,7 @@ impl LocaleIndex {
         let past_markers = as_words(&past);
         let present_markers = as_words(&present);
         let asked_markers = as_words(&asked);
+        let short_pleas = as_words(&pleas);
         let everyday_words = everyday
             .iter()
             .flat_map(|w| normaliser.tokens(w))
@@ -1069,6 +1086,7 @@ impl LocaleIndex {
             past_markers,
             present_markers,
             asked_markers,
+            short_pleas,
         }
     }
 }

@@ -89,6 +89,11 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "booked a one way ticket in my head lol",
         "cant feel my hands after what i did",
         "dont worry it'll all be over soon",
+        "i swallowed the little magnets from the game",
+        "got something sharp under my pillow",
+        "i need help now",
+        "someone please help me",
+        "sos",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -112,6 +117,9 @@ fn ordinary_questions_raise_no_crisis() {
         "can i go to the shop on my leave",
         "what happens at a tribunal",
         "can i have a look at my care plan",
+        // A plea's words opening a longer question politely.
+        "can someone help me write my complaint about the food",
+        "help",
     ] {
         assert_eq!(
             analyse(text).crisis,
