@@ -564,10 +564,6 @@ impl Matcher {
             evidence.crisis_source = Some("emoji");
             return CrisisSignal::Ambiguous;
         }
-        if lexical == crisis::Found::None && index.is_a_short_plea(tokens) {
-            evidence.crisis_source = Some("phrase");
-            return CrisisSignal::Ambiguous;
-        }
         if let Some(r) = reading {
             evidence.risk = r.risk;
             evidence.risk_peak = r.peak;
@@ -677,6 +673,12 @@ impl Matcher {
             }
             (crisis::Found::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => CrisisSignal::None,
             (crisis::Found::Ambiguous, _) => {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
+            // "someone please help me": a plea of a few words that nothing above heard as
+            // danger still gets the question.
+            (crisis::Found::None, _) if index.is_a_short_plea(tokens) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
