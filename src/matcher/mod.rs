@@ -596,20 +596,9 @@ impl Matcher {
                 CrisisSignal::Ambiguous
             }
             // A phrase that only names a danger ("what does ligature risk mean", "I took an
-            // overdose two years ago") gets the gentle question unless the classifier also
+            // overdose two years ago"), or says one with a "not" ("i dont wanna die anymore, i
+            // wanna do hair n beauty"), gets the gentle question unless the classifier also
             // hears danger now; a statement of present intent always gets the reply.
-            (
-                crisis::Found::Clear {
-                    mention_only: true, ..
-                },
-                Some(r),
-            ) if r.risk < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
-                evidence.crisis_source = Some("phrase");
-                CrisisSignal::Ambiguous
-            }
-            // "i dont wanna die anymore, i wanna do hair n beauty": a crisis phrase said with a
-            // "not" is no statement of intent, but it is close enough to one to ask, never to
-            // let go; the full reply when the classifier hears danger now.
             (
                 crisis::Found::Clear {
                     denied_only: true, ..

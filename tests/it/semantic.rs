@@ -293,6 +293,16 @@ fn assert_signal(text: &str, expected: CrisisSignal) {
     assert_eq!(a.crisis, expected, "{text:?} (risk {:.2})", a.evidence.risk);
 }
 
+fn assert_full_reply(text: &str) {
+    let a = matcher().analyse(&en(), text);
+    assert!(
+        matches!(a.crisis, CrisisSignal::Clear { .. }),
+        "{text:?}: {:?} (risk {:.2})",
+        a.crisis,
+        a.evidence.risk
+    );
+}
+
 #[test]
 fn a_danger_only_named_or_long_past_raises_no_alarm() {
     for text in [
@@ -315,13 +325,7 @@ fn a_statement_of_present_intent_keeps_the_full_reply_whatever_else_is_said() {
         "im feeling really suicidel",
         "lol i want to die",
     ] {
-        let a = matcher().analyse(&en(), text);
-        assert!(
-            matches!(a.crisis, CrisisSignal::Clear { .. }),
-            "{text:?}: {:?} (risk {:.2})",
-            a.crisis,
-            a.evidence.risk
-        );
+        assert_full_reply(text);
     }
 }
 
@@ -357,12 +361,7 @@ fn a_crisis_phrase_said_with_a_not_gets_the_gentle_question_unless_the_not_is_do
         "why not just end it all",
         "no. i want to die",
     ] {
-        let a = matcher().analyse(&en(), text);
-        assert!(
-            matches!(a.crisis, CrisisSignal::Clear { .. }),
-            "{text:?}: {:?}",
-            a.crisis
-        );
+        assert_full_reply(text);
     }
 }
 
