@@ -217,6 +217,12 @@ pub struct Locale {
     /// me"), from `short_pleas` in crisis.toml; in a longer message they are a polite opening
     /// ("can someone help me write my complaint").
     pub short_pleas: Vec<String>,
+    /// Words that deny a crisis phrase said just after them ("not", "never"), the words that
+    /// may stand between ("going", "to") and the words before a denial that take it back
+    /// ("promise", "sure"): `denials`, `denial_bridge` and `denial_doubts` in crisis.toml.
+    pub denials: Vec<String>,
+    pub denial_bridge: Vec<String>,
+    pub denial_doubts: Vec<String>,
     pub intents: Vec<Intent>,
     /// What the semantic layer learns topics, flows and intents from.
     pub phrasings: Vec<Phrasing>,

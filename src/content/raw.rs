@@ -187,6 +187,12 @@ pub struct RawCrisisPhrases {
     pub asked_markers: Vec<String>,
     #[serde(default)]
     pub short_pleas: Vec<String>,
+    #[serde(default)]
+    pub denials: Vec<String>,
+    #[serde(default)]
+    pub denial_bridge: Vec<String>,
+    #[serde(default)]
+    pub denial_doubts: Vec<String>,
 }
 
 /// `locales/<lang>/intents.toml`: smalltalk and help.

@@ -59,6 +59,7 @@ pub(crate) struct CrisisPhrases {
     by_first_word: FastMap<u32, Vec<usize>>,
     /// Phrases written without spaces, by their first four bytes.
     unspaced: FastMap<Box<str>, Vec<(Box<str>, usize)>>,
+    denials: Denials,
 }
 
 impl CrisisPhrases {
@@ -67,8 +68,12 @@ impl CrisisPhrases {
         by_category: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
         ambiguous: &[String],
         mentions: &[String],
+        denials: Denials,
     ) -> Self {
-        let mut this = Self::default();
+        let mut this = Self {
+            denials,
+            ..Self::default()
+        };
         for (category, phrases) in by_category {
             let index = this.categories.len();
             this.categories.push(category.clone());
@@ -156,7 +161,7 @@ impl CrisisPhrases {
             for &p in self.by_first_word.get(id).into_iter().flatten() {
                 let phrase = &self.phrases[p];
                 if matches_at(phrase, &ids, &stop, start) {
-                    note(phrase, is_denied(tokens, start));
+                    note(phrase, self.denials.deny(tokens, start));
                 }
             }
         }
@@ -177,7 +182,7 @@ impl CrisisPhrases {
                 for (text, p) in candidates {
                     // Must start and end on word boundaries: "endmylife" is not in "spendmylife".
                     if rest.starts_with(text.as_ref()) && ends.contains(&(start + text.len())) {
-                        note(&self.phrases[*p], is_denied(tokens, word));
+                        note(&self.phrases[*p], self.denials.deny(tokens, word));
                     }
                 }
             }
@@ -226,63 +231,61 @@ fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize)
     true
 }
 
-/// Words that may stand between a "not" and what it denies: "not going to", "never really
-/// wanted to", "no current".
-const DENIAL_BRIDGE: &[&str] = &[
-    "going",
-    "gonna",
-    "to",
-    "want",
-    "wanna",
-    "really",
-    "even",
-    "ever",
-    "actually",
-    "current",
-    "currently",
-    "plan",
-    "planning",
-    "trying",
-];
+/// How a crisis phrase is denied: `denials` in crisis.toml ("not", "never", "no"), the words
+/// that may stand between a denial and what it denies (`denial_bridge`: "not going to", "no
+/// current"), and the words that, just before a denial, take it back (`denial_doubts`:
+/// "promise", "sure", "why"). All normalised as messages are. Empty for a locale that lists
+/// none: then nothing is ever read as denied.
+#[derive(Debug, Default)]
+pub(crate) struct Denials {
+    words: std::collections::HashSet<String>,
+    bridge: std::collections::HashSet<String>,
+    doubts: std::collections::HashSet<String>,
+}
 
-/// Words that, just before a "not", take the denial back.
-const DOUBTED_DENIAL: &[&str] = &[
-    "why",
-    "promise",
-    "sure",
-    "swear",
-    "guarantee",
-    "know",
-    "if",
-    "whether",
-    "might",
-    "maybe",
-    "probably",
-];
-
-/// Whether the phrase starting at word `start` is said with a "not", "never" or "no" just
-/// before it ("i do not want to die anymore", "i am never going to hurt myself again", "no
-/// current suicidal ideation"), bridged by at most three words of `DENIAL_BRIDGE`. "Why not"
-/// invites what follows ("why not just end it"), and a "not" that is doubted or cannot be
-/// promised ("i can not promise i will not hurt myself", "not sure i will not") denies nothing.
-fn is_denied(tokens: &[Token], start: usize) -> bool {
-    let mut at = start;
-    for _ in 0..=3 {
-        let Some(before) = at.checked_sub(1) else {
-            return false;
+impl Denials {
+    pub fn new(
+        normaliser: &Normaliser,
+        words: &[String],
+        bridge: &[String],
+        doubts: &[String],
+    ) -> Self {
+        let read = |list: &[String]| {
+            list.iter()
+                .flat_map(|w| normaliser.tokens(w))
+                .map(|t| t.text)
+                .collect()
         };
-        match tokens[before].text.as_str() {
-            "not" | "never" | "no" => {
-                let lead_in = &tokens[before.saturating_sub(4)..before];
-                return !lead_in
-                    .iter()
-                    .any(|t| DOUBTED_DENIAL.contains(&t.text.as_str()));
-            }
-            word if DENIAL_BRIDGE.contains(&word) => at = before,
-            _ => return false,
+        Self {
+            words: read(words),
+            bridge: read(bridge),
+            doubts: read(doubts),
         }
     }
-    false
+
+    /// Whether the phrase starting at word `start` is said with a denial just before it ("i do
+    /// not want to die anymore", "i am never going to hurt myself again", "no current suicidal
+    /// ideation"), bridged by at most three bridge words. "Why not" invites what follows ("why
+    /// not just end it"), and a denial that is doubted or cannot be promised ("i can not
+    /// promise i will not hurt myself", "not sure i will not") denies nothing.
+    fn deny(&self, tokens: &[Token], start: usize) -> bool {
+        let mut at = start;
+        for _ in 0..=3 {
+            let Some(before) = at.checked_sub(1) else {
+                return false;
+            };
+            let word = tokens[before].text.as_str();
+            if self.words.contains(word) {
+                let lead_in = &tokens[before.saturating_sub(4)..before];
+                return !lead_in.iter().any(|t| self.doubts.contains(&t.text));
+            }
+            if !self.bridge.contains(word) {
+                return false;
+            }
+            at = before;
+        }
+        false
+    }
 }
 
 /// Up to four bytes, cut on a character boundary.
