@@ -40,7 +40,7 @@ pub(crate) enum Found {
     /// mean"); the matcher may then ask the check question instead, if the classifier hears
     /// no present danger. `denied_only`: every clear phrase found was either such a mention or
     /// said with a "not" ("i dont wanna die anymore", "no current suicidal ideation"); the
-    /// matcher may then ask the check question instead, never less.
+    /// matcher may then ask the check question instead of giving the crisis reply.
     Clear {
         category: String,
         abuse: bool,

@@ -945,23 +945,20 @@ impl LocaleIndex {
         let mut phrases: Vec<(&String, &Vec<String>)> = locale.crisis_phrases.iter().collect();
         let mut ambiguous: Vec<String> = locale.ambiguous_phrases.clone();
         let mut mentions: Vec<String> = locale.mention_phrases.clone();
-        let mut denials = [
-            locale.denials.clone(),
-            locale.denial_bridge.clone(),
-            locale.denial_doubts.clone(),
-        ];
+        let mut denials = locale.denials.clone();
+        let mut bridge = locale.denial_bridge.clone();
+        let mut doubts = locale.denial_doubts.clone();
         if let Some(d) = default
             && !std::ptr::eq(d, locale)
         {
             phrases.extend(d.crisis_phrases.iter());
             ambiguous.extend(d.ambiguous_phrases.iter().cloned());
             mentions.extend(d.mention_phrases.iter().cloned());
-            denials[0].extend(d.denials.iter().cloned());
-            denials[1].extend(d.denial_bridge.iter().cloned());
-            denials[2].extend(d.denial_doubts.iter().cloned());
+            denials.extend(d.denials.iter().cloned());
+            bridge.extend(d.denial_bridge.iter().cloned());
+            doubts.extend(d.denial_doubts.iter().cloned());
         }
-        let [words, bridge, doubts] = &denials;
-        let denials = crisis::Denials::new(&normaliser, words, bridge, doubts);
+        let denials = crisis::Denials::new(&normaliser, &denials, &bridge, &doubts);
         let crisis = CrisisPhrases::new(&normaliser, phrases, &ambiguous, &mentions, denials);
 
         let mut docs = Vec::new();
