@@ -395,6 +395,12 @@ impl LocaleIndex {
     }
 }
 
+/// Whether the message is one word and nothing else (a stop word aside): a crisis word said
+/// alone ("bleeding") is not a question about it.
+fn names_only_a_danger(tokens: &[normalise::Token]) -> bool {
+    tokens.len() <= 2 && tokens.iter().filter(|t| !t.stop).count() == 1
+}
+
 /// The most words a message may have for a plea in it to bring the check question.
 const SHORT_PLEA_MAX_WORDS: usize = 6;
 
@@ -576,7 +582,16 @@ impl Matcher {
                     mention_only: true, ..
                 },
                 Some(r),
-            ) if r.risk < c.crisis_mention_calm_max => CrisisSignal::None,
+            ) if r.risk < c.crisis_mention_calm_max => {
+                // "bleeding" or "overdose" and nothing else is not a question about a word:
+                // a danger named alone, even heard as calm, gets the gentle question.
+                if names_only_a_danger(tokens) {
+                    evidence.crisis_source = Some("phrase");
+                    CrisisSignal::Ambiguous
+                } else {
+                    CrisisSignal::None
+                }
+            }
             // "I used to want to die and now I'm planning my birthday": a crisis phrase told
             // as long past, in a message the classifier hears as calm, is a story of recovery.
             (crisis::Found::Clear { abuse: false, .. }, Some(r))

@@ -94,6 +94,13 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "i need help now",
         "someone please help me",
         "sos",
+        // A countdown, not being anyone's problem much longer, a height looked down from, a
+        // danger named and nothing else.
+        "countdown: 6 days",
+        "dont worry i wont be anyones problem soon",
+        "on leave, up on the top floor of the car park looking down",
+        "bleeding",
+        "overdose",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -120,6 +127,12 @@ fn ordinary_questions_raise_no_crisis() {
         // A plea's words opening a longer question politely.
         "can someone help me write my complaint about the food",
         "help",
+        // The words of a warning sign in an ordinary question.
+        "i was kept back a year at school",
+        "i wont see my mum for weeks if they move me",
+        "can we park at the multi storey when we visit",
+        // A danger word asked about, not said alone.
+        "what does overdose mean",
     ] {
         assert_eq!(
             analyse(text).crisis,
