@@ -217,6 +217,10 @@ pub struct Locale {
     /// me"), from `short_pleas` in crisis.toml; in a longer message they are a polite opening
     /// ("can someone help me write my complaint").
     pub short_pleas: Vec<String>,
+    /// A plea of a word or two ("help") that, said last after a few words of something else
+    /// ("bathroom. red. help"), gets the check question; said alone it asks how to use the
+    /// bot. From `bare_pleas` in crisis.toml.
+    pub bare_pleas: Vec<String>,
     /// Words that deny a crisis phrase said just after them ("not", "never"), the words that
     /// may stand between ("going", "to") and the words before a denial that take it back
     /// ("promise", "sure"): `denials`, `denial_bridge` and `denial_doubts` in crisis.toml.

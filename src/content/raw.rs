@@ -188,6 +188,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub short_pleas: Vec<String>,
     #[serde(default)]
+    pub bare_pleas: Vec<String>,
+    #[serde(default)]
     pub denials: Vec<String>,
     #[serde(default)]
     pub denial_bridge: Vec<String>,

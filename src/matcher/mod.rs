@@ -326,6 +326,7 @@ struct LocaleIndex {
     present_markers: Vec<Vec<String>>,
     asked_markers: Vec<Vec<String>>,
     short_pleas: Vec<Vec<String>>,
+    bare_pleas: Vec<Vec<String>>,
 }
 
 /// The matcher, built once from the content.
@@ -390,9 +391,34 @@ impl LocaleIndex {
 
     /// Whether the message is a plea of a few words ("someone please help me"), not a question
     /// that opens politely ("can someone help me write my complaint").
-    fn is_a_short_plea(&self, tokens: &[normalise::Token]) -> bool {
-        tokens.len() <= SHORT_PLEA_MAX_WORDS && says_any(tokens, &self.short_pleas)
+    fn is_a_short_plea(&self, text: &str, tokens: &[normalise::Token]) -> bool {
+        tokens.len() <= SHORT_PLEA_MAX_WORDS
+            && (says_any(tokens, &self.short_pleas) || self.ends_in_a_bare_plea(text))
     }
+
+    /// Whether a message of a few fragments ends in a plea of its own ("bathroom. red.
+    /// help"): a "help" after something said, not "help" alone or "help. what can you do".
+    fn ends_in_a_bare_plea(&self, text: &str) -> bool {
+        let fragments = fragments(text);
+        let [_, .., last] = fragments.as_slice() else {
+            return false;
+        };
+        let last: Vec<String> = self
+            .normaliser
+            .tokens(last)
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
+        self.bare_pleas.contains(&last)
+    }
+}
+
+/// The fragments of a message, cut at sentence and clause marks: "bathroom. red. help" is
+/// three.
+fn fragments(text: &str) -> Vec<&str> {
+    text.split(['.', '!', '?', ',', ';', '\n'])
+        .filter(|f| f.chars().any(char::is_alphanumeric))
+        .collect()
 }
 
 /// Whether the message is one word and nothing else (a stop word aside): a crisis word said
@@ -682,7 +708,7 @@ impl Matcher {
             }
             // "someone please help me": a plea of a few words that nothing above heard as
             // danger still gets the question.
-            (crisis::Found::None, _) if index.is_a_short_plea(tokens) => {
+            (crisis::Found::None, _) if index.is_a_short_plea(text, tokens) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
@@ -1062,6 +1088,7 @@ impl LocaleIndex {
         let mut present = locale.present_markers.clone();
         let mut asked = locale.asked_markers.clone();
         let mut pleas = locale.short_pleas.clone();
+        let mut bare = locale.bare_pleas.clone();
         if let Some(d) = default {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
             everyday.extend(d.everyday_words.iter().cloned());
@@ -1069,6 +1096,7 @@ impl LocaleIndex {
             present.extend(d.present_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
+            bare.extend(d.bare_pleas.iter().cloned());
         }
         let as_words = |markers: &[String]| -> Vec<Vec<String>> {
             markers
@@ -1081,6 +1109,7 @@ impl LocaleIndex {
         let present_markers = as_words(&present);
         let asked_markers = as_words(&asked);
         let short_pleas = as_words(&pleas);
+        let bare_pleas = as_words(&bare);
         let everyday_words = everyday
             .iter()
             .flat_map(|w| normaliser.tokens(w))
@@ -1100,6 +1129,7 @@ impl LocaleIndex {
             present_markers,
             asked_markers,
             short_pleas,
+            bare_pleas,
         }
     }
 }

@@ -101,6 +101,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "on leave, up on the top floor of the car park looking down",
         "bleeding",
         "overdose",
+        // A plea said last, after a few words of something else.
+        "toilets. blood. help",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -127,6 +129,7 @@ fn ordinary_questions_raise_no_crisis() {
         // A plea's words opening a longer question politely.
         "can someone help me write my complaint about the food",
         "help",
+        "help. what can you do",
         // The words of a warning sign in an ordinary question.
         "i was kept back a year at school",
         "i wont see my mum for weeks if they move me",
