@@ -103,6 +103,9 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "overdose",
         // A plea said last, after a few words of something else.
         "toilets. blood. help",
+        // A knot in emoji; a counted dose of a named medicine, asked about as if for another.
+        "🪢",
+        "what if someone took 30 of their quetiapine",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
