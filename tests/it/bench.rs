@@ -79,7 +79,15 @@ async fn serve(
             .arg("--secret-file")
             .arg(secret);
     }
-    command.args(["serve", "--http", &addr.to_string()]);
+    // The benchmark's own loopback client may name the people it plays (`X-Forwarded-For`),
+    // as a reverse proxy in front would.
+    command.args([
+        "serve",
+        "--http",
+        &addr.to_string(),
+        "--trusted-proxy",
+        "127.0.0.1",
+    ]);
     if let Some(public) = public {
         command.args(["--public-url", public]);
     }
@@ -173,14 +181,36 @@ impl Figures {
 }
 
 /// 200 people at once, each arriving and asking 5 questions, one after another.
-async fn workshop(site: impl Site + Clone + Send + Sync + 'static) -> Figures {
+/// Where the people of a workshop come from.
+#[derive(Clone, Copy)]
+enum Addresses {
+    /// All behind one address, as on one ward's Wi-Fi: the per-address flood guard applies.
+    Shared,
+    /// Each from its own address (named by a trusted proxy): the bot's own pace alone.
+    OwnEach,
+}
+
+async fn workshop(
+    site: impl Site + Clone + Send + Sync + 'static,
+    addresses: Addresses,
+) -> Figures {
     let started = Instant::now();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PEOPLE));
     let tasks: Vec<_> = (0..PEOPLE)
-        .map(|_| {
+        .map(|i| {
             let (site, barrier) = (site.clone(), barrier.clone());
             tokio::spawn(async move {
-                let mut person = Person::without_keep_alive();
+                let mut person = match addresses {
+                    Addresses::Shared => Person::without_keep_alive(),
+                    Addresses::OwnEach => {
+                        Person::without_keep_alive_from(std::net::IpAddr::from([
+                            10,
+                            0,
+                            (i / 256) as u8,
+                            (i % 256) as u8,
+                        ]))
+                    }
+                };
                 let mut latencies = Vec::new();
                 let (mut errors, mut asked_to_wait) = (0, 0);
                 let mut count = |status: StatusCode, text: String| {
@@ -247,8 +277,16 @@ async fn bench_web_chat_one_process_against_two_replicas() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (one, _) = serve(&dir.path().join("sled"), None, None, None).await;
-        let mut figures = workshop(At(one.addr)).await;
+        let mut figures = workshop(At(one.addr), Addresses::Shared).await;
         figures.print("one process, sled", &format!("{:.0} MiB", one.peak_mib()));
+    }
+    {
+        let (one, _) = serve(&dir.path().join("sled-own"), None, None, None).await;
+        let mut figures = workshop(At(one.addr), Addresses::OwnEach).await;
+        figures.print(
+            "one process, sled, each person from their own address",
+            &format!("{:.0} MiB", one.peak_mib()),
+        );
     }
     let redis = RedisServer::start();
     let secret = dir.path().join("install.key");
@@ -263,7 +301,7 @@ async fn bench_web_chat_one_process_against_two_replicas() {
     }
     let addrs = replicas.iter().map(|r| r.addr).collect();
     let balancer = Balancer::start(listener, addrs).await;
-    let mut figures = workshop(Via(balancer.addr)).await;
+    let mut figures = workshop(Via(balancer.addr), Addresses::Shared).await;
     figures.print(
         "two replicas on Redis behind a balancer",
         &format!(

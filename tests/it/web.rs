@@ -193,6 +193,22 @@ impl Person {
         )
     }
 
+    /// The same, reaching the bot through a proxy it trusts, which names the person by
+    /// `address` (`X-Forwarded-For`): people on their own networks, not one ward's Wi-Fi.
+    pub fn without_keep_alive_from(address: std::net::IpAddr) -> Person {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.to_string().parse().unwrap());
+        Person::with_client(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(0)
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+        )
+    }
+
     fn with_client(client: reqwest::Client) -> Person {
         Person {
             client,
