@@ -389,8 +389,8 @@ impl LocaleIndex {
         says_any(tokens, &self.asked_markers)
     }
 
-    /// Whether the message is a plea of a few words ("someone please help me"), not a question
-    /// that opens politely ("can someone help me write my complaint").
+    /// Whether the message is a plea of a few words ("someone please help me", "bathroom. red.
+    /// help"), not a question that opens politely ("can someone help me write my complaint").
     fn is_a_short_plea(&self, text: &str, tokens: &[normalise::Token]) -> bool {
         tokens.len() <= SHORT_PLEA_MAX_WORDS
             && (says_any(tokens, &self.short_pleas) || self.ends_in_a_bare_plea(text))

@@ -180,7 +180,6 @@ impl Figures {
     }
 }
 
-/// 200 people at once, each arriving and asking 5 questions, one after another.
 /// Where the people of a workshop come from.
 #[derive(Clone, Copy)]
 enum Addresses {
@@ -190,6 +189,7 @@ enum Addresses {
     OwnEach,
 }
 
+/// 200 people at once, each arriving and asking 5 questions, one after another.
 async fn workshop(
     site: impl Site + Clone + Send + Sync + 'static,
     addresses: Addresses,
