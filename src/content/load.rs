@@ -867,6 +867,7 @@ impl<'a> Checker<'a> {
                             locale.asked_markers = p.value.asked_markers;
                             locale.short_pleas = p.value.short_pleas;
                             locale.bare_pleas = p.value.bare_pleas;
+                            locale.means_emoji = p.value.means_emoji;
                             locale.denials = p.value.denials;
                             locale.denial_bridge = p.value.denial_bridge;
                             locale.denial_doubts = p.value.denial_doubts;

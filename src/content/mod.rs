@@ -221,6 +221,10 @@ pub struct Locale {
     /// ("bathroom. red. help"), gets the check question; said alone it asks how to use the
     /// bot. From `bare_pleas` in crisis.toml.
     pub bare_pleas: Vec<String>,
+    /// Emoji of a means or an injury (a knife, pills, blood, a knot) that get the check
+    /// question in a message of a few words ("🔪 tonight"), not only alone. From `means_emoji`
+    /// in crisis.toml.
+    pub means_emoji: Vec<String>,
     /// Words that deny a crisis phrase said just after them ("not", "never"), the words that
     /// may stand between ("going", "to") and the words before a denial that take it back
     /// ("promise", "sure"): `denials`, `denial_bridge` and `denial_doubts` in crisis.toml.

@@ -190,6 +190,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub bare_pleas: Vec<String>,
     #[serde(default)]
+    pub means_emoji: Vec<String>,
+    #[serde(default)]
     pub denials: Vec<String>,
     #[serde(default)]
     pub denial_bridge: Vec<String>,

@@ -327,6 +327,7 @@ struct LocaleIndex {
     asked_markers: Vec<Vec<String>>,
     short_pleas: Vec<Vec<String>>,
     bare_pleas: Vec<Vec<String>>,
+    means_emoji: Vec<String>,
 }
 
 /// The matcher, built once from the content.
@@ -394,6 +395,13 @@ impl LocaleIndex {
     fn is_a_short_plea(&self, text: &str, tokens: &[normalise::Token]) -> bool {
         tokens.len() <= SHORT_PLEA_MAX_WORDS
             && (says_any(tokens, &self.short_pleas) || self.ends_in_a_bare_plea(text))
+    }
+
+    /// Whether a message of a few words shows a means or an injury in emoji ("🔪 tonight",
+    /// "💊💊💊 all of them"): the words around it are too few for the classifier to hear.
+    fn shows_a_means(&self, text: &str, tokens: &[normalise::Token]) -> bool {
+        tokens.len() <= SHORT_PLEA_MAX_WORDS
+            && self.means_emoji.iter().any(|e| text.contains(e.as_str()))
     }
 
     /// Whether a message of a few fragments ends in a plea of its own ("bathroom. red.
@@ -688,6 +696,13 @@ impl Matcher {
                     category: r.danger_kind.clone().unwrap_or_else(|| "abuse".into()),
                     abuse: true,
                 }
+            }
+            // "🔪 tonight": a means in emoji among a few words gets the question whatever the
+            // classifier, which hears too few words to judge, made of them (it read that one as
+            // smalltalk).
+            (crisis::Found::None, _) if index.shows_a_means(text, tokens) => {
+                evidence.crisis_source = Some("emoji");
+                CrisisSignal::Ambiguous
             }
             // The whole message heard as danger, or one piece of it all but certainly (danger
             // buried in a paragraph about records), or the two together. One piece that is
@@ -1089,6 +1104,7 @@ impl LocaleIndex {
         let mut asked = locale.asked_markers.clone();
         let mut pleas = locale.short_pleas.clone();
         let mut bare = locale.bare_pleas.clone();
+        let mut means_emoji = locale.means_emoji.clone();
         if let Some(d) = default {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
             everyday.extend(d.everyday_words.iter().cloned());
@@ -1097,6 +1113,7 @@ impl LocaleIndex {
             asked.extend(d.asked_markers.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
             bare.extend(d.bare_pleas.iter().cloned());
+            means_emoji.extend(d.means_emoji.iter().cloned());
         }
         let as_words = |markers: &[String]| -> Vec<Vec<String>> {
             markers
@@ -1130,6 +1147,7 @@ impl LocaleIndex {
             asked_markers,
             short_pleas,
             bare_pleas,
+            means_emoji,
         }
     }
 }

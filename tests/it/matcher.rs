@@ -106,6 +106,9 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A knot in emoji; a counted dose of a named medicine, asked about as if for another.
         "🪢",
         "what if someone took 30 of their quetiapine",
+        // A means in emoji among a few words.
+        "🔪 tonight",
+        "💊💊💊 all of them",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
