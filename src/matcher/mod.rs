@@ -393,15 +393,14 @@ impl LocaleIndex {
     /// Whether the message is a plea of a few words ("someone please help me", "bathroom. red.
     /// help"), not a question that opens politely ("can someone help me write my complaint").
     fn is_a_short_plea(&self, text: &str, tokens: &[normalise::Token]) -> bool {
-        tokens.len() <= SHORT_PLEA_MAX_WORDS
+        tokens.len() <= FEW_WORDS
             && (says_any(tokens, &self.short_pleas) || self.ends_in_a_bare_plea(text))
     }
 
     /// Whether a message of a few words shows a means or an injury in emoji ("🔪 tonight",
     /// "💊💊💊 all of them"): the words around it are too few for the classifier to hear.
     fn shows_a_means(&self, text: &str, tokens: &[normalise::Token]) -> bool {
-        tokens.len() <= SHORT_PLEA_MAX_WORDS
-            && self.means_emoji.iter().any(|e| text.contains(e.as_str()))
+        tokens.len() <= FEW_WORDS && self.means_emoji.iter().any(|e| text.contains(e.as_str()))
     }
 
     /// Whether a message of a few fragments ends in a plea of its own ("bathroom. red.
@@ -435,8 +434,9 @@ fn names_only_a_danger(tokens: &[normalise::Token]) -> bool {
     tokens.len() <= 2 && tokens.iter().filter(|t| !t.stop).count() == 1
 }
 
-/// The most words a message may have for a plea in it to bring the check question.
-const SHORT_PLEA_MAX_WORDS: usize = 6;
+/// The most words a message may have for a plea, or an emoji of a means, in it to bring the
+/// check question: in a longer one the words say more than they do.
+const FEW_WORDS: usize = 6;
 
 /// Whether the message's words hold any of `markers` (each a run of words), in order.
 fn says_any(tokens: &[normalise::Token], markers: &[Vec<String>]) -> bool {
@@ -592,13 +592,14 @@ impl Matcher {
         let lexical = index.crisis.check(tokens, |w| {
             index.index.knows(w) || index.everyday_words.contains(w)
         });
-        // Emoji alone ("😭😭") say nothing the words or the model can read, but a crying face
-        // deserves a kind question with help one tap away, not "I'm not sure I understood".
+        // Emoji alone ("😭😭", "🔪") say nothing the words or the model can read, but a crying
+        // face deserves a kind question with help one tap away, not "I'm not sure I understood".
         if lexical == crisis::Found::None
             && !text.chars().any(char::is_alphanumeric)
             && index
                 .distress_emoji
                 .iter()
+                .chain(&index.means_emoji)
                 .any(|e| text.contains(e.as_str()))
         {
             evidence.crisis_source = Some("emoji");

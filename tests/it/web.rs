@@ -183,14 +183,7 @@ impl Person {
     /// A person whose browser opens a new connection for every request, so that a load
     /// balancer in front may send each one to another replica.
     pub fn without_keep_alive() -> Person {
-        Person::with_client(
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
-        )
+        Person::without_keep_alive_sending(reqwest::header::HeaderMap::new())
     }
 
     /// The same, reaching the bot through a proxy it trusts, which names the person by
@@ -198,6 +191,10 @@ impl Person {
     pub fn without_keep_alive_from(address: std::net::IpAddr) -> Person {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-forwarded-for", address.to_string().parse().unwrap());
+        Person::without_keep_alive_sending(headers)
+    }
+
+    fn without_keep_alive_sending(headers: reqwest::header::HeaderMap) -> Person {
         Person::with_client(
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
