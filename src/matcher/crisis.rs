@@ -203,12 +203,14 @@ impl CrisisPhrases {
 /// Does `phrase` occur in the message starting at word `start`, its words in order? After a
 /// content word of the phrase there may be up to four other words, at most two of them not
 /// stop words ("took a whole load of pills", "a staff member hit me"); after a stop word of
-/// the phrase, at most two stop words ("want to just die"), so "i have a plan" is not found in
-/// "can i have a copy of my care plan".
+/// the phrase, or before one, at most two stop words ("want to just die"), so "i have a plan"
+/// is not found in "can i have a copy of my care plan", nor "cant go on" in "cant go to the
+/// shop on my own": a small word belongs to the word next to it.
 fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize) -> bool {
     let mut at = start;
     for (k, &word) in phrase.words.iter().enumerate().skip(1) {
-        let (max_gap, max_other_words) = if phrase.stop[k - 1] { (2, 0) } else { (4, 2) };
+        let close = phrase.stop[k - 1] || phrase.stop[k];
+        let (max_gap, max_other_words) = if close { (2, 0) } else { (4, 2) };
         let mut other_words = 0;
         let mut next = None;
         for i in (at + 1)..ids.len().min(at + 2 + max_gap) {

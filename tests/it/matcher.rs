@@ -61,6 +61,9 @@ fn cries_for_help_are_caught_however_they_are_typed() {
         "my daughter says she wants to end it all",
         // Something round the neck is a ligature, however calmly it is said.
         "the string from my trackies is around my neck rn",
+        // A phrase's small words may be a word or two away, never across other words' meaning.
+        "i just cant go on anymore",
+        "staff atacked me last night",
     ] {
         assert!(
             matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
@@ -109,6 +112,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A means in emoji among a few words.
         "🔪 tonight",
         "💊💊💊 all of them",
+        // Care handed over "if anything happens".
+        "if anything happens can someone feed my hamster",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -142,6 +147,10 @@ fn ordinary_questions_raise_no_crisis() {
         "can we park at the multi storey when we visit",
         // A danger word asked about, not said alone.
         "what does overdose mean",
+        // "cant go ... on" with a trip to the shop between is not "cant go on"; "attached" is
+        // not a typo of "attacked".
+        "still cant go to the shop on my own",
+        "when can i go out without a nurse attached to me",
     ] {
         assert_eq!(
             analyse(text).crisis,

@@ -12,10 +12,18 @@ Labels (one class per line of training text):
   topic/<id>      locales/en/phrasings/<id>.txt (topics and flows), and their triggers
   intent/<id>     locales/en/phrasings/_smalltalk.txt and _help.txt
   out_of_scope    locales/en/phrasings/_out_of_scope.txt
+  and with --trained-sets (round 12's experiment, not the shipped model) the labelled messages
+  of the blind sets already scored and tuned on (TRAINED_SETS in tests/eval/), each under its
+  own class: a topic, a kind of danger or of safe talk, out of scope, help.
 Loss: supervised contrastive loss (temperature 0.1) on the unit sentence vectors, plus a binary
-danger-or-not logistic loss (weighted DANGER_WEIGHT) through a throwaway linear layer. Each epoch
+danger-or-not logistic loss (weighted DANGER_WEIGHT) through a throwaway linear layer; with
+--classify-weight W (round 12's experiment) also a softmax over every class through another, as
+the bot's meaning classifier is such a softmax. Round 12 trained with both options and measured
+the result on blind round 21, which it had not seen: top-1 54.6% -> 57.4%, wrong answers the
+same, two danger messages fewer heard and a fourth wrong answer on the development set, so the
+shipped model is still round 8's (README, Round 12). Each epoch
 covers every text once in batches over all classes, and every crisis example RISK_REPEATS times
-more in batches of danger and safe kinds only. Evaluation sets (tests/eval/) are never read.
+more in batches of danger and safe kinds only. Of the evaluation sets only TRAINED_SETS are read, and only with --trained-sets.
 
 Measured (round 5, trained without the round-4 and round-5 blind messages, scored on them): one
 epoch over all classes as in round 2 separated danger from hard negatives with an AUC of 0.916;
@@ -30,7 +38,8 @@ Reproducible: fixed seed, one CPU thread, deterministic algorithms, a fixed batc
 Usage (from the repository root, with the upstream model unpacked in UPSTREAM_DIR):
   python3 -m venv venv && venv/bin/pip install torch==2.5.1 sentence-transformers==3.3.1 \
       transformers==4.46.3 safetensors numpy
-  venv/bin/python locales/en/model/finetune.py UPSTREAM_DIR OUT_DIR [--leave-out LABEL ...]
+  venv/bin/python locales/en/model/finetune.py UPSTREAM_DIR OUT_DIR [--leave-out LABEL ...] \
+      [--trained-sets] [--classify-weight 1.0]
   (the shipped model: --leave-out "round 7:" --leave-out "held-back round 10")
   python3 locales/en/model/make_f16.py --tuned OUT_DIR/model.safetensors locales/en/model/model.safetensors
   cargo run --release -- embed
@@ -63,6 +72,13 @@ FROZEN_LAYERS = 2
 # more in batches made only of danger and safe kinds, with the danger loss weighted up.
 RISK_REPEATS = 2
 DANGER_WEIGHT = 2.0
+# The softmax over every class beside the contrastive loss (--classify-weight; 0: off).
+CLASSIFY_WEIGHT = 0.0
+CLASSIFY_SCALE = 20.0  # unit vectors against unit class weights: cosines scaled into logits
+# Blind sets whose first scores are recorded in the README and that later rounds tuned on
+# (read with --trained-sets).
+TRAINED_SETS = [f"blind-{n}" for n in range(12, 21)]
+USE_TRAINED_SETS = False
 UPSTREAM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -103,6 +119,8 @@ def examples():
                 out.append((t, "out_of_scope", False))
             else:
                 out.append((t, f"topic/{stem}", False))
+    if USE_TRAINED_SETS:
+        out += trained_sets()
     for kind in ("topics", "flows"):
         for path in sorted(glob.glob(os.path.join(ROOT, "dialogues", kind, "*.toml"))):
             import tomllib
@@ -111,6 +129,41 @@ def examples():
                 data = tomllib.load(f)
             stem = os.path.basename(path)[:-5]
             out += [(t, f"topic/{stem}", False) for t in data.get("triggers", [])]
+    return out
+
+
+# The hard-negative kinds the blind sets name, where the safe examples' files are named otherwise.
+SAFE_KIND_FILES = {"recovery": "recovery_and_safety", "rights_strong_words": "rights_with_strong_words"}
+
+
+def trained_sets():
+    """(text, class, is_danger) for every labelled message of TRAINED_SETS.
+
+    Smalltalk is left out (the sets do not say which intent), and so is a message whose
+    class has no examples of the bot's own (a kind of danger or safe talk renamed since)."""
+    known_danger = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(LOCALE, "risk", "danger", "*.txt"))}
+    known_safe = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(LOCALE, "risk", "safe", "*.txt"))}
+    out = []
+    for name in TRAINED_SETS:
+        with open(os.path.join(ROOT, "tests", "eval", f"{name}.tsv"), encoding="utf-8") as f:
+            for row in f:
+                cols = row.rstrip("\n").split("\t")
+                if len(cols) < 4 or cols[0].startswith(("#", "accepted")):
+                    continue
+                accepted, text = cols[0], cols[3].strip()
+                note = cols[4].strip() if len(cols) > 4 else ""
+                if accepted == "@crisis" and note in known_danger:
+                    out.append((text, f"danger/{note}", True))
+                elif accepted == "@safe" and note.startswith("hard:"):
+                    kind = SAFE_KIND_FILES.get(note[5:], note[5:])
+                    if kind in known_safe:
+                        out.append((text, f"safe/{kind}", False))
+                elif accepted == "@out_of_scope":
+                    out.append((text, "out_of_scope", False))
+                elif accepted == "@help":
+                    out.append((text, "intent/help", False))
+                elif not accepted.startswith("@"):
+                    out.append((text, f"topic/{accepted.split('|')[0]}", False))
     return out
 
 
@@ -147,7 +200,15 @@ def supcon(vectors, labels):
 
 
 def main():
+    global CLASSIFY_WEIGHT, USE_TRAINED_SETS
     args = sys.argv[1:]
+    if "--trained-sets" in args:
+        args.remove("--trained-sets")
+        USE_TRAINED_SETS = True
+    if "--classify-weight" in args:
+        at = args.index("--classify-weight")
+        CLASSIFY_WEIGHT = float(args[at + 1])
+        del args[at : at + 2]
     while "--leave-out" in args:
         at = args.index("--leave-out")
         LEAVE_OUT.append(args[at + 1])
@@ -175,6 +236,13 @@ def main():
             p.requires_grad = False
     danger_head = torch.nn.Linear(384, 1)
     params = [p for p in model.parameters() if p.requires_grad] + list(danger_head.parameters())
+    if CLASSIFY_WEIGHT:
+        # Made only when used: its random start would otherwise move every dropout mask after
+        # it, and the default run would no longer give the shipped model's bytes.
+        classes = sorted({d[1] for d in data})
+        class_index = {c: i for i, c in enumerate(classes)}
+        class_head = torch.nn.Linear(384, len(classes), bias=False)
+        params += list(class_head.parameters())
     optimiser = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.01)
     rng = random.Random(SEED)
     model.train()
@@ -196,6 +264,10 @@ def main():
             vectors = F.normalize(model(features)["sentence_embedding"], dim=-1)
             loss = supcon(vectors, labels)
             loss = loss + DANGER_WEIGHT * F.binary_cross_entropy_with_logits(danger_head(vectors).squeeze(1), danger)
+            if CLASSIFY_WEIGHT:
+                logits = CLASSIFY_SCALE * vectors @ F.normalize(class_head.weight, dim=-1).T
+                targets = torch.tensor([class_index[label] for label in labels])
+                loss = loss + CLASSIFY_WEIGHT * F.cross_entropy(logits, targets)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -219,6 +291,9 @@ def main():
                 "temperature": TEMPERATURE,
                 "risk_repeats": RISK_REPEATS,
                 "danger_weight": DANGER_WEIGHT,
+                "classify_weight": CLASSIFY_WEIGHT,
+                "classify_scale": CLASSIFY_SCALE,
+                "trained_sets": TRAINED_SETS if USE_TRAINED_SETS else [],
                 "left_out": LEAVE_OUT,
                 "texts": len(data),
                 "texts_sha256": hashlib.sha256("\n".join(f"{t}\t{l}" for t, l, _ in data).encode()).hexdigest(),
