@@ -112,8 +112,13 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A means in emoji among a few words.
         "🔪 tonight",
         "💊💊💊 all of them",
-        // Care handed over "if anything happens".
+        // Care handed over "if anything happens"; not being around after a date, a bridge
+        // visited, a height measured, a message that must not be read.
         "if anything happens can someone feed my hamster",
+        "she says she wont be around after her leave on friday",
+        "been to look at the bridge by the station",
+        "how tall is the car park next to the hospital",
+        "cant say whats going on. if they read this im dead",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
