@@ -61,7 +61,8 @@ fn cries_for_help_are_caught_however_they_are_typed() {
         "my daughter says she wants to end it all",
         // Something round the neck is a ligature, however calmly it is said.
         "the string from my trackies is around my neck rn",
-        // A phrase's small words may be a word or two away, never across other words' meaning.
+        // Still the full reply: a phrase's small word with only small words between, and a
+        // typo of "attacked" (only "attached" is taken as typed).
         "i just cant go on anymore",
         "staff atacked me last night",
     ] {
