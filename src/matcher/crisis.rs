@@ -41,11 +41,15 @@ pub(crate) enum Found {
     /// no present danger. `denied_only`: every clear phrase found was either such a mention or
     /// said with a "not" ("i dont wanna die anymore", "no current suicidal ideation"); the
     /// matcher may then ask the check question instead of giving the crisis reply.
+    /// `also_ambiguous`: a phrase that always asks the check question was found too ("AWOL
+    /// since 15:00": "awol" only names a danger, "awol since" is a child missing now), so the
+    /// message gets at least that question however the clear phrases are read.
     Clear {
         category: String,
         abuse: bool,
         mention_only: bool,
         denied_only: bool,
+        also_ambiguous: bool,
     },
     Ambiguous,
 }
@@ -193,6 +197,7 @@ impl CrisisPhrases {
                 abuse,
                 mention_only,
                 denied_only,
+                also_ambiguous: ambiguous,
             },
             None if ambiguous => Found::Ambiguous,
             None => Found::None,

@@ -614,13 +614,16 @@ impl Matcher {
         match (lexical, reading) {
             (
                 crisis::Found::Clear {
-                    mention_only: true, ..
+                    mention_only: true,
+                    also_ambiguous,
+                    ..
                 },
                 Some(r),
             ) if r.risk < c.crisis_mention_calm_max => {
                 // "bleeding" or "overdose" and nothing else is not a question about a word:
-                // a danger named alone, even heard as calm, gets the gentle question.
-                if names_only_a_danger(tokens) {
+                // a danger named alone, even heard as calm, gets the gentle question; so does
+                // a mention beside a phrase that always asks ("AWOL since 15:00").
+                if also_ambiguous || names_only_a_danger(tokens) {
                     evidence.crisis_source = Some("phrase");
                     CrisisSignal::Ambiguous
                 } else {
@@ -628,11 +631,22 @@ impl Matcher {
                 }
             }
             // "I used to want to die and now I'm planning my birthday": a crisis phrase told
-            // as long past, in a message the classifier hears as calm, is a story of recovery.
-            (crisis::Found::Clear { abuse: false, .. }, Some(r))
-                if r.risk < c.crisis_phrase_calm_max && index.speaks_of_the_past(tokens) =>
-            {
-                CrisisSignal::None
+            // as long past, in a message the classifier hears as calm, is a story of recovery,
+            // unless a phrase that always asks was said too.
+            (
+                crisis::Found::Clear {
+                    abuse: false,
+                    also_ambiguous,
+                    ..
+                },
+                Some(r),
+            ) if r.risk < c.crisis_phrase_calm_max && index.speaks_of_the_past(tokens) => {
+                if also_ambiguous {
+                    evidence.crisis_source = Some("phrase");
+                    CrisisSignal::Ambiguous
+                } else {
+                    CrisisSignal::None
+                }
             }
             // "I tried to end my life last year and I'm fine now": a crisis phrase told as past,
             // which the classifier does not hear as danger now, gets the gentle question (a "no"

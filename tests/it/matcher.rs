@@ -120,6 +120,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "been to look at the bridge by the station",
         "how tall is the car park next to the hospital",
         "cant say whats going on. if they read this im dead",
+        // A child missing now: "AWOL" alone only names a danger, "AWOL since" asks.
+        "YP detained s.3, AWOL since 15:00 after absconding from leave",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }

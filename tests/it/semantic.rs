@@ -352,6 +352,8 @@ fn a_crisis_phrase_said_with_a_not_gets_the_gentle_question_unless_the_not_is_do
         "i dont want to hurt myself anymore. can i have my leave back now",
         "my discharge letter says no current suicidal ideation, will that help me at my tribunal",
         "im never going to self harm again, 4 months now, proud of me",
+        // "no one" and "nobody" deny as "not" does.
+        "theres loads of fights on the ward and im scared even tho no one has hurt me",
     ] {
         assert_signal(text, CrisisSignal::Ambiguous);
     }
