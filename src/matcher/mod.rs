@@ -612,18 +612,19 @@ impl Matcher {
             evidence.danger_nearest = r.danger_nearest.clone();
         }
         match (lexical, reading) {
+            // A mention beside a phrase that always asks ("AWOL since 15:00"), or a story of the
+            // past that also says such a phrase, is not let go here: the arms below ask.
             (
                 crisis::Found::Clear {
                     mention_only: true,
-                    also_ambiguous,
+                    also_ambiguous: false,
                     ..
                 },
                 Some(r),
             ) if r.risk < c.crisis_mention_calm_max => {
                 // "bleeding" or "overdose" and nothing else is not a question about a word:
-                // a danger named alone, even heard as calm, gets the gentle question; so does
-                // a mention beside a phrase that always asks ("AWOL since 15:00").
-                if also_ambiguous || names_only_a_danger(tokens) {
+                // a danger named alone, even heard as calm, gets the gentle question.
+                if names_only_a_danger(tokens) {
                     evidence.crisis_source = Some("phrase");
                     CrisisSignal::Ambiguous
                 } else {
@@ -631,22 +632,16 @@ impl Matcher {
                 }
             }
             // "I used to want to die and now I'm planning my birthday": a crisis phrase told
-            // as long past, in a message the classifier hears as calm, is a story of recovery,
-            // unless a phrase that always asks was said too.
+            // as long past, in a message the classifier hears as calm, is a story of recovery.
             (
                 crisis::Found::Clear {
                     abuse: false,
-                    also_ambiguous,
+                    also_ambiguous: false,
                     ..
                 },
                 Some(r),
             ) if r.risk < c.crisis_phrase_calm_max && index.speaks_of_the_past(tokens) => {
-                if also_ambiguous {
-                    evidence.crisis_source = Some("phrase");
-                    CrisisSignal::Ambiguous
-                } else {
-                    CrisisSignal::None
-                }
+                CrisisSignal::None
             }
             // "I tried to end my life last year and I'm fine now": a crisis phrase told as past,
             // which the classifier does not hear as danger now, gets the gentle question (a "no"
