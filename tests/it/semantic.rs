@@ -362,6 +362,7 @@ fn a_crisis_phrase_said_with_a_not_gets_the_gentle_question_unless_the_not_is_do
         "im not sure i wont kill myself",
         "why not just end it all",
         "no. i want to die",
+        "if they let me go home i would not have to kill myself",
     ] {
         assert_full_reply(text);
     }
