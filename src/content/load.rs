@@ -859,6 +859,7 @@ impl<'a> Checker<'a> {
                         if let Some(p) = self.parse::<RawCrisisPhrases>(path) {
                             locale.crisis_phrases = p.value.phrases;
                             locale.ambiguous_phrases = p.value.ambiguous;
+                            locale.figures_of_speech = p.value.figures_of_speech;
                             locale.mention_phrases = p.value.mentions;
                             locale.distress_emoji = p.value.distress_emoji;
                             locale.everyday_words = p.value.everyday_words;

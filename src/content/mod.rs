@@ -196,6 +196,9 @@ pub struct Locale {
     pub suffixes: Vec<String>,
     pub crisis_phrases: BTreeMap<String, Vec<String>>,
     pub ambiguous_phrases: Vec<String>,
+    /// Ambiguous phrases that are most often a figure of speech in a rant ("so done with this
+    /// place"), from `figures_of_speech` in crisis.toml: see `crisis_figure_calm_max`.
+    pub figures_of_speech: Vec<String>,
     /// Crisis phrases that only name a danger (`mentions` in crisis.toml).
     pub mention_phrases: Vec<String>,
     /// Emoji that show distress: a message of emoji alone with one of these gets the check

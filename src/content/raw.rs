@@ -174,6 +174,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub ambiguous: Vec<String>,
     #[serde(default)]
+    pub figures_of_speech: Vec<String>,
+    #[serde(default)]
     pub mentions: Vec<String>,
     #[serde(default)]
     pub distress_emoji: Vec<String>,

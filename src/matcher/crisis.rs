@@ -30,6 +30,9 @@ struct Phrase {
     /// Names a danger without saying it is happening ("overdose", "ligature"): see `mentions`
     /// in crisis.toml.
     mention: bool,
+    /// An ambiguous phrase that is most often a figure of speech ("so done", "cant cope"):
+    /// see `figures_of_speech` in crisis.toml.
+    figure: bool,
 }
 
 /// What the crisis check found.
@@ -51,7 +54,11 @@ pub(crate) enum Found {
         denied_only: bool,
         also_ambiguous: bool,
     },
-    Ambiguous,
+    /// `figures_only`: every phrase found is one of `figures_of_speech` ("so done with this
+    /// place"), which a long message heard as calm may be let go with.
+    Ambiguous {
+        figures_only: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +78,7 @@ impl CrisisPhrases {
         normaliser: &Normaliser,
         by_category: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
         ambiguous: &[String],
+        figures_of_speech: &[String],
         mentions: &[String],
         denials: Denials,
     ) -> Self {
@@ -83,11 +91,14 @@ impl CrisisPhrases {
             this.categories.push(category.clone());
             for p in phrases {
                 let mention = mentions.contains(p);
-                this.add(normaliser, p, Some(index), mention);
+                this.add(normaliser, p, Some(index), mention, false);
             }
         }
         for p in ambiguous {
-            this.add(normaliser, p, None, false);
+            this.add(normaliser, p, None, false, false);
+        }
+        for p in figures_of_speech {
+            this.add(normaliser, p, None, false, true);
         }
         this
     }
@@ -98,6 +109,7 @@ impl CrisisPhrases {
         phrase: &str,
         category: Option<usize>,
         mention: bool,
+        figure: bool,
     ) {
         let tokens = normaliser.tokens(phrase);
         if tokens.is_empty() {
@@ -120,6 +132,7 @@ impl CrisisPhrases {
             stop,
             category,
             mention,
+            figure,
         });
     }
 
@@ -149,6 +162,7 @@ impl CrisisPhrases {
         let mut clear: Option<usize> = None;
         let mut abuse = false;
         let mut ambiguous = false;
+        let mut figures_only = true;
         let mut mention_only = true;
         let mut denied_only = true;
         let mut note = |phrase: &Phrase, denied: bool| match phrase.category {
@@ -158,7 +172,10 @@ impl CrisisPhrases {
                 mention_only &= phrase.mention;
                 denied_only &= phrase.mention || denied;
             }
-            None => ambiguous = true,
+            None => {
+                ambiguous = true;
+                figures_only &= phrase.figure;
+            }
         };
         for (start, id) in ids.iter().enumerate() {
             let Some(id) = id else { continue };
@@ -199,7 +216,7 @@ impl CrisisPhrases {
                 denied_only,
                 also_ambiguous: ambiguous,
             },
-            None if ambiguous => Found::Ambiguous,
+            None if ambiguous => Found::Ambiguous { figures_only },
             None => Found::None,
         }
     }

@@ -96,6 +96,11 @@ pub struct Config {
     /// Under this probability, a phrase that may be a figure of speech ("this place is killing
     /// me") is taken as one. Never applies to a clear crisis phrase.
     pub crisis_calm_max: f32,
+    /// A message of at least `figure_rant_min_words` words whose only crisis phrases are
+    /// `figures_of_speech` ("so done with this place", "cant cope with my roommate's singing"),
+    /// heard as calm under this probability, is a rant, not a cry for help. Shorter, they ask.
+    pub crisis_figure_calm_max: f32,
+    pub figure_rant_min_words: usize,
     /// Under this probability, crisis phrases that only name a danger ("what does ligature
     /// mean", "I used to self-harm") are taken as named, not as happening: the fine-tuned
     /// classifier reads time, tense and questions about rules better than a list of words.
@@ -174,6 +179,8 @@ impl Default for Config {
             crisis_clear_min: 0.9,
             crisis_abuse_min: 0.6,
             crisis_calm_max: 0.05,
+            crisis_figure_calm_max: 0.0,
+            figure_rant_min_words: usize::MAX,
             crisis_mention_calm_max: 0.0,
             crisis_phrase_calm_max: 0.0,
             words_min: 0.4,
@@ -726,8 +733,18 @@ impl Matcher {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
-            (crisis::Found::Ambiguous, Some(r)) if r.risk < c.crisis_calm_max => CrisisSignal::None,
-            (crisis::Found::Ambiguous, _) => {
+            (crisis::Found::Ambiguous { .. }, Some(r)) if r.risk < c.crisis_calm_max => {
+                CrisisSignal::None
+            }
+            // "UGH pizza night cancelled AGAIN. so done with this place fr": a figure of speech
+            // in a rant the classifier hears as calm. Said alone or in a few words ("this ward
+            // is killing me") it still asks, as the content brief says.
+            (crisis::Found::Ambiguous { figures_only: true }, Some(r))
+                if r.risk < c.crisis_figure_calm_max && tokens.len() >= c.figure_rant_min_words =>
+            {
+                CrisisSignal::None
+            }
+            (crisis::Found::Ambiguous { .. }, _) => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
@@ -1010,6 +1027,7 @@ impl LocaleIndex {
         let normaliser = Normaliser::new(lexicon);
         let mut phrases: Vec<(&String, &Vec<String>)> = locale.crisis_phrases.iter().collect();
         let mut ambiguous: Vec<String> = locale.ambiguous_phrases.clone();
+        let mut figures: Vec<String> = locale.figures_of_speech.clone();
         let mut mentions: Vec<String> = locale.mention_phrases.clone();
         let mut denials = locale.denials.clone();
         let mut bridge = locale.denial_bridge.clone();
@@ -1019,13 +1037,21 @@ impl LocaleIndex {
         {
             phrases.extend(d.crisis_phrases.iter());
             ambiguous.extend(d.ambiguous_phrases.iter().cloned());
+            figures.extend(d.figures_of_speech.iter().cloned());
             mentions.extend(d.mention_phrases.iter().cloned());
             denials.extend(d.denials.iter().cloned());
             bridge.extend(d.denial_bridge.iter().cloned());
             doubts.extend(d.denial_doubts.iter().cloned());
         }
         let denials = crisis::Denials::new(&normaliser, &denials, &bridge, &doubts);
-        let crisis = CrisisPhrases::new(&normaliser, phrases, &ambiguous, &mentions, denials);
+        let crisis = CrisisPhrases::new(
+            &normaliser,
+            phrases,
+            &ambiguous,
+            &figures,
+            &mentions,
+            denials,
+        );
 
         let mut docs = Vec::new();
         let mut triggers: Vec<Vec<&str>> = Vec::new();

@@ -122,6 +122,12 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "cant say whats going on. if they read this im dead",
         // A child missing now: "AWOL" alone only names a danger, "AWOL since" asks.
         "YP detained s.3, AWOL since 15:00 after absconding from leave",
+        // A countdown in sleeps, the highest floor asked "for a reason", a pet handed over
+        // "for me after", not going back.
+        "3 more sleeps",
+        "which floor is the highest one here. asking for a reason",
+        "pls can someone walk my dog for me after",
+        "out on leave and im not going back this time",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -129,10 +135,36 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
 
 #[test]
 fn a_figure_of_speech_gets_a_gentle_check_not_the_full_crisis_reply() {
-    assert_eq!(
-        analyse("this ward is killing me").crisis,
-        CrisisSignal::Ambiguous
-    );
+    for text in [
+        "this ward is killing me",
+        "so done with this place",
+        "cant cope",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+}
+
+#[test]
+fn a_figure_of_speech_in_a_calm_rant_is_let_go_but_a_warning_sign_in_one_still_asks() {
+    for text in [
+        "the wifi in here is killing me, it drops every time i try to watch anything on my tablet",
+        "im so done with the food on this ward, cold chips again and they wont let my mum bring a takeaway in",
+        "I can't cope with the parking at this hospital, three times round the car park before every visit. Is there any help with costs?",
+    ] {
+        assert_eq!(
+            analyse(text).crisis,
+            CrisisSignal::None,
+            "false alarm on {text:?}"
+        );
+    }
+    for text in [
+        // Hopelessness is a warning sign, not a figure of speech, however long the message.
+        "pizza night cancelled again because of staffing and every week its something. whats the point of anything",
+        // A figure of speech beside danger said plainly.
+        "so done with this place, every week its something. got the tablets saved up for tonight",
+    ] {
+        assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
 }
 
 #[test]
