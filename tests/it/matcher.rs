@@ -128,6 +128,10 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "which floor is the highest one here. asking for a reason",
         "pls can someone walk my dog for me after",
         "out on leave and im not going back this time",
+        // A dose or a height looked up; a stabbing threatened, by them or against them.
+        "found how many paracetamol is too many in his search history",
+        "if she says that again im gonna stab her with my pen",
+        "a lad on here said hes going to stab me tonight",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }

@@ -262,6 +262,7 @@ fn harm_by_staff_or_another_patient_brings_the_abuse_helplines() {
     for text in [
         "one of the healthcare assistants hurts me when she does my obs at night",
         "a lad on the ward keeps cornering me in the corridor and touching me",
+        "the girl in the next room says shes going to stab me with a pen tonight",
     ] {
         match matcher().analyse(&en(), text).crisis {
             CrisisSignal::Clear { abuse: true, .. } => {}
