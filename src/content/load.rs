@@ -884,10 +884,16 @@ impl<'a> Checker<'a> {
                             locale.answers = Some(self.check_answers(&p));
                         }
                     }
+                    "scope.toml" => {
+                        if let Some(p) = self.parse::<RawScope>(path) {
+                            locale.elsewhere = p.value.elsewhere;
+                            locale.on_a_ward = p.value.on_a_ward;
+                        }
+                    }
                     other if other.ends_with(".toml") => self.problems.file(
                         path,
                         "unknown locale file: expected interface.toml, lexicon.toml, crisis.toml, \
-                         intents.toml or answers.toml",
+                         intents.toml, answers.toml or scope.toml",
                     ),
                     _ => {}
                 }

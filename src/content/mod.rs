@@ -246,6 +246,12 @@ pub struct Locale {
     pub vectors: Option<Vectors>,
     /// Typed answers to the bot's questions (`answers.toml`), if this locale has its own.
     pub answers: Option<Answers>,
+    /// Settings outside the bot's scope ("care home", "in prison"), from `scope.toml`: a
+    /// message naming one and none of `on_a_ward` is turned away politely.
+    pub elsewhere: Vec<String>,
+    /// Words that place a message on a children's mental-health ward ("sectioned", "the
+    /// ward", "camhs"), from `scope.toml`.
+    pub on_a_ward: Vec<String>,
 }
 
 /// How hard one text a young person sees is to read, as the checker measured it.

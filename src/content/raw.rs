@@ -233,6 +233,15 @@ pub struct RawLexicon {
     pub suffixes: Vec<String>,
 }
 
+/// `locales/<lang>/scope.toml`: the settings the bot cannot speak for (a care home, a prison, a
+/// school's detention, Scotland's own law), and the words that place a message on a ward.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScope {
+    pub elsewhere: Vec<String>,
+    pub on_a_ward: Vec<String>,
+}
+
 /// `locales/<lang>/answers.toml`: typed answers to the bot's own questions, and the words that
 /// show who is writing.
 #[derive(Debug, Deserialize)]

@@ -269,6 +269,32 @@ fn questions_the_bot_cannot_answer_get_an_honest_fallback() {
 }
 
 #[test]
+fn a_question_about_a_setting_outside_a_childrens_ward_is_turned_away_not_answered() {
+    for text in [
+        "my grandads care home wont let us visit after 6pm, is that allowed",
+        "my brother is in prison, can he phone me every day",
+        "our school counsellor told my head of year what i said, is she allowed",
+        "the landlord gave us a section 21, what does it mean",
+    ] {
+        assert!(
+            matches!(analyse(text).decision, Decision::Fallback { .. }),
+            "{text:?} -> {:?}",
+            analyse(text).decision
+        );
+    }
+    // Named beside the ward, the other setting is part of a question the bot can answer.
+    for text in [
+        "i was in prison before they moved me to the unit, do i go back after",
+        "im on a section 3 and my nan is in a care home, can she still visit me here",
+    ] {
+        assert!(
+            !matches!(analyse(text).decision, Decision::Fallback { .. }),
+            "{text:?} was turned away"
+        );
+    }
+}
+
+#[test]
 fn smalltalk_and_help_are_recognised_even_around_punctuation() {
     assert!(matches!(
         analyse("hiya!!").decision,
