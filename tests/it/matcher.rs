@@ -295,6 +295,20 @@ fn a_question_about_a_setting_outside_a_childrens_ward_is_turned_away_not_answer
 }
 
 #[test]
+fn asking_what_the_bot_covers_gets_the_help_page_not_a_guess_at_topics() {
+    for text in [
+        "Which subjects do you cover?",
+        "How does this work - do I just type a question in my own words?",
+    ] {
+        assert!(
+            matches!(analyse(text).decision, Decision::Help),
+            "{text:?} -> {:?}",
+            analyse(text).decision
+        );
+    }
+}
+
+#[test]
 fn smalltalk_and_help_are_recognised_even_around_punctuation() {
     assert!(matches!(
         analyse("hiya!!").decision,
