@@ -234,7 +234,7 @@ pub struct RawLexicon {
 }
 
 /// `locales/<lang>/scope.toml`: the settings the bot cannot speak for (a care home, a prison, a
-/// school's detention, Scotland's own law), and the words that place a message on a ward.
+/// school's isolation booth, Scotland's own law), and the words that place a message on a ward.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScope {

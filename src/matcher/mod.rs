@@ -746,8 +746,8 @@ impl Matcher {
             (crisis::Found::Ambiguous { .. }, Some(r)) if r.risk < c.crisis_calm_max => {
                 CrisisSignal::None
             }
-            // "UGH pizza night cancelled AGAIN. so done with this place fr": a figure of speech
-            // in a rant the classifier hears as calm. Said alone or in a few words ("this ward
+            // "the wifi in here is killing me, it drops every time i try to watch anything": a
+            // figure of speech in a rant the classifier hears as calm. Said alone or in a few words ("this ward
             // is killing me") it still asks, as the content brief says.
             (crisis::Found::Ambiguous { figures_only: true }, Some(r))
                 if r.risk < c.crisis_figure_calm_max && tokens.len() >= c.figure_rant_min_words =>
