@@ -247,7 +247,7 @@ pub struct Locale {
     /// Typed answers to the bot's questions (`answers.toml`), if this locale has its own.
     pub answers: Option<Answers>,
     /// Settings outside the bot's scope ("care home", "in prison"), from `scope.toml`: a
-    /// message naming one and none of `on_a_ward` gets the fallback, not a guess at a topic.
+    /// message naming one and none of `on_a_ward` is told the bot cannot speak for it.
     pub elsewhere: Vec<String>,
     /// Words that place a message on a children's mental-health ward ("sectioned", "the
     /// ward", "camhs"), from `scope.toml`.

@@ -56,6 +56,7 @@ pub const UI_KEYS: &[&str] = &[
     "topic.nation.northern_ireland",
     "disclaimer",
     "fallback",
+    "fallback_elsewhere",
     "clarify",
     "help",
     "nontext",
@@ -529,7 +530,12 @@ impl<'a> Turn<'a> {
                     self.menu_row(),
                     vec![self.btn("button.get_help_now", Action::Helplines)],
                 ];
-                self.say(None, self.ui("fallback"), buttons);
+                // "My mum's care home has stopped visits": understood, but not ours to answer.
+                let key = match analysis.evidence.elsewhere {
+                    true => "fallback_elsewhere",
+                    false => "fallback",
+                };
+                self.say(None, self.ui(key), buttons);
             }
             Decision::Smalltalk { intent } => {
                 let reply = self

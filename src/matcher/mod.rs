@@ -293,6 +293,9 @@ pub struct Evidence {
     /// The words' and the meaning's scores for that target.
     pub lexical: f32,
     pub semantic: f32,
+    /// The message asked about a setting the bot cannot speak for (`scope.toml`): the
+    /// fallback says so, rather than asking to have it said another way.
+    pub elsewhere: bool,
 }
 
 /// What the matcher read in a message and how it scored the best candidates (before flows
@@ -929,6 +932,7 @@ impl Matcher {
         // with a question about visiting on a ward, and the model, which has seen few care
         // homes, agreed; a setting named outright decides.
         if index.asks_about_elsewhere(tokens) {
+            evidence.elsewhere = true;
             return Decision::Fallback { score: best };
         }
         evidence.lexical = lexical[best_doc];

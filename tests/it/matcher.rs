@@ -282,6 +282,23 @@ fn a_question_about_a_setting_outside_a_childrens_ward_is_turned_away_not_answer
             analyse(text).decision
         );
     }
+    // The reply says why, rather than asking to have it said another way.
+    let engine = Engine::new(content().clone());
+    let said = |text: &str| {
+        let outcome = engine.handle(engine.fresh_session(1_000), Input::Text(text.into()), 1_000);
+        outcome
+            .replies
+            .last()
+            .map(|r| r.text.clone())
+            .unwrap_or_default()
+    };
+    let reply = said("my grandads care home wont let us visit after 6pm, is that allowed");
+    assert!(reply.contains("somewhere else"), "{reply}");
+    let reply = said("asdfghjkl");
+    assert!(
+        reply.contains("say it another way") && !reply.contains("somewhere else"),
+        "{reply}"
+    );
     // Named beside the ward, the other setting is part of a question the bot can answer.
     for text in [
         "i was in prison before they moved me to the unit, do i go back after",
