@@ -1163,7 +1163,11 @@ impl LocaleIndex {
         let mut means_emoji = locale.means_emoji.clone();
         let mut elsewhere = locale.elsewhere.clone();
         let mut on_a_ward = locale.on_a_ward.clone();
-        if let Some(d) = default {
+        // The default locale's own lists are already here: adding them again would make every
+        // message scan each list twice.
+        if let Some(d) = default
+            && !std::ptr::eq(d, locale)
+        {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
             everyday.extend(d.everyday_words.iter().cloned());
             past.extend(d.past_markers.iter().cloned());
