@@ -334,6 +334,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if explain {
                     let e = engine.matcher().explain(&locale, &line, 5);
                     writeln!(out, "  words: {}", e.words.join(" "))?;
+                    if !e.crisis_phrases.is_empty() {
+                        writeln!(out, "  crisis phrases: {}", e.crisis_phrases.join(", "))?;
+                    }
                     for (score, name) in e.scores {
                         writeln!(out, "  {score:.3} {name}")?;
                     }

@@ -201,6 +201,10 @@ pub struct Locale {
     pub figures_of_speech: Vec<String>,
     /// Crisis phrases that only name a danger (`mentions` in crisis.toml).
     pub mention_phrases: Vec<String>,
+    /// Crisis phrases as often said of something ordinary (`double_meanings` in crisis.toml:
+    /// "i dont want to be here" of the hospital): the full reply only when the classifier
+    /// hears danger too, otherwise the check question.
+    pub double_meanings: Vec<String>,
     /// Emoji that show distress: a message of emoji alone with one of these gets the check
     /// question, not "I'm not sure I understood".
     pub distress_emoji: Vec<String>,

@@ -22,6 +22,8 @@ const UNSPACED_MIN_CHARS: usize = 8;
 
 #[derive(Debug)]
 struct Phrase {
+    /// As written in crisis.toml, for `rightsbot match --explain`.
+    text: Box<str>,
     words: Vec<u32>,
     /// Per word: a stop word ("i", "a" in "i have a plan").
     stop: Vec<bool>,
@@ -30,6 +32,9 @@ struct Phrase {
     /// Names a danger without saying it is happening ("overdose", "ligature"): see `mentions`
     /// in crisis.toml.
     mention: bool,
+    /// As often said of something ordinary ("i dont want to be here" of the hospital): see
+    /// `double_meanings` in crisis.toml.
+    double: bool,
     /// An ambiguous phrase that is most often a figure of speech ("so done", "cant cope"):
     /// see `figures_of_speech` in crisis.toml.
     figure: bool,
@@ -47,11 +52,15 @@ pub(crate) enum Found {
     /// `also_ambiguous`: a phrase that always asks the check question was found too ("AWOL
     /// since 15:00": "awol" only names a danger, "awol since" is a child missing now), so the
     /// message gets at least that question however the clear phrases are read.
+    /// `double_only`: every clear phrase found was a mention, denied, or one of
+    /// `double_meanings` ("can my parents sign me in if i dont want to be here"); the matcher
+    /// then gives the crisis reply only if the classifier hears danger too.
     Clear {
         category: String,
         abuse: bool,
         mention_only: bool,
         denied_only: bool,
+        double_only: bool,
         also_ambiguous: bool,
     },
     /// `figures_only`: every phrase found is one of `figures_of_speech` ("so done with this
@@ -80,6 +89,7 @@ impl CrisisPhrases {
         ambiguous: &[String],
         figures_of_speech: &[String],
         mentions: &[String],
+        double_meanings: &[String],
         denials: Denials,
     ) -> Self {
         let mut this = Self {
@@ -91,14 +101,15 @@ impl CrisisPhrases {
             this.categories.push(category.clone());
             for p in phrases {
                 let mention = mentions.contains(p);
-                this.add(normaliser, p, Some(index), mention, false);
+                let double = double_meanings.contains(p);
+                this.add(normaliser, p, Some(index), mention, double, false);
             }
         }
         for p in ambiguous {
-            this.add(normaliser, p, None, false, false);
+            this.add(normaliser, p, None, false, false, false);
         }
         for p in figures_of_speech {
-            this.add(normaliser, p, None, false, true);
+            this.add(normaliser, p, None, false, false, true);
         }
         this
     }
@@ -109,6 +120,7 @@ impl CrisisPhrases {
         phrase: &str,
         category: Option<usize>,
         mention: bool,
+        double: bool,
         figure: bool,
     ) {
         let tokens = normaliser.tokens(phrase);
@@ -128,10 +140,12 @@ impl CrisisPhrases {
         }
         let stop = tokens.iter().map(|t| t.stop).collect();
         self.phrases.push(Phrase {
+            text: phrase.into(),
             words,
             stop,
             category,
             mention,
+            double,
             figure,
         });
     }
@@ -140,7 +154,83 @@ impl CrisisPhrases {
     /// category, and any phrase about harm by others marks it as abuse.
     /// `is_ordinary` says whether a word is one the topics use: such a word is taken as typed,
     /// never as a typo of a crisis word.
-    pub fn check(&self, tokens: &[Token], is_ordinary: impl Fn(&str) -> bool) -> Found {
+    /// `starts` marks the tokens that begin a sentence: a phrase is found within one.
+    pub fn check(
+        &self,
+        tokens: &[Token],
+        starts: &[bool],
+        is_ordinary: impl Fn(&str) -> bool,
+    ) -> Found {
+        let mut clear: Option<usize> = None;
+        let mut abuse = false;
+        let mut ambiguous = false;
+        let mut figures_only = true;
+        let mut mention_only = true;
+        let mut denied_only = true;
+        let mut double_only = true;
+        self.scan(tokens, starts, is_ordinary, |phrase, denied| {
+            match phrase.category {
+                Some(c) => {
+                    clear.get_or_insert(c);
+                    abuse |= self.categories[c] == "abuse";
+                    mention_only &= phrase.mention;
+                    denied_only &= phrase.mention || denied;
+                    double_only &= phrase.mention || denied || phrase.double;
+                }
+                None => {
+                    ambiguous = true;
+                    figures_only &= phrase.figure;
+                }
+            }
+        });
+        match clear {
+            Some(c) => Found::Clear {
+                category: self.categories[c].clone(),
+                abuse,
+                mention_only,
+                denied_only,
+                double_only,
+                also_ambiguous: ambiguous,
+            },
+            None if ambiguous => Found::Ambiguous { figures_only },
+            None => Found::None,
+        }
+    }
+
+    /// The phrases found, as crisis.toml writes them, with "(not)" after a denied one: what a
+    /// content author tuning the lists needs to see (`rightsbot match --explain`).
+    pub fn found_phrases(
+        &self,
+        tokens: &[Token],
+        starts: &[bool],
+        is_ordinary: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let mut found = Vec::new();
+        self.scan(tokens, starts, is_ordinary, |phrase, denied| {
+            let said = if denied {
+                format!("{} (not)", phrase.text)
+            } else {
+                phrase.text.to_string()
+            };
+            // A long phrase is found twice, spaced and unspaced ("cant cope", "cantcope").
+            if !found.contains(&said) {
+                found.push(said);
+            }
+        });
+        found
+    }
+
+    /// Calls `on_found` for every phrase in the message, with whether it was denied.
+    fn scan(
+        &self,
+        tokens: &[Token],
+        starts: &[bool],
+        is_ordinary: impl Fn(&str) -> bool,
+        mut note: impl FnMut(&Phrase, bool),
+    ) {
+        // Tokens after `k` up to and including `end` all belong to `k`'s sentence.
+        let one_sentence =
+            |k: usize, end: usize| !starts.get(k + 1..=end).is_some_and(|s| s.contains(&true));
         let ids: Vec<Option<u32>> = tokens
             .iter()
             .map(|t| {
@@ -159,29 +249,13 @@ impl CrisisPhrases {
             })
             .collect();
         let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();
-        let mut clear: Option<usize> = None;
-        let mut abuse = false;
-        let mut ambiguous = false;
-        let mut figures_only = true;
-        let mut mention_only = true;
-        let mut denied_only = true;
-        let mut note = |phrase: &Phrase, denied: bool| match phrase.category {
-            Some(c) => {
-                clear.get_or_insert(c);
-                abuse |= self.categories[c] == "abuse";
-                mention_only &= phrase.mention;
-                denied_only &= phrase.mention || denied;
-            }
-            None => {
-                ambiguous = true;
-                figures_only &= phrase.figure;
-            }
-        };
         for (start, id) in ids.iter().enumerate() {
             let Some(id) = id else { continue };
             for &p in self.by_first_word.get(id).into_iter().flatten() {
                 let phrase = &self.phrases[p];
-                if matches_at(phrase, &ids, &stop, start) {
+                if matches_at(phrase, &ids, &stop, start)
+                    .is_some_and(|end| one_sentence(start, end))
+                {
                     note(phrase, self.denials.deny(tokens, start));
                 }
             }
@@ -202,22 +276,14 @@ impl CrisisPhrases {
                 };
                 for (text, p) in candidates {
                     // Must start and end on word boundaries: "endmylife" is not in "spendmylife".
-                    if rest.starts_with(text.as_ref()) && ends.contains(&(start + text.len())) {
+                    let last = ends.iter().position(|&e| e == start + text.len());
+                    if rest.starts_with(text.as_ref())
+                        && last.is_some_and(|last| one_sentence(word, last))
+                    {
                         note(&self.phrases[*p], self.denials.deny(tokens, word));
                     }
                 }
             }
-        }
-        match clear {
-            Some(c) => Found::Clear {
-                category: self.categories[c].clone(),
-                abuse,
-                mention_only,
-                denied_only,
-                also_ambiguous: ambiguous,
-            },
-            None if ambiguous => Found::Ambiguous { figures_only },
-            None => Found::None,
         }
     }
 }
@@ -228,7 +294,8 @@ impl CrisisPhrases {
 /// the phrase, or before one, at most two stop words ("want to just die"), so "i have a plan"
 /// is not found in "can i have a copy of my care plan", nor "cant go on" in "cant go to the
 /// shop on my own": a small word belongs to the word next to it.
-fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize) -> bool {
+/// Returns the index of the phrase's last word.
+fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize) -> Option<usize> {
     let mut at = start;
     for (k, &word) in phrase.words.iter().enumerate().skip(1) {
         let close = phrase.stop[k - 1] || phrase.stop[k];
@@ -247,12 +314,9 @@ fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize)
                 }
             }
         }
-        match next {
-            Some(i) => at = i,
-            None => return false,
-        }
+        at = next?;
     }
-    true
+    Some(at)
 }
 
 /// How a crisis phrase is denied: `denials` in crisis.toml ("not", "never", "no"), the words

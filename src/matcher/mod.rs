@@ -101,6 +101,11 @@ pub struct Config {
     /// heard as calm under this probability, is a rant, not a cry for help. Shorter, they ask.
     pub crisis_figure_calm_max: f32,
     pub figure_rant_min_words: usize,
+    /// A message of at least this many words whose only clear crisis phrases are
+    /// `double_meanings` ("can my parents sign me in if i dont want to be here") gets the crisis
+    /// reply only if the classifier hears danger (`crisis_check_min`). Shorter ("i dont want to
+    /// be here"), such a phrase keeps the full reply.
+    pub double_meaning_min_words: usize,
     /// Under this probability, crisis phrases that only name a danger ("what does ligature
     /// mean", "I used to self-harm") are taken as named, not as happening: the fine-tuned
     /// classifier reads time, tense and questions about rules better than a list of words.
@@ -181,6 +186,7 @@ impl Default for Config {
             crisis_calm_max: 0.05,
             crisis_figure_calm_max: 0.0,
             figure_rant_min_words: usize::MAX,
+            double_meaning_min_words: usize::MAX,
             crisis_mention_calm_max: 0.0,
             crisis_phrase_calm_max: 0.0,
             words_min: 0.4,
@@ -305,6 +311,8 @@ pub struct Explanation {
     /// The words after normalisation: `(stop)`, `word`, or `word~stem`.
     pub words: Vec<String>,
     pub scores: Vec<(f32, String)>,
+    /// The crisis phrases found, as crisis.toml writes them ("(not)" after a denied one).
+    pub crisis_phrases: Vec<String>,
 }
 
 /// What a document of the index stands for.
@@ -609,9 +617,10 @@ impl Matcher {
         evidence: &mut Evidence,
     ) -> CrisisSignal {
         let c = &self.config;
-        let lexical = index.crisis.check(tokens, |w| {
-            index.index.knows(w) || index.everyday_words.contains(w)
-        });
+        let starts = index.sentence_starts(text, tokens);
+        let lexical = index
+            .crisis
+            .check(tokens, &starts, |w| index.is_ordinary_word(w));
         // Emoji alone ("😭😭", "🔪") say nothing the words or the model can read, but a crying
         // face deserves a kind question with help one tap away, not "I'm not sure I understood".
         if lexical == crisis::Found::None
@@ -684,6 +693,20 @@ impl Matcher {
                 },
                 Some(r),
             ) if r.risk < c.crisis_clear_min && !(r.abuse && r.risk >= c.crisis_abuse_min) => {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
+            // "can my mum sign me into hospital even tho im 17 and i dont want to be here", "my gf
+            // wants to end it cos we never see each other": a phrase as often said of something
+            // ordinary gets the gentle question unless the classifier hears danger too (it
+            // did, at 0.68 and over, in every danger message of the evaluation sets that said
+            // no other crisis phrase).
+            (
+                crisis::Found::Clear {
+                    double_only: true, ..
+                },
+                Some(r),
+            ) if r.risk < c.crisis_check_min && tokens.len() >= c.double_meaning_min_words => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
@@ -818,9 +841,14 @@ impl Matcher {
             ranked.push((r.out_of_scope, "(nearest out-of-scope phrasing)".into()));
             ranked.push((r.risk, "(crisis classifier)".into()));
         }
+        let starts = index.sentence_starts(text, &tokens);
+        let crisis_phrases = index
+            .crisis
+            .found_phrases(&tokens, &starts, |w| index.is_ordinary_word(w));
         Explanation {
             words,
             scores: ranked,
+            crisis_phrases,
         }
     }
 
@@ -884,20 +912,38 @@ impl Matcher {
         let c = &self.config;
         let lexical = self.lexical_scores(index, text, tokens);
         let scores = self.combined(&lexical, reading);
+        // A flow steps aside for a topic it leads to that scores nearly as well, and that topic
+        // stands in its place with the flow's (discounted) score: "...nobody explain me what
+        // medicine they give her. I am her mother. Who can tell me?" had the parents' flow
+        // second, which stepped aside for staff duties, which was then too weak to be offered.
+        let mut standing_in = scores.clone();
         let mut ranked: Vec<(f32, usize)> = scores
             .iter()
             .enumerate()
             .map(|(doc, &s)| match &index.docs[doc] {
                 Doc::Target(Target::Flow(_)) => {
-                    let topic_close = index.links[doc]
+                    let closest = index.links[doc]
                         .iter()
-                        .any(|&t| scores[t] >= s * (1.0 - c.flow_yield));
-                    (if topic_close { 0.0 } else { s * c.flow_factor }, doc)
+                        .copied()
+                        .filter(|&t| scores[t] >= s * (1.0 - c.flow_yield))
+                        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)));
+                    match closest {
+                        Some(t) => {
+                            standing_in[t] = standing_in[t].max(s * c.flow_factor);
+                            (0.0, doc)
+                        }
+                        None => (s * c.flow_factor, doc),
+                    }
                 }
                 _ => (s, doc),
             })
-            .filter(|(s, _)| *s > 0.0)
             .collect();
+        for (s, doc) in &mut ranked {
+            if !matches!(index.docs[*doc], Doc::Target(Target::Flow(_))) {
+                *s = standing_in[*doc];
+            }
+        }
+        ranked.retain(|(s, _)| *s > 0.0);
         // Highest first; ties by document order, so the result never depends on chance.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 
@@ -1029,6 +1075,25 @@ fn argmax(scores: &[f32], docs: &[Doc]) -> Option<usize> {
 }
 
 impl LocaleIndex {
+    /// A word the topics use or an everyday word ("cooking"): taken as typed, never as a typo
+    /// of a crisis word ("choking").
+    fn is_ordinary_word(&self, word: &str) -> bool {
+        self.index.knows(word) || self.everyday_words.contains(word)
+    }
+
+    /// Which of the message's `tokens` begin a sentence. Both come from the same normaliser, so
+    /// they line up; if they ever did not, the whole message counts as one sentence, as it did
+    /// before sentences were told apart.
+    fn sentence_starts(&self, text: &str, tokens: &[normalise::Token]) -> Vec<bool> {
+        let starts = self.normaliser.sentence_starts(text);
+        if starts.len() == tokens.len() {
+            starts
+        } else {
+            debug_assert!(false, "sentence starts do not line up with the tokens");
+            vec![false; tokens.len()]
+        }
+    }
+
     fn new(
         content: &Content,
         locale: &Locale,
@@ -1049,6 +1114,7 @@ impl LocaleIndex {
         let mut ambiguous: Vec<String> = locale.ambiguous_phrases.clone();
         let mut figures: Vec<String> = locale.figures_of_speech.clone();
         let mut mentions: Vec<String> = locale.mention_phrases.clone();
+        let mut double_meanings: Vec<String> = locale.double_meanings.clone();
         let mut denials = locale.denials.clone();
         let mut bridge = locale.denial_bridge.clone();
         let mut doubts = locale.denial_doubts.clone();
@@ -1059,6 +1125,7 @@ impl LocaleIndex {
             ambiguous.extend(d.ambiguous_phrases.iter().cloned());
             figures.extend(d.figures_of_speech.iter().cloned());
             mentions.extend(d.mention_phrases.iter().cloned());
+            double_meanings.extend(d.double_meanings.iter().cloned());
             denials.extend(d.denials.iter().cloned());
             bridge.extend(d.denial_bridge.iter().cloned());
             doubts.extend(d.denial_doubts.iter().cloned());
@@ -1070,6 +1137,7 @@ impl LocaleIndex {
             &ambiguous,
             &figures,
             &mentions,
+            &double_meanings,
             denials,
         );
 

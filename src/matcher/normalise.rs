@@ -88,6 +88,24 @@ impl Normaliser {
         out
     }
 
+    /// For each token of `tokens(text)`: whether it begins a sentence other than the first, so
+    /// that a crisis phrase is looked for within one sentence ("i cried all night and im not
+    /// there. im ok just sad" does not say "not ok"). A sentence ends at a line break, or at
+    /// ".", "!" or "?" before a space; an ellipsis ("i want to... die") ends none.
+    pub fn sentence_starts(&self, text: &str) -> Vec<bool> {
+        let mut starts = Vec::new();
+        for sentence in sentences(text) {
+            let count: usize = words(sentence)
+                .iter()
+                .map(|w| self.replace.get(w).map_or(1, Vec::len))
+                .sum();
+            for k in 0..count {
+                starts.push(k == 0 && !starts.is_empty());
+            }
+        }
+        starts
+    }
+
     fn token(&self, text: String) -> Token {
         let stop = self.stopwords.contains(&text);
         let stem = if stop { text.clone() } else { self.stem(&text) };
@@ -138,6 +156,31 @@ fn undouble(stem: &mut String) {
 /// The bare words of `text`: NFKC, lower case, apostrophes joined ("can't" -> "cant"), any
 /// other non-alphanumeric character (punctuation, emoji, symbols) a word break, and letters
 /// repeated three or more times squeezed to one ("sooo" -> "so", "plsss" -> "pls").
+/// `text` cut after each sentence's end (see `Normaliser::sentence_starts`).
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut chars = text.char_indices().peekable();
+    let mut before = ' ';
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let ends = match c {
+            '\n' => true,
+            '.' => before != '.' && next.is_none_or(char::is_whitespace),
+            '!' | '?' => next.is_none_or(char::is_whitespace),
+            _ => false,
+        };
+        if ends {
+            let end = i + c.len_utf8();
+            out.push(&text[from..end]);
+            from = end;
+        }
+        before = c;
+    }
+    out.push(&text[from..]);
+    out
+}
+
 pub(crate) fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
@@ -246,6 +289,25 @@ mod tests {
             .into_iter()
             .map(|t| t.stem)
             .collect()
+    }
+
+    #[test]
+    fn sentence_starts_mark_the_first_word_after_a_sentences_end() {
+        let n = Normaliser::new(&Locale::default());
+        let starts = |text: &str| {
+            let starts = n.sentence_starts(text);
+            assert_eq!(starts.len(), n.tokens(text).len(), "{text:?}");
+            starts
+        };
+        assert_eq!(
+            starts("im not there. im ok"),
+            [false, false, false, true, false]
+        );
+        assert_eq!(starts("no!! yes?\nok"), [false, true, true]);
+        // An ellipsis, a section number and a full stop inside a word end nothing.
+        assert_eq!(starts("i want to... die"), [false; 4]);
+        assert_eq!(starts("on s.2 now"), [false; 4]);
+        assert!(starts("").is_empty());
     }
 
     #[test]

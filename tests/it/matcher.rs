@@ -132,6 +132,9 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "found how many paracetamol is too many in his search history",
         "if she says that again im gonna stab her with my pen",
         "a lad on here said hes going to stab me tonight",
+        // A child reported missing, with an older man, in a professional's calm case note.
+        "Informal patient aged 12, reported missing by the ward this afternoon, says she is with an older man she met online. What powers are there to bring her back?",
+        "shes gone missing from the unit again and wont say where she is",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -241,6 +244,8 @@ fn typos_and_text_speak_still_find_the_topic() {
         ("wen can my nan vistit", "visiting"),
         ("how do i apeal my sectoin", "tribunal"),
         ("im on 2:1 obs ALL THE TIME!!!", "observations"),
+        // A phone's autocorrect.
+        ("how do i know if im sectored or not", "am_i_sectioned"),
     ] {
         // Answered, or the one thing offered in "is it this?": found either way.
         let found = analyse(text).decision.offered();
@@ -275,6 +280,7 @@ fn a_question_about_a_setting_outside_a_childrens_ward_is_turned_away_not_answer
         "my brother is in prison, can he phone me every day",
         "our school counsellor told my head of year what i said, is she allowed",
         "the landlord gave us a section 21, what does it mean",
+        "can a prisoner be moved to a different prison without being told",
     ] {
         assert!(
             matches!(analyse(text).decision, Decision::Fallback { .. }),
