@@ -285,6 +285,8 @@ pub struct Analysis {
 pub struct Evidence {
     /// Where the crisis signal came from: `phrase` (a crisis phrase), `classifier`, or none.
     pub crisis_source: Option<&'static str>,
+    /// Whether any crisis phrase was found, whatever decided the signal.
+    pub crisis_phrase: bool,
     /// The crisis classifier's probability for the most worrying part of the message.
     pub risk: f32,
     /// The classifier's probability for the single most worrying piece (a sentence, a pair of
@@ -575,9 +577,11 @@ impl Matcher {
         }
         // "bye x" closes a chat far more often than it says goodbye for good: a message that is
         // all smalltalk gets the check question from the classifier alone only when it is
-        // heard as danger this surely. A crisis phrase ("goodbye forever") is never let go.
+        // heard as danger this surely. A crisis phrase ("goodbye forever", "bye for good") is
+        // never let go, whether or not the classifier heard danger too.
         if crisis == CrisisSignal::Ambiguous
             && evidence.crisis_source == Some("classifier")
+            && !evidence.crisis_phrase
             && matches!(decision, Decision::Smalltalk { .. })
             && evidence.risk < self.config.crisis_smalltalk_min
         {
@@ -640,6 +644,7 @@ impl Matcher {
             evidence.risk_whole = r.whole_risk;
             evidence.danger_nearest = r.danger_nearest.clone();
         }
+        evidence.crisis_phrase = lexical != crisis::Found::None;
         match (lexical, reading) {
             // A mention beside a phrase that always asks ("AWOL since 15:00"), or a story of the
             // past that also says such a phrase, is not let go here: the arms below ask.

@@ -175,6 +175,48 @@ fn a_figure_of_speech_in_a_calm_rant_is_let_go_but_a_warning_sign_in_one_still_a
 }
 
 #[test]
+fn a_phrase_of_double_meaning_in_a_long_question_asks_but_alone_keeps_the_full_reply() {
+    // "I don't want to be here" of the hospital, "go on" an app: the classifier hears no
+    // danger, so the gentle question, not the full reply with the helplines.
+    for text in [
+        "can my parents sign me into hospital even if i dont want to be here?? im 15",
+        "why cant i go on insta on the ward wifi, everyone else my age is on it",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+    // Said alone, or in a few words, the same phrases are a cry for help.
+    for text in [
+        "i dont want to be here",
+        "i cant go on",
+        "gonna end it tonight",
+    ] {
+        assert!(
+            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
+            "{text:?} -> {:?}",
+            analyse(text).crisis
+        );
+    }
+}
+
+#[test]
+fn a_crisis_phrase_is_looked_for_within_one_sentence() {
+    let phrases = |text: &str| matcher().explain(&en(), text, 1).crisis_phrases;
+    assert!(
+        phrases("cried all night cause its my sisters birthday and im not there. im ok just sad")
+            .is_empty()
+    );
+    assert_eq!(phrases("im not ok. at all"), ["not ok"]);
+    // An ellipsis ends no sentence.
+    assert_eq!(phrases("i want to... die"), ["want to die"]);
+}
+
+#[test]
+fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
+    assert_ne!(analyse("bye for good 🕊️").crisis, CrisisSignal::None);
+    assert_eq!(analyse("ok thanks, bye x").crisis, CrisisSignal::None);
+}
+
+#[test]
 fn ordinary_questions_raise_no_crisis() {
     for text in [
         "can they take my phone",
