@@ -220,7 +220,7 @@ impl CrisisPhrases {
         found
     }
 
-    /// Calls `on_found` for every phrase in the message, with whether it was denied.
+    /// Calls `note` for every phrase found in the message, with whether it was denied.
     fn scan(
         &self,
         tokens: &[Token],

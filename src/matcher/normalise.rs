@@ -153,9 +153,6 @@ fn undouble(stem: &mut String) {
     }
 }
 
-/// The bare words of `text`: NFKC, lower case, apostrophes joined ("can't" -> "cant"), any
-/// other non-alphanumeric character (punctuation, emoji, symbols) a word break, and letters
-/// repeated three or more times squeezed to one ("sooo" -> "so", "plsss" -> "pls").
 /// `text` cut after each sentence's end (see `Normaliser::sentence_starts`).
 fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -181,6 +178,9 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// The bare words of `text`: NFKC, lower case, apostrophes joined ("can't" -> "cant"), any
+/// other non-alphanumeric character (punctuation, emoji, symbols) a word break, and letters
+/// repeated three or more times squeezed to one ("sooo" -> "so", "plsss" -> "pls").
 pub(crate) fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
