@@ -153,6 +153,50 @@ impl Embedder {
         Ok(vectors)
     }
 
+    /// Unit vectors of `text` whole (first) and of each of `spans` (byte ranges of `text` on
+    /// word boundaries), from one pass through the model: a span's vector is the mean of the
+    /// whole text's token vectors that lie inside it, so each span is read in the light of the
+    /// rest. The whole's vector is `embed`'s. `None` when the text is too long for one pass or a
+    /// span holds no token.
+    pub fn embed_spans(
+        &self,
+        text: &str,
+        spans: &[std::ops::Range<usize>],
+    ) -> Result<Option<Vec<Vec<f32>>>, EmbedderError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
+        let tokens = encoding.get_ids().len();
+        if tokens >= MAX_TOKENS {
+            return Ok(None);
+        }
+        let ids = Tensor::from_vec(encoding.get_ids().to_vec(), (1, tokens), &self.device)?;
+        let no_padding = Tensor::zeros((1, 1, 1, tokens), DType::F32, &self.device)?;
+        let hidden = self
+            .encoder
+            .forward(&self.embeddings.forward(&ids)?, &no_padding)?
+            .squeeze(0)?
+            .to_vec2::<f32>()?;
+        let mut vectors = vec![unit_mean(hidden.iter())];
+        for span in spans {
+            let inside = encoding
+                .get_offsets()
+                .iter()
+                .zip(encoding.get_special_tokens_mask())
+                .zip(&hidden)
+                .filter(|&((&(start, end), &special), _)| {
+                    special == 0 && start >= span.start && end <= span.end
+                })
+                .map(|(_, row)| row);
+            match unit_mean(inside) {
+                mean if mean.is_empty() => return Ok(None),
+                mean => vectors.push(mean),
+            }
+        }
+        Ok(Some(vectors))
+    }
+
     /// Unit vectors of token sequences no longer than `longest`, in one padded pass.
     fn forward(
         &self,
@@ -187,6 +231,22 @@ impl Embedder {
         let unit = mean.broadcast_div(&norms)?;
         Ok(unit.to_vec2::<f32>()?)
     }
+}
+
+/// The mean of some token vectors, L2-normalised as sentence-transformers does; empty when
+/// there are none.
+fn unit_mean<'a>(rows: impl Iterator<Item = &'a Vec<f32>>) -> Vec<f32> {
+    let mut sum = vec![0.0f32; DIMENSIONS];
+    let mut count = 0usize;
+    for row in rows {
+        sum.iter_mut().zip(row).for_each(|(s, x)| *s += x);
+        count += 1;
+    }
+    if count == 0 {
+        return Vec::new();
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    sum.iter().map(|x| x / norm).collect()
 }
 
 /// Cosine similarity of two unit vectors.

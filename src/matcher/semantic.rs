@@ -1,6 +1,8 @@
 //! The semantic layer: what a message means, beyond its words. A message is read whole and in
 //! pieces (each sentence, each pair of sentences, windows of a long unpunctuated one), every
-//! piece becomes a sentence vector, and the pieces are compared with
+//! piece becomes a sentence vector (in one pass through the model for a message that fits in
+//! one window, each piece read in the light of the rest; alone when that pass hears any danger,
+//! and for longer messages), and the pieces are compared with
 //! - the phrasings of every topic, flow and intent, and the out-of-scope ones: how close the
 //!   message comes to each (the best piece counts, so a parent's paragraph is judged by the
 //!   sentence that asks);
@@ -27,6 +29,16 @@ const WINDOW_WORDS: usize = 32;
 const MAX_PIECES: usize = 96;
 /// A clause shorter than this many words is not read on its own.
 const CLAUSE_MIN_WORDS: usize = 4;
+/// A message read in one pass whose most worrying piece has at least this risk of danger is
+/// read again with every piece on its own, as before round 15. In context a sentence that says
+/// danger can sound calmer than alone ("first time in ages i slept properly. made my decision":
+/// 0.94 alone, 0.41 in context). Measured on every labelled set (14,015 messages): read in one
+/// pass only, 9 of 3,112 danger messages lost their check question; read again from here, none
+/// did (the first loss comes at 0.4), while the single pass took 54 of 288 alarms off hard
+/// negatives and gave 77 more first answers to rights questions, at the cost of 15 more wrong
+/// ones. Low on purpose: a danger sentence's risk can fall further in context than any
+/// labelled message showed.
+const REREAD_ALONE_MIN: f32 = 0.1;
 
 /// What one class of the meaning classifier stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,8 +198,28 @@ impl Semantic {
     /// Reads `text`; `None` if the model failed on it (words alone then decide).
     pub fn read(&self, text: &str) -> Option<Reading> {
         let pieces = pieces(text);
+        if let Some(reading) = self.read_in_one_pass(&pieces) {
+            if reading.peak < REREAD_ALONE_MIN {
+                return Some(reading);
+            }
+        }
         let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
         let vectors = self.embedder.embed(&refs).ok()?;
+        Some(self.read_vectors(&vectors))
+    }
+
+    /// The reading of a message that fits in one window from a single pass through the model:
+    /// each piece's vector is taken from the whole message's token vectors (`Embedder::
+    /// embed_spans`), so a sentence is read in the light of the rest ("i took an overdose
+    /// three years ago. doing loads better these days"). `None` for a longer message, whose windows
+    /// are not pieces of one text.
+    fn read_in_one_pass(&self, pieces: &[String]) -> Option<Reading> {
+        let (whole, parts) = pieces.split_first()?;
+        let spans = parts
+            .iter()
+            .map(|p| whole.find(p.as_str()).map(|at| at..at + p.len()))
+            .collect::<Option<Vec<_>>>()?;
+        let vectors = self.embedder.embed_spans(whole, &spans).ok()??;
         Some(self.read_vectors(&vectors))
     }
 

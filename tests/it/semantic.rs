@@ -158,6 +158,63 @@ fn sha256_is_the_standard_one() {
 }
 
 #[test]
+fn one_pass_gives_the_whole_text_its_own_vector_and_each_span_one_read_in_context() {
+    let model = english_model();
+    let embedder =
+        Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).expect("loads");
+    let text = "my mum cant visit on sunday can she come on monday instead";
+    let first = 0..text.find(" can").unwrap();
+    let second = text.find("can she").unwrap()..text.len();
+    let spans = [first.clone(), second.clone()];
+    let one_pass = embedder
+        .embed_spans(text, &spans)
+        .expect("embeds")
+        .expect("a short text fits in one pass");
+    let alone = embedder
+        .embed(&[text, &text[first], &text[second]])
+        .expect("embeds");
+    assert_eq!(one_pass.len(), 3);
+    assert!(similarity(&one_pass[0], &alone[0]) > 0.9999, "the whole is read as before");
+    for (in_context, by_itself) in one_pass[1..].iter().zip(&alone[1..]) {
+        let norm = similarity(in_context, in_context).sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "a unit vector, not {norm}");
+        let cos = similarity(in_context, by_itself);
+        assert!(
+            (0.5..0.999).contains(&cos),
+            "a span in context is near, not equal, to the span alone: cosine {cos}"
+        );
+    }
+    assert!(
+        embedder.embed_spans(text, &[3..3]).expect("embeds").is_none(),
+        "a span with no token"
+    );
+    let long = "they took my phone again and i want it back. ".repeat(40);
+    assert!(
+        embedder.embed_spans(&long, &[]).expect("embeds").is_none(),
+        "a text longer than one pass"
+    );
+}
+
+#[test]
+fn a_short_message_is_read_in_one_pass_yet_a_sentence_that_says_danger_is_read_alone_too() {
+    // Each had the check question while every sentence was read only on its own: a danger
+    // word told as over, or a figure of speech in a message that says it is over.
+    for text in [
+        "i took an overdose three years ago, thats how i ended up with camhs. doing loads \
+         better these days tho",
+        "they held me down and gave me an injection yesterday, felt like they were killing \
+         me. is that allowed? im ok now just really angry",
+    ] {
+        assert_signal(text, CrisisSignal::None);
+    }
+    // Read in one pass this sounds calm (risk 0.19); its second sentence alone does not.
+    let text = "slept properly for the first time in weeks. made my decision and i feel so much \
+                lighter";
+    let a = matcher().analyse(&en(), text);
+    assert_ne!(a.crisis, CrisisSignal::None, "{text:?} (risk {:.2})", a.evidence.risk);
+}
+
+#[test]
 fn the_built_in_content_has_fresh_vectors_and_uses_them() {
     let locale = &content().locales[&en()];
     assert!(
@@ -352,7 +409,7 @@ fn a_crisis_phrase_said_with_a_not_gets_the_gentle_question_unless_the_not_is_do
     for text in [
         "i dont want to hurt myself anymore. can i have my leave back now",
         "my discharge letter says no current suicidal ideation, will that help me at my tribunal",
-        "im never going to self harm again, 4 months now, proud of me",
+        "im never going to hurt myself again, 4 months now, proud of me",
         // "no one" and "nobody" deny as "not" does.
         "theres loads of fights on the ward and im scared even tho no one has hurt me",
     ] {
