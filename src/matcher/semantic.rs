@@ -22,6 +22,7 @@ use crate::content::{
     semantic::{Heads, SoftmaxHead},
 };
 use crate::embedder::{Bank, Embedder};
+use std::ops::Range;
 
 /// Pieces longer than this many words are cut into overlapping windows.
 const WINDOW_WORDS: usize = 32;
@@ -198,7 +199,7 @@ impl Semantic {
     /// Reads `text`; `None` if the model failed on it (words alone then decide).
     pub fn read(&self, text: &str) -> Option<Reading> {
         let pieces = pieces(text);
-        if let Some(reading) = self.read_in_one_pass(&pieces) {
+        if let Some(reading) = self.read_in_context(text, &pieces) {
             if reading.peak < REREAD_ALONE_MIN {
                 return Some(reading);
             }
@@ -208,18 +209,52 @@ impl Semantic {
         Some(self.read_vectors(&vectors))
     }
 
-    /// The reading of a message that fits in one window from a single pass through the model:
-    /// each piece's vector is taken from the whole message's token vectors (`Embedder::
-    /// embed_spans`), so a sentence is read in the light of the rest ("i took an overdose
-    /// three years ago. doing loads better these days"). `None` for a longer message, whose windows
-    /// are not pieces of one text.
-    fn read_in_one_pass(&self, pieces: &[String]) -> Option<Reading> {
-        let (whole, parts) = pieces.split_first()?;
-        let spans = parts
-            .iter()
-            .map(|p| whole.find(p.as_str()).map(|at| at..at + p.len()))
-            .collect::<Option<Vec<_>>>()?;
-        let vectors = self.embedder.embed_spans(whole, &spans).ok()??;
+    /// The reading of a message from one pass through the model per window of its text (one
+    /// window for a message of up to `WINDOW_WORDS` words, as most are): each piece's vector is
+    /// taken from the token vectors of a window that holds it (`Embedder::embed_spans`), so a
+    /// sentence is read in the light of its neighbours ("i took an overdose three years ago.
+    /// doing loads better these days"). A piece no window holds whole (two sentences across a
+    /// window's edge, a window of one long sentence) is read alone. `None` if the model failed.
+    fn read_in_context(&self, text: &str, pieces: &[String]) -> Option<Reading> {
+        let joined = sentences(text).join(" ");
+        let windows = window_ranges(&joined);
+        let mut held: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); windows.len()];
+        let mut alone: Vec<usize> = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let at = joined.find(piece.as_str());
+            let window = at.and_then(|at| {
+                windows
+                    .iter()
+                    .position(|w| w.start <= at && at + piece.len() <= w.end)
+                    .map(|w| (w, at - windows[w].start))
+            });
+            match window {
+                Some((w, start)) => held[w].push((i, start..start + piece.len())),
+                None => alone.push(i),
+            }
+        }
+        let mut vectors = vec![Vec::new(); pieces.len()];
+        for (window, pieces_in_it) in windows.iter().zip(&held) {
+            if pieces_in_it.is_empty() {
+                continue;
+            }
+            let window_text = &joined[window.clone()];
+            let spans: Vec<Range<usize>> = pieces_in_it.iter().map(|(_, s)| s.clone()).collect();
+            let read = self.embedder.embed_spans(window_text, &spans).ok()??;
+            for ((i, span), vector) in pieces_in_it.iter().zip(&read[1..]) {
+                // A piece that is the whole window gets the window's own vector, exactly as
+                // if it were read alone.
+                vectors[*i] = if span.len() == window_text.len() {
+                    read[0].clone()
+                } else {
+                    vector.clone()
+                };
+            }
+        }
+        let alone_texts: Vec<&str> = alone.iter().map(|&i| pieces[i].as_str()).collect();
+        for (i, vector) in alone.iter().zip(self.embedder.embed(&alone_texts).ok()?) {
+            vectors[*i] = vector;
+        }
         Some(self.read_vectors(&vectors))
     }
 
@@ -410,17 +445,40 @@ fn fits_in_a_window(piece: &str) -> bool {
 
 /// The piece itself if short; else windows of `WINDOW_WORDS` words overlapping by half.
 fn windows(piece: &str) -> Vec<String> {
-    let words: Vec<&str> = piece.split_whitespace().collect();
-    if words.len() <= WINDOW_WORDS {
-        return vec![words.join(" ")];
+    let normalised = piece.split_whitespace().collect::<Vec<_>>().join(" ");
+    window_ranges(&normalised)
+        .into_iter()
+        .map(|range| normalised[range].to_owned())
+        .collect()
+}
+
+/// The byte ranges of `windows` in a text whose words are one space apart.
+fn window_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
+    let mut in_word = false;
+    for (at, c) in text.char_indices() {
+        match (c == ' ', in_word) {
+            (false, false) => starts.push(at),
+            (true, true) => ends.push(at),
+            _ => {}
+        }
+        in_word = c != ' ';
+    }
+    if in_word {
+        ends.push(text.len());
+    }
+    let words = starts.len();
+    if words <= WINDOW_WORDS {
+        return vec![0..text.len()];
     }
     let step = WINDOW_WORDS / 2;
     let mut out = Vec::new();
     let mut start = 0;
     loop {
-        let end = (start + WINDOW_WORDS).min(words.len());
-        out.push(words[start..end].join(" "));
-        if end == words.len() {
+        let end = (start + WINDOW_WORDS).min(words);
+        out.push(starts[start]..ends[end - 1]);
+        if end == words {
             break;
         }
         start += step;
