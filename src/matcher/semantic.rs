@@ -199,10 +199,10 @@ impl Semantic {
     /// Reads `text`; `None` if the model failed on it (words alone then decide).
     pub fn read(&self, text: &str) -> Option<Reading> {
         let pieces = pieces(text);
-        if let Some(reading) = self.read_in_context(text, &pieces) {
-            if reading.peak < REREAD_ALONE_MIN {
-                return Some(reading);
-            }
+        if let Some(reading) = self.read_in_context(text, &pieces)
+            && reading.peak < REREAD_ALONE_MIN
+        {
+            return Some(reading);
         }
         let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
         let vectors = self.embedder.embed(&refs).ok()?;
@@ -470,7 +470,7 @@ fn window_ranges(text: &str) -> Vec<Range<usize>> {
     }
     let words = starts.len();
     if words <= WINDOW_WORDS {
-        return vec![0..text.len()];
+        return std::iter::once(0..text.len()).collect();
     }
     let step = WINDOW_WORDS / 2;
     let mut out = Vec::new();

@@ -174,7 +174,10 @@ fn one_pass_gives_the_whole_text_its_own_vector_and_each_span_one_read_in_contex
         .embed(&[text, &text[first], &text[second]])
         .expect("embeds");
     assert_eq!(one_pass.len(), 3);
-    assert!(similarity(&one_pass[0], &alone[0]) > 0.9999, "the whole is read as before");
+    assert!(
+        similarity(&one_pass[0], &alone[0]) > 0.9999,
+        "the whole is read as before"
+    );
     for (in_context, by_itself) in one_pass[1..].iter().zip(&alone[1..]) {
         let norm = similarity(in_context, in_context).sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "a unit vector, not {norm}");
@@ -185,7 +188,10 @@ fn one_pass_gives_the_whole_text_its_own_vector_and_each_span_one_read_in_contex
         );
     }
     assert!(
-        embedder.embed_spans(text, &[3..3]).expect("embeds").is_none(),
+        embedder
+            .embed_spans(text, std::slice::from_ref(&(3..3)))
+            .expect("embeds")
+            .is_none(),
         "a span with no token"
     );
     let long = "they took my phone again and i want it back. ".repeat(40);
@@ -211,7 +217,12 @@ fn a_short_message_is_read_in_one_pass_yet_a_sentence_that_says_danger_is_read_a
     let text = "slept properly for the first time in weeks. made my decision and i feel so much \
                 lighter";
     let a = matcher().analyse(&en(), text);
-    assert_ne!(a.crisis, CrisisSignal::None, "{text:?} (risk {:.2})", a.evidence.risk);
+    assert_ne!(
+        a.crisis,
+        CrisisSignal::None,
+        "{text:?} (risk {:.2})",
+        a.evidence.risk
+    );
 }
 
 #[test]
