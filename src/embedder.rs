@@ -153,48 +153,51 @@ impl Embedder {
         Ok(vectors)
     }
 
-    /// Unit vectors of `text` whole (first) and of each of `spans` (byte ranges of `text` on
-    /// word boundaries), from one pass through the model: a span's vector is the mean of the
-    /// whole text's token vectors that lie inside it, so each span is read in the light of the
-    /// rest. The whole's vector is `embed`'s. `None` when the text is too long for one pass or a
-    /// span holds no token.
+    /// For each text, unit vectors of the text whole (first) and of each of its spans (byte
+    /// ranges on word boundaries), all texts in one padded pass through the model: a span's
+    /// vector is the mean of its text's token vectors that lie inside it, so each span is read in
+    /// the light of the rest of its text. A text's whole vector is `embed`'s. `None` when a text
+    /// is too long for one pass or a span holds no token.
     pub fn embed_spans(
         &self,
-        text: &str,
-        spans: &[std::ops::Range<usize>],
-    ) -> Result<Option<Vec<Vec<f32>>>, EmbedderError> {
-        let encoding = self
+        texts: &[(&str, &[std::ops::Range<usize>])],
+    ) -> Result<Option<Vec<Vec<Vec<f32>>>>, EmbedderError> {
+        let encodings = self
             .tokenizer
-            .encode(text, true)
+            .encode_batch(texts.iter().map(|(text, _)| *text).collect(), true)
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
-        let tokens = encoding.get_ids().len();
-        if tokens >= MAX_TOKENS {
+        let longest = encodings
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0);
+        if longest == 0 || longest >= MAX_TOKENS {
             return Ok(None);
         }
-        let ids = Tensor::from_vec(encoding.get_ids().to_vec(), (1, tokens), &self.device)?;
-        let no_padding = Tensor::zeros((1, 1, 1, tokens), DType::F32, &self.device)?;
-        let hidden = self
-            .encoder
-            .forward(&self.embeddings.forward(&ids)?, &no_padding)?
-            .squeeze(0)?
-            .to_vec2::<f32>()?;
-        let mut vectors = vec![unit_mean(hidden.iter())];
-        for span in spans {
-            let inside = encoding
-                .get_offsets()
-                .iter()
-                .zip(encoding.get_special_tokens_mask())
-                .zip(&hidden)
-                .filter(|&((&(start, end), &special), _)| {
-                    special == 0 && start >= span.start && end <= span.end
-                })
-                .map(|(_, row)| row);
-            match unit_mean(inside) {
-                mean if mean.is_empty() => return Ok(None),
-                mean => vectors.push(mean),
+        let sequences: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        let hidden = self.token_vectors(&sequences, longest)?.to_vec3::<f32>()?;
+        let mut out = Vec::with_capacity(texts.len());
+        for (((_, spans), encoding), rows) in texts.iter().zip(&encodings).zip(&hidden) {
+            let rows = &rows[..encoding.get_ids().len()];
+            let mut vectors = vec![unit_mean(rows.iter())];
+            for span in *spans {
+                let inside = encoding
+                    .get_offsets()
+                    .iter()
+                    .zip(encoding.get_special_tokens_mask())
+                    .zip(rows)
+                    .filter(|&((&(start, end), &special), _)| {
+                        special == 0 && start >= span.start && end <= span.end
+                    })
+                    .map(|(_, row)| row);
+                match unit_mean(inside) {
+                    mean if mean.is_empty() => return Ok(None),
+                    mean => vectors.push(mean),
+                }
             }
+            out.push(vectors);
         }
-        Ok(Some(vectors))
+        Ok(Some(out))
     }
 
     /// Unit vectors of token sequences no longer than `longest`, in one padded pass.
@@ -203,27 +206,13 @@ impl Embedder {
         sequences: &[&[u32]],
         longest: usize,
     ) -> Result<Vec<Vec<f32>>, EmbedderError> {
-        let mut ids = Vec::with_capacity(sequences.len() * longest);
-        let mut mask = Vec::with_capacity(sequences.len() * longest);
-        for own in sequences {
-            ids.extend(own.iter().copied());
-            ids.extend(std::iter::repeat_n(0, longest - own.len()));
-            mask.extend(std::iter::repeat_n(1u32, own.len()));
-            mask.extend(std::iter::repeat_n(0, longest - own.len()));
-        }
-        let shape = (sequences.len(), longest);
-        let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let mask = mask.to_dtype(DType::F32)?;
-        // Padding is kept out of attention as BERT does: a large negative added before the
-        // softmax, shape (texts, 1, 1, tokens).
-        let padding = ((mask.ones_like()? - &mask)? * f64::from(f32::MIN))?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
-        let hidden = self
-            .encoder
-            .forward(&self.embeddings.forward(&ids)?, &padding)?;
-        let mask = mask.unsqueeze(2)?;
+        let hidden = self.token_vectors(sequences, longest)?;
+        let mask = Tensor::from_vec(
+            padding_mask(sequences, longest),
+            (sequences.len(), longest),
+            &self.device,
+        )?
+        .unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
         let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
         let mean = summed.broadcast_div(&counts)?;
@@ -231,6 +220,37 @@ impl Embedder {
         let unit = mean.broadcast_div(&norms)?;
         Ok(unit.to_vec2::<f32>()?)
     }
+
+    /// The model's output for each token of sequences no longer than `longest`, in one padded
+    /// pass: shape (sequences, longest, hidden); rows past a sequence's end are padding.
+    fn token_vectors(&self, sequences: &[&[u32]], longest: usize) -> Result<Tensor, EmbedderError> {
+        let mut ids = Vec::with_capacity(sequences.len() * longest);
+        for own in sequences {
+            ids.extend(own.iter().copied());
+            ids.extend(std::iter::repeat_n(0, longest - own.len()));
+        }
+        let shape = (sequences.len(), longest);
+        let ids = Tensor::from_vec(ids, shape, &self.device)?;
+        let mask = Tensor::from_vec(padding_mask(sequences, longest), shape, &self.device)?;
+        // Padding is kept out of attention as BERT does: a large negative added before the
+        // softmax, shape (texts, 1, 1, tokens).
+        let padding = ((mask.ones_like()? - &mask)? * f64::from(f32::MIN))?
+            .unsqueeze(1)?
+            .unsqueeze(1)?;
+        Ok(self
+            .encoder
+            .forward(&self.embeddings.forward(&ids)?, &padding)?)
+    }
+}
+
+/// 1.0 for each real token of `sequences`, 0.0 for the padding up to `longest`, row by row.
+fn padding_mask(sequences: &[&[u32]], longest: usize) -> Vec<f32> {
+    sequences
+        .iter()
+        .flat_map(|own| {
+            std::iter::repeat_n(1.0, own.len()).chain(std::iter::repeat_n(0.0, longest - own.len()))
+        })
+        .collect()
 }
 
 /// The mean of some token vectors, L2-normalised as sentence-transformers does; empty when

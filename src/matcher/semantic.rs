@@ -218,7 +218,7 @@ impl Semantic {
     fn read_in_context(&self, text: &str, pieces: &[String]) -> Option<Reading> {
         let joined = sentences(text).join(" ");
         let windows = window_ranges(&joined);
-        let mut held: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); windows.len()];
+        let mut in_window: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); windows.len()];
         let mut alone: Vec<usize> = Vec::new();
         for (i, piece) in pieces.iter().enumerate() {
             let at = joined.find(piece.as_str());
@@ -229,22 +229,29 @@ impl Semantic {
                     .map(|w| (w, at - windows[w].start))
             });
             match window {
-                Some((w, start)) => held[w].push((i, start..start + piece.len())),
+                Some((w, start)) => in_window[w].push((i, start..start + piece.len())),
                 None => alone.push(i),
             }
         }
+        let read_windows: Vec<usize> = (0..windows.len())
+            .filter(|&w| !in_window[w].is_empty())
+            .collect();
+        let spans: Vec<Vec<Range<usize>>> = read_windows
+            .iter()
+            .map(|&w| in_window[w].iter().map(|(_, span)| span.clone()).collect())
+            .collect();
+        let texts: Vec<(&str, &[Range<usize>])> = read_windows
+            .iter()
+            .zip(&spans)
+            .map(|(&w, spans)| (&joined[windows[w].clone()], spans.as_slice()))
+            .collect();
+        let read = self.embedder.embed_spans(&texts).ok()??;
         let mut vectors = vec![Vec::new(); pieces.len()];
-        for (window, pieces_in_it) in windows.iter().zip(&held) {
-            if pieces_in_it.is_empty() {
-                continue;
-            }
-            let window_text = &joined[window.clone()];
-            let spans: Vec<Range<usize>> = pieces_in_it.iter().map(|(_, s)| s.clone()).collect();
-            let read = self.embedder.embed_spans(window_text, &spans).ok()??;
-            for ((i, span), vector) in pieces_in_it.iter().zip(&read[1..]) {
+        for (&w, read) in read_windows.iter().zip(&read) {
+            for ((i, span), vector) in in_window[w].iter().zip(&read[1..]) {
                 // A piece that is the whole window gets the window's own vector, exactly as
                 // if it were read alone.
-                vectors[*i] = if span.len() == window_text.len() {
+                vectors[*i] = if span.len() == windows[w].len() {
                     read[0].clone()
                 } else {
                     vector.clone()

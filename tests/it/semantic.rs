@@ -158,7 +158,7 @@ fn sha256_is_the_standard_one() {
 }
 
 #[test]
-fn one_pass_gives_the_whole_text_its_own_vector_and_each_span_one_read_in_context() {
+fn one_pass_gives_each_text_its_own_vector_and_each_span_one_read_in_context() {
     let model = english_model();
     let embedder =
         Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).expect("loads");
@@ -166,19 +166,25 @@ fn one_pass_gives_the_whole_text_its_own_vector_and_each_span_one_read_in_contex
     let first = 0..text.find(" can").unwrap();
     let second = text.find("can she").unwrap()..text.len();
     let spans = [first.clone(), second.clone()];
-    let one_pass = embedder
-        .embed_spans(text, &spans)
+    // Read beside a longer text, so this one is padded in the pass: padding must change nothing.
+    let longer = "we were told visits are only at weekends and only for an hour, is that a rule for \
+                  everyone or just for her";
+    let read = embedder
+        .embed_spans(&[(text, &spans), (longer, &[])])
         .expect("embeds")
-        .expect("a short text fits in one pass");
+        .expect("short texts fit in one pass");
     let alone = embedder
-        .embed(&[text, &text[first], &text[second]])
+        .embed(&[text, &text[first], &text[second], longer])
         .expect("embeds");
+    assert_eq!(read.len(), 2);
+    let one_pass = &read[0];
     assert_eq!(one_pass.len(), 3);
     assert!(
         similarity(&one_pass[0], &alone[0]) > 0.9999,
-        "the whole is read as before"
+        "the whole is read as before, padding and all"
     );
-    for (in_context, by_itself) in one_pass[1..].iter().zip(&alone[1..]) {
+    assert!(similarity(&read[1][0], &alone[3]) > 0.9999);
+    for (in_context, by_itself) in one_pass[1..].iter().zip(&alone[1..3]) {
         let norm = similarity(in_context, in_context).sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "a unit vector, not {norm}");
         let cos = similarity(in_context, by_itself);
@@ -187,16 +193,20 @@ fn one_pass_gives_the_whole_text_its_own_vector_and_each_span_one_read_in_contex
             "a span in context is near, not equal, to the span alone: cosine {cos}"
         );
     }
+    let no_token = 3..3;
     assert!(
         embedder
-            .embed_spans(text, std::slice::from_ref(&(3..3)))
+            .embed_spans(&[(text, std::slice::from_ref(&no_token))])
             .expect("embeds")
             .is_none(),
         "a span with no token"
     );
     let long = "they took my phone again and i want it back. ".repeat(40);
     assert!(
-        embedder.embed_spans(&long, &[]).expect("embeds").is_none(),
+        embedder
+            .embed_spans(&[(long.as_str(), &[])])
+            .expect("embeds")
+            .is_none(),
         "a text longer than one pass"
     );
 }
