@@ -1,8 +1,8 @@
 //! The semantic layer: what a message means, beyond its words. A message is read whole and in
 //! pieces (each sentence, each pair of sentences, windows of a long unpunctuated one), every
-//! piece becomes a sentence vector (in one pass through the model for a message that fits in
-//! one window, each piece read in the light of the rest; alone when that pass hears any danger,
-//! and for longer messages), and the pieces are compared with
+//! piece becomes a sentence vector (read in context, from one padded pass through the model
+//! over the message's windows, each piece in the light of its neighbours; read again alone when
+//! that reading hears any danger), and the pieces are compared with
 //! - the phrasings of every topic, flow and intent, and the out-of-scope ones: how close the
 //!   message comes to each (the best piece counts, so a parent's paragraph is judged by the
 //!   sentence that asks);
@@ -30,14 +30,14 @@ const WINDOW_WORDS: usize = 32;
 const MAX_PIECES: usize = 96;
 /// A clause shorter than this many words is not read on its own.
 const CLAUSE_MIN_WORDS: usize = 4;
-/// A message read in one pass whose most worrying piece has at least this risk of danger is
+/// A message read in context whose most worrying piece has at least this risk of danger is
 /// read again with every piece on its own, as before round 15. In context a sentence that says
 /// danger can sound calmer than alone ("first time in ages i slept properly. made my decision":
-/// 0.94 alone, 0.41 in context). Measured on every labelled set (14,015 messages): read in one
-/// pass only, 9 of 3,112 danger messages lost their check question; read again from here, none
-/// did (the first loss comes at 0.4), while the single pass took 54 of 288 alarms off hard
-/// negatives and gave 77 more first answers to rights questions, at the cost of 15 more wrong
-/// ones. Low on purpose: a danger sentence's risk can fall further in context than any
+/// 0.94 alone, 0.41 in context). Measured on every labelled set (14,015 messages), messages of
+/// one window: read in context only, 9 of 3,112 danger messages lost their check question; read
+/// again from here, none did (the first loss comes at 0.4), while the context took 54 of 288
+/// alarms off hard negatives and gave 77 more first answers to rights questions, at the cost of
+/// 15 more wrong ones (longer messages: 23 alarms fewer, 16 first answers more, 4 wrong more). Low on purpose: a danger sentence's risk can fall further in context than any
 /// labelled message showed.
 const REREAD_ALONE_MIN: f32 = 0.1;
 
@@ -209,9 +209,9 @@ impl Semantic {
         Some(self.read_vectors(&vectors))
     }
 
-    /// The reading of a message from one pass through the model per window of its text (one
-    /// window for a message of up to `WINDOW_WORDS` words, as most are): each piece's vector is
-    /// taken from the token vectors of a window that holds it (`Embedder::embed_spans`), so a
+    /// The reading of a message from one padded pass through the model over the windows of its
+    /// text (one window for a message of up to `WINDOW_WORDS` words, as most are): each piece's
+    /// vector is taken from the token vectors of a window that holds it (`Embedder::embed_spans`), so a
     /// sentence is read in the light of its neighbours ("i took an overdose three years ago.
     /// doing loads better these days"). A piece no window holds whole (two sentences across a
     /// window's edge, a window of one long sentence) is read alone. `None` if the model failed.
