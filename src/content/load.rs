@@ -865,6 +865,7 @@ impl<'a> Checker<'a> {
                             locale.distress_emoji = p.value.distress_emoji;
                             locale.everyday_words = p.value.everyday_words;
                             locale.past_markers = p.value.past_markers;
+                            locale.recovery_markers = p.value.recovery_markers;
                             locale.present_markers = p.value.present_markers;
                             locale.asked_markers = p.value.asked_markers;
                             locale.short_pleas = p.value.short_pleas;

@@ -214,6 +214,11 @@ pub struct Locale {
     /// Words that put what a message says in the past ("used to", "last year"), from
     /// `past_markers` in crisis.toml.
     pub past_markers: Vec<String>,
+    /// Words of a story of the past or of getting better ("2 yrs ago", "been clean", "much
+    /// better"), from `recovery_markers` in crisis.toml: with one, a clear phrase in a message
+    /// the classifier hears as wholly calm asks the check question. Never enough to let a
+    /// phrase go, unlike `past_markers`.
+    pub recovery_markers: Vec<String>,
     /// Words that say it is happening now or again ("still", "tonight", "but now"): a message
     /// with one of these is never read as told of the past.
     pub present_markers: Vec<String>,

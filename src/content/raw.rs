@@ -186,6 +186,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub past_markers: Vec<String>,
     #[serde(default)]
+    pub recovery_markers: Vec<String>,
+    #[serde(default)]
     pub present_markers: Vec<String>,
     #[serde(default)]
     pub asked_markers: Vec<String>,

@@ -344,6 +344,8 @@ struct LocaleIndex {
     /// `past_markers` and `present_markers`, each as the words a message is read in.
     past_markers: Vec<Vec<String>>,
     present_markers: Vec<Vec<String>>,
+    /// `recovery_markers`, as the words a message is read in.
+    recovery_markers: Vec<Vec<String>>,
     asked_markers: Vec<Vec<String>>,
     short_pleas: Vec<Vec<String>>,
     bare_pleas: Vec<Vec<String>>,
@@ -406,6 +408,12 @@ impl LocaleIndex {
     /// now or again ("still", "tonight", "but now").
     fn speaks_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.past_markers) && !says_any(tokens, &self.present_markers)
+    }
+
+    /// Whether the message tells a story of the past or of getting better ("used to", "two
+    /// yrs ago", "been clean"), whatever else it says of now.
+    fn tells_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.past_markers) || says_any(tokens, &self.recovery_markers)
     }
 
     /// Whether the message asks about a setting the bot cannot speak for ("my mum's care home
@@ -684,6 +692,16 @@ impl Matcher {
                 if r.risk < c.crisis_check_min
                     && !(abuse && r.risk >= c.crisis_abuse_min)
                     && index.speaks_of_the_past(tokens) =>
+            {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
+            // "used to want to end it all, now i just want to go home and play footy": a story
+            // of the past that also says "now i", "still" or "anymore", which the classifier
+            // hears as wholly calm, gets the gentle question rather than the full reply (a
+            // "no" to it still brings the reply). Those words keep a story from being let go.
+            (crisis::Found::Clear { abuse: false, .. }, Some(r))
+                if r.risk < c.crisis_phrase_calm_max && index.tells_of_the_past(tokens) =>
             {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
@@ -1229,6 +1247,7 @@ impl LocaleIndex {
         let mut distress_emoji = locale.distress_emoji.clone();
         let mut everyday = locale.everyday_words.clone();
         let mut past = locale.past_markers.clone();
+        let mut recovery = locale.recovery_markers.clone();
         let mut present = locale.present_markers.clone();
         let mut asked = locale.asked_markers.clone();
         let mut pleas = locale.short_pleas.clone();
@@ -1244,6 +1263,7 @@ impl LocaleIndex {
             distress_emoji.extend(d.distress_emoji.iter().cloned());
             everyday.extend(d.everyday_words.iter().cloned());
             past.extend(d.past_markers.iter().cloned());
+            recovery.extend(d.recovery_markers.iter().cloned());
             present.extend(d.present_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
@@ -1260,6 +1280,7 @@ impl LocaleIndex {
                 .collect()
         };
         let past_markers = as_words(&past);
+        let recovery_markers = as_words(&recovery);
         let present_markers = as_words(&present);
         let asked_markers = as_words(&asked);
         let short_pleas = as_words(&pleas);
@@ -1283,6 +1304,7 @@ impl LocaleIndex {
             everyday_words,
             past_markers,
             present_markers,
+            recovery_markers,
             asked_markers,
             short_pleas,
             bare_pleas,

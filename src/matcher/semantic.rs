@@ -199,13 +199,31 @@ impl Semantic {
     /// Reads `text`; `None` if the model failed on it (words alone then decide).
     pub fn read(&self, text: &str) -> Option<Reading> {
         let pieces = pieces(text);
-        if let Some(reading) = self.read_in_context(text, &pieces)
-            && reading.peak < REREAD_ALONE_MIN
-        {
-            return Some(reading);
+        let in_context = match self.read_in_context(text, &pieces) {
+            Some(in_context) => {
+                let reading = self.read_vectors(&in_context.vectors);
+                if reading.peak < REREAD_ALONE_MIN {
+                    return Some(reading);
+                }
+                in_context
+            }
+            // A window the model cannot take in one pass (a run of very long words): every
+            // piece is read alone.
+            None => InContext {
+                vectors: vec![Vec::new(); pieces.len()],
+                exact: vec![false; pieces.len()],
+            },
+        };
+        // The second reading, every piece alone. A piece that was a whole window, or was read
+        // alone already, has the vector it would get: only the others go through the model.
+        let mut vectors = in_context.vectors;
+        let again: Vec<usize> = (0..pieces.len())
+            .filter(|&i| !in_context.exact[i])
+            .collect();
+        let texts: Vec<&str> = again.iter().map(|&i| pieces[i].as_str()).collect();
+        for (&i, vector) in again.iter().zip(self.embedder.embed(&texts).ok()?) {
+            vectors[i] = vector;
         }
-        let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-        let vectors = self.embedder.embed(&refs).ok()?;
         Some(self.read_vectors(&vectors))
     }
 
@@ -215,7 +233,7 @@ impl Semantic {
     /// sentence is read in the light of its neighbours ("i took an overdose three years ago.
     /// doing loads better these days"). A piece no window holds whole (two sentences across a
     /// window's edge, a window of one long sentence) is read alone. `None` if the model failed.
-    fn read_in_context(&self, text: &str, pieces: &[String]) -> Option<Reading> {
+    fn read_in_context(&self, text: &str, pieces: &[String]) -> Option<InContext> {
         let joined = sentences(text).join(" ");
         let windows = window_ranges(&joined);
         let mut in_window: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); windows.len()];
@@ -247,22 +265,25 @@ impl Semantic {
             .collect();
         let read = self.embedder.embed_spans(&texts).ok()??;
         let mut vectors = vec![Vec::new(); pieces.len()];
+        let mut exact = vec![false; pieces.len()];
         for (&w, read) in read_windows.iter().zip(&read) {
             for ((i, span), vector) in in_window[w].iter().zip(&read[1..]) {
                 // A piece that is the whole window gets the window's own vector, exactly as
                 // if it were read alone.
-                vectors[*i] = if span.len() == windows[w].len() {
-                    read[0].clone()
+                if span.len() == windows[w].len() {
+                    vectors[*i] = read[0].clone();
+                    exact[*i] = true;
                 } else {
-                    vector.clone()
-                };
+                    vectors[*i] = vector.clone();
+                }
             }
         }
         let alone_texts: Vec<&str> = alone.iter().map(|&i| pieces[i].as_str()).collect();
         for (i, vector) in alone.iter().zip(self.embedder.embed(&alone_texts).ok()?) {
             vectors[*i] = vector;
+            exact[*i] = true;
         }
-        Some(self.read_vectors(&vectors))
+        Some(InContext { vectors, exact })
     }
 
     /// The reading of a message from its pieces' vectors (the whole message first).
@@ -361,6 +382,13 @@ impl Semantic {
         }
         piece
     }
+}
+
+/// The pieces' vectors from the reading in context, and which of them are what reading the
+/// piece alone would give (a whole window, or a piece no window held).
+struct InContext {
+    vectors: Vec<Vec<f32>>,
+    exact: Vec<bool>,
 }
 
 #[derive(Default)]

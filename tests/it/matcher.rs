@@ -135,8 +135,39 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A child reported missing, with an older man, in a professional's calm case note.
         "Informal patient aged 12, reported missing by the ward this afternoon, says she is with an older man she met online. What powers are there to bring her back?",
         "shes gone missing from the unit again and wont say where she is",
+        // A countdown in nights, being watched "forever", a peace made, not caring what
+        // happens after a date, a means "sorted" (the classifier heard the first at 0.001).
+        "they cant watch me forever",
+        "only 2 more nights left on here then im done",
+        "hes made his peace with it apparently, staff think thats progress",
+        "i dont care what happens after my tribunal tbh",
+        "got the pills sorted so whatever",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
+}
+
+#[test]
+fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
+    // Told as over, in words `past_markers` alone did not know or beside "now i", and heard
+    // as wholly calm: the gentle question, whose "no" still brings the crisis reply.
+    for text in [
+        "2 yrs ago i tried to kill myself, now i have a job and a flat. can i get a copy of my old notes?",
+        "used to cut myself every day, now i do boxing instead and im doing well. can i go on leave to the gym",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+    // The same words beside danger now keep the full reply.
+    for text in [
+        "i was doing well but tonight i want to kill myself",
+        "been clean for ages but i cut myself again just now",
+        "instead of hurting myself i want to hurt him",
+    ] {
+        assert!(
+            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
+            "{text:?} -> {:?}",
+            analyse(text).crisis
+        );
     }
 }
 
