@@ -866,6 +866,9 @@ impl<'a> Checker<'a> {
                             locale.everyday_words = p.value.everyday_words;
                             locale.past_markers = p.value.past_markers;
                             locale.recovery_markers = p.value.recovery_markers;
+                            locale.safe_now_markers = p.value.safe_now_markers;
+                            locale.reported_markers = p.value.reported_markers;
+                            locale.doubt_markers = p.value.doubt_markers;
                             locale.present_markers = p.value.present_markers;
                             locale.asked_markers = p.value.asked_markers;
                             locale.short_pleas = p.value.short_pleas;

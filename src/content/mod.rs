@@ -219,6 +219,13 @@ pub struct Locale {
     /// the classifier hears as wholly calm asks the check question. Never enough to let a
     /// phrase go, unlike `past_markers`.
     pub recovery_markers: Vec<String>,
+    /// Words that say the person a message is about is safe now ("she is fine", "no
+    /// danger"), from `safe_now_markers` in crisis.toml; not when one of `reported_markers`
+    /// stands just before ("staff say she is fine") or the message has one of
+    /// `doubt_markers` ("i dont believe it").
+    pub safe_now_markers: Vec<String>,
+    pub reported_markers: Vec<String>,
+    pub doubt_markers: Vec<String>,
     /// Words that say it is happening now or again ("still", "tonight", "but now"): a message
     /// with one of these is never read as told of the past.
     pub present_markers: Vec<String>,

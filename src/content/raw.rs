@@ -188,6 +188,12 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub recovery_markers: Vec<String>,
     #[serde(default)]
+    pub safe_now_markers: Vec<String>,
+    #[serde(default)]
+    pub reported_markers: Vec<String>,
+    #[serde(default)]
+    pub doubt_markers: Vec<String>,
+    #[serde(default)]
     pub present_markers: Vec<String>,
     #[serde(default)]
     pub asked_markers: Vec<String>,

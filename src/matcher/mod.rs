@@ -346,6 +346,10 @@ struct LocaleIndex {
     present_markers: Vec<Vec<String>>,
     /// `recovery_markers`, as the words a message is read in.
     recovery_markers: Vec<Vec<String>>,
+    /// `safe_now_markers`, `reported_markers` and `doubt_markers`, likewise.
+    safe_now_markers: Vec<Vec<String>>,
+    reported_markers: Vec<Vec<String>>,
+    doubt_markers: Vec<Vec<String>>,
     asked_markers: Vec<Vec<String>>,
     short_pleas: Vec<Vec<String>>,
     bare_pleas: Vec<Vec<String>>,
@@ -408,6 +412,22 @@ impl LocaleIndex {
     /// now or again ("still", "tonight", "but now").
     fn speaks_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.past_markers) && !says_any(tokens, &self.present_markers)
+    }
+
+    /// Whether the writer says the person the message is about is safe now ("our daughter is
+    /// fine, she's settled"), in their own words: not reported ("staff say she is fine", a
+    /// `reported_markers` word in the three words before) and not doubted anywhere ("she
+    /// doesnt sound fine", "for now").
+    fn says_safe_now(&self, tokens: &[normalise::Token]) -> bool {
+        if says_any(tokens, &self.doubt_markers) {
+            return false;
+        }
+        self.safe_now_markers.iter().any(|marker| {
+            tokens.windows(marker.len()).enumerate().any(|(at, w)| {
+                w.iter().zip(marker).all(|(t, m)| &t.text == m)
+                    && !says_any(&tokens[at.saturating_sub(3)..at], &self.reported_markers)
+            })
+        })
     }
 
     /// Whether the message tells a story of the past or of getting better ("used to", "two
@@ -756,6 +776,21 @@ impl Matcher {
                     category,
                     abuse: abuse || heard_abuse,
                 }
+            }
+            // "Our daughter is fine, she's settled, it's me who is losing my mind. Who do I
+            // complain to?": a parent's worried paragraph told of someone the writer says is
+            // safe now, with no crisis phrase, is a question, not a report of danger. The
+            // classifier alone asks nothing then, unless it is all but sure ("my son is fine
+            // now but he told me he has hidden a cord" keeps the full reply) or hears harm by
+            // others, which keeps the abuse route.
+            (crisis::Found::None, Some(r))
+                if r.risk < c.crisis_clear_min
+                    && !r.abuse
+                    && index.says_safe_now(tokens)
+                    && !index.shows_a_means(text, tokens)
+                    && !index.is_a_short_plea(text, tokens) =>
+            {
+                CrisisSignal::None
             }
             (_, Some(r)) if r.risk >= c.crisis_clear_min => {
                 evidence.crisis_source = Some("classifier");
@@ -1248,6 +1283,9 @@ impl LocaleIndex {
         let mut everyday = locale.everyday_words.clone();
         let mut past = locale.past_markers.clone();
         let mut recovery = locale.recovery_markers.clone();
+        let mut safe_now = locale.safe_now_markers.clone();
+        let mut reported = locale.reported_markers.clone();
+        let mut doubt = locale.doubt_markers.clone();
         let mut present = locale.present_markers.clone();
         let mut asked = locale.asked_markers.clone();
         let mut pleas = locale.short_pleas.clone();
@@ -1264,6 +1302,9 @@ impl LocaleIndex {
             everyday.extend(d.everyday_words.iter().cloned());
             past.extend(d.past_markers.iter().cloned());
             recovery.extend(d.recovery_markers.iter().cloned());
+            safe_now.extend(d.safe_now_markers.iter().cloned());
+            reported.extend(d.reported_markers.iter().cloned());
+            doubt.extend(d.doubt_markers.iter().cloned());
             present.extend(d.present_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
@@ -1281,6 +1322,9 @@ impl LocaleIndex {
         };
         let past_markers = as_words(&past);
         let recovery_markers = as_words(&recovery);
+        let safe_now_markers = as_words(&safe_now);
+        let reported_markers = as_words(&reported);
+        let doubt_markers = as_words(&doubt);
         let present_markers = as_words(&present);
         let asked_markers = as_words(&asked);
         let short_pleas = as_words(&pleas);
@@ -1305,6 +1349,9 @@ impl LocaleIndex {
             past_markers,
             present_markers,
             recovery_markers,
+            safe_now_markers,
+            reported_markers,
+            doubt_markers,
             asked_markers,
             short_pleas,
             bare_pleas,

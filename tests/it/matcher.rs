@@ -148,6 +148,24 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
 }
 
 #[test]
+fn a_carer_who_says_the_child_is_safe_is_not_asked_are_you_safe() {
+    // Before round 16 the classifier alone asked this carer "are you safe right now?" (0.71).
+    let text = "Foster carer here. The boy I look after is on a young people's unit. He's fine, eating well and ringing me every evening. But the ward keep telling me they can only share information with the council because they hold parental responsibility. I visit every day. What am I entitled to know?";
+    assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    // Said by someone else, or beside danger the classifier is sure of, it changes nothing.
+    for text in [
+        "the ward say shes fine but she rang me sobbing and said she has a plan for tonight",
+        "my son is fine now but he told me he has hidden a cord for after his leave",
+    ] {
+        assert!(
+            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
+            "{text:?} -> {:?}",
+            analyse(text).crisis
+        );
+    }
+}
+
+#[test]
 fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
     // Told as over, in words `past_markers` alone did not know or beside "now i", and heard
     // as wholly calm: the gentle question, whose "no" still brings the crisis reply.
