@@ -142,6 +142,9 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "hes made his peace with it apparently, staff think thats progress",
         "i dont care what happens after my tribunal tbh",
         "got the pills sorted so whatever",
+        // Blue lips told by a parent; a voice that says to drink something harmful.
+        "his lips went blue at visiting and he couldnt stand up",
+        "its telling me to drink the bleach under the sink",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
