@@ -430,10 +430,10 @@ impl LocaleIndex {
         })
     }
 
-    /// Whether the message tells a story of the past or of getting better ("used to", "two
-    /// yrs ago", "been clean"), whatever else it says of now.
-    fn tells_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
-        says_any(tokens, &self.past_markers) || says_any(tokens, &self.recovery_markers)
+    /// Whether the message tells a story of getting better ("two yrs ago", "been clean") and
+    /// says nothing of now or again.
+    fn tells_of_recovery(&self, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.recovery_markers) && !says_any(tokens, &self.present_markers)
     }
 
     /// Whether the message asks about a setting the bot cannot speak for ("my mum's care home
@@ -716,12 +716,14 @@ impl Matcher {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }
-            // "used to want to end it all, now i just want to go home and play footy": a story
-            // of the past that also says "now i", "still" or "anymore", which the classifier
-            // hears as wholly calm, gets the gentle question rather than the full reply (a
-            // "no" to it still brings the reply). Those words keep a story from being let go.
+            // "2 yrs ago i tried to jump off a bridge... im at college": a story of getting
+            // better in words `past_markers` does not know, which the classifier hears as
+            // wholly calm, gets the gentle question rather than the full reply (a "no" to it
+            // still brings the reply); never let go. A word of now ("but now", "still",
+            // "anymore") keeps the full reply: the classifier heard "i used to be fine but now
+            // i want to die" at 0.01.
             (crisis::Found::Clear { abuse: false, .. }, Some(r))
-                if r.risk < c.crisis_phrase_calm_max && index.tells_of_the_past(tokens) =>
+                if r.risk < c.crisis_phrase_calm_max && index.tells_of_recovery(tokens) =>
             {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous

@@ -170,16 +170,17 @@ fn a_carer_who_says_the_child_is_safe_is_not_asked_are_you_safe() {
 
 #[test]
 fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
-    // Told as over, in words `past_markers` alone did not know or beside "now i", and heard
-    // as wholly calm: the gentle question, whose "no" still brings the crisis reply.
+    // Told as over, in words `past_markers` alone did not know, and heard as wholly calm:
+    // the gentle question, whose "no" still brings the crisis reply.
     for text in [
-        "2 yrs ago i tried to kill myself, now i have a job and a flat. can i get a copy of my old notes?",
-        "used to cut myself every day, now i do boxing instead and im doing well. can i go on leave to the gym",
+        "2 yrs ago i tried to kill myself. got a job and a flat these days. can i get a copy of my old notes?",
+        "in march i was cutting myself most days, boxing helps loads and im doing well. can i go on leave to the gym",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
     // The same words beside danger now keep the full reply.
     for text in [
+        "i used to be fine but now i want to die",
         "i was doing well but tonight i want to kill myself",
         "been clean for ages but i cut myself again just now",
         "instead of hurting myself i want to hurt him",
