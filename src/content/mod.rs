@@ -215,16 +215,18 @@ pub struct Locale {
     /// `past_markers` in crisis.toml.
     pub past_markers: Vec<String>,
     /// Words of a story of the past or of getting better ("2 yrs ago", "been clean", "much
-    /// better"), from `recovery_markers` in crisis.toml: with one, a clear phrase in a message
-    /// the classifier hears as wholly calm asks the check question. Never enough to let a
-    /// phrase go, unlike `past_markers`.
+    /// better"), from `recovery_markers` in crisis.toml: with one and none of
+    /// `present_markers`, a clear phrase in a message the classifier hears as wholly calm asks
+    /// the check question. Never enough to let a phrase go, unlike `past_markers`.
     pub recovery_markers: Vec<String>,
     /// Words that say the person a message is about is safe now ("she is fine", "no
-    /// danger"), from `safe_now_markers` in crisis.toml; not when one of `reported_markers`
-    /// stands just before ("staff say she is fine") or the message has one of
-    /// `doubt_markers` ("i dont believe it").
+    /// danger"), from `safe_now_markers` in crisis.toml.
     pub safe_now_markers: Vec<String>,
+    /// Words that make a safe-now marker someone else's ("staff say she is fine") when one
+    /// stands in the three words before it, from `reported_markers` in crisis.toml.
     pub reported_markers: Vec<String>,
+    /// Words that doubt a safe-now marker anywhere in the message ("i dont believe it", "for
+    /// now"), from `doubt_markers` in crisis.toml.
     pub doubt_markers: Vec<String>,
     /// Words that say it is happening now or again ("still", "tonight", "but now"): a message
     /// with one of these is never read as told of the past.
