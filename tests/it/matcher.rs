@@ -34,6 +34,17 @@ fn analyse(text: &str) -> Analysis {
     matcher().analyse(&en(), text)
 }
 
+/// Fails unless `text` gets the full crisis reply (not only the check question).
+fn assert_full_reply(text: &str) {
+    let analysis = analyse(text);
+    assert!(
+        matches!(analysis.crisis, CrisisSignal::Clear { .. }),
+        "no crisis reply for {text:?}: {:?} (risk {:.2})",
+        analysis.crisis,
+        analysis.evidence.risk
+    );
+}
+
 fn answered_topic(text: &str) -> Option<String> {
     match analyse(text).decision {
         Decision::Answer {
@@ -66,10 +77,7 @@ fn cries_for_help_are_caught_however_they_are_typed() {
         "i just cant go on anymore",
         "staff atacked me last night",
     ] {
-        assert!(
-            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
-            "no crisis reply for {text:?}"
-        );
+        assert_full_reply(text);
     }
 }
 
@@ -160,11 +168,7 @@ fn a_carer_who_says_the_child_is_safe_is_not_asked_are_you_safe() {
         "the ward say shes fine but she rang me sobbing and said she has a plan for tonight",
         "my son is fine now but he told me he has hidden a cord for after his leave",
     ] {
-        assert!(
-            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
-            "{text:?} -> {:?}",
-            analyse(text).crisis
-        );
+        assert_full_reply(text);
     }
 }
 
@@ -185,11 +189,7 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "been clean for ages but i cut myself again just now",
         "instead of hurting myself i want to hurt him",
     ] {
-        assert!(
-            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
-            "{text:?} -> {:?}",
-            analyse(text).crisis
-        );
+        assert_full_reply(text);
     }
 }
 
@@ -243,11 +243,7 @@ fn a_phrase_of_double_meaning_in_a_long_question_asks_but_alone_keeps_the_full_r
         "i cant go on",
         "gonna end it tonight",
     ] {
-        assert!(
-            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
-            "{text:?} -> {:?}",
-            analyse(text).crisis
-        );
+        assert_full_reply(text);
     }
 }
 
