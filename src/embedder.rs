@@ -274,47 +274,60 @@ pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// A fixed set of unit vectors to compare queries with, as one matrix, so that a message's
-/// similarity to thousands of phrasings is one matrix product.
+/// A fixed set of unit vectors (the phrasings', the danger examples') to find a message's
+/// nearest among, kept in f16: they only name the nearest one in traces, and a search runs
+/// over one topic's few hundred or, once a message, the danger examples, so widening each row
+/// as it is read costs little where a matrix of them in f32 cost `serve` its memory budget.
 pub struct Bank {
-    matrix: Option<Tensor>,
-    len: usize,
+    rows: Vec<half::f16>,
 }
 
 impl Bank {
     pub fn new(vectors: &[&[f32]]) -> Self {
-        let len = vectors.len();
-        let flat: Vec<f32> = vectors.iter().flat_map(|v| v.iter().copied()).collect();
-        let matrix = (len > 0)
-            .then(|| Tensor::from_vec(flat, (len, DIMENSIONS), &Device::Cpu).ok())
-            .flatten()
-            .and_then(|m| m.t().ok()?.contiguous().ok());
-        Self { matrix, len }
+        Self {
+            rows: vectors
+                .iter()
+                .flat_map(|v| v.iter().map(|&x| half::f16::from_f32(x)))
+                .collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.rows.len() / DIMENSIONS
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.rows.is_empty()
     }
 
-    /// For each query, its similarity to every vector of the bank, in bank order.
-    pub fn similarities(&self, queries: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        let fallback = || {
-            queries
-                .iter()
-                .map(|_| vec![0.0; self.len])
-                .collect::<Vec<_>>()
-        };
-        let (Some(matrix), false) = (&self.matrix, queries.is_empty()) else {
-            return fallback();
-        };
-        let flat: Vec<f32> = queries.iter().flat_map(|q| q.iter().copied()).collect();
-        let product = Tensor::from_vec(flat, (queries.len(), DIMENSIONS), &Device::Cpu)
-            .and_then(|q| q.matmul(matrix))
-            .and_then(|p| p.to_vec2::<f32>());
-        product.unwrap_or_else(|_| fallback())
+    /// Of `rows`, the one most similar to any of `queries`, if any is similar at all; a tie
+    /// goes to the earlier query, then the earlier row.
+    pub fn nearest(
+        &self,
+        queries: &[Vec<f32>],
+        rows: impl IntoIterator<Item = usize>,
+    ) -> Option<usize> {
+        // (similarity, query, row) of the best so far.
+        let mut best: Option<(f32, usize, usize)> = None;
+        let mut widened = [0.0f32; DIMENSIONS];
+        for row in rows {
+            let Some(stored) = self.rows.get(row * DIMENSIONS..(row + 1) * DIMENSIONS) else {
+                continue;
+            };
+            half::slice::HalfFloatSliceExt::convert_to_f32_slice(stored, &mut widened);
+            for (query, vector) in queries.iter().enumerate() {
+                let closeness = similarity(vector, &widened);
+                let better = match best {
+                    None => closeness > 0.0,
+                    Some((closest, q, _)) => {
+                        closeness > closest || (closeness == closest && query < q)
+                    }
+                };
+                if better {
+                    best = Some((closeness, query, row));
+                }
+            }
+        }
+        best.map(|(_, _, row)| row)
     }
 }

@@ -1753,6 +1753,25 @@ impl Checker<'_> {
                             &mut phrasings,
                         );
                     }
+                    // Messages people wrote, learnt after an evaluation set's first score: the
+                    // same format as the phrasings, teaching topics but not the risk reading.
+                    ["learnt", name] if name.ends_with(".txt") => {
+                        let stem = stem(path);
+                        let from = phrasings.len();
+                        self.read_phrasings(
+                            path,
+                            text,
+                            &stem,
+                            &known,
+                            &flow_names,
+                            &intents,
+                            &mut phrasings,
+                        );
+                        for p in &mut phrasings[from..] {
+                            p.learnt = true;
+                            p.id = format!("learnt/{}", p.id);
+                        }
+                    }
                     ["risk", label @ ("danger" | "safe"), name] if name.ends_with(".txt") => {
                         let kind = stem(path);
                         for (line, t) in semantic::text_lines(text) {
@@ -1764,11 +1783,11 @@ impl Checker<'_> {
                             });
                         }
                     }
-                    ["phrasings" | "risk", ..] => self.problems.file(
+                    ["phrasings" | "risk" | "learnt", ..] => self.problems.file(
                         path,
                         "unknown file: phrasings are phrasings/<topic, flow or _out_of_scope, \
-                         _help, _smalltalk>.txt; crisis examples are risk/danger/<kind>.txt and \
-                         risk/safe/<kind>.txt",
+                         _help, _smalltalk>.txt, learnt messages learnt/<the same>.txt; crisis \
+                         examples are risk/danger/<kind>.txt and risk/safe/<kind>.txt",
                     ),
                     _ => {}
                 }
@@ -1799,9 +1818,10 @@ impl Checker<'_> {
                 &phrasings,
                 &risk,
             );
+            let lessons = semantic::lessons(&phrasings, &risk);
             locale.vectors = model
                 .as_ref()
-                .and_then(|m| self.read_vectors(&base, m, &texts));
+                .and_then(|m| self.read_vectors(&base, m, &texts, &lessons));
             locale.model = model;
             locale.phrasings = phrasings;
             locale.risk_examples = risk;
@@ -1884,6 +1904,7 @@ impl Checker<'_> {
                 id: format!("{stem}:{line}"),
                 target,
                 text: t.to_owned(),
+                learnt: false,
             });
         }
     }
@@ -1915,6 +1936,7 @@ impl Checker<'_> {
         base: &str,
         model: &ModelFiles,
         texts: &BTreeSet<String>,
+        lessons: &BTreeSet<String>,
     ) -> Option<semantic::Vectors> {
         let path = format!("{base}{}", semantic::VECTORS_PATH);
         let rebuild = "rebuild them with `cargo run --release -- embed` (see README: \
@@ -1937,14 +1959,15 @@ impl Checker<'_> {
                 return None;
             }
         };
-        if stored != semantic::fingerprint(model.weights.bytes(), texts) {
+        if stored != semantic::fingerprint(model.weights.bytes(), texts, lessons) {
             if self.fresh_vectors {
                 let (missing, extra) = semantic::staleness(&vectors, texts);
                 self.problems.file(
                     &path,
                     format!(
-                        "stale: built for other texts or another model ({missing} texts have no \
-                         vector, {extra} vectors are for texts no longer here); {rebuild}"
+                        "stale: built for other texts, texts labelled otherwise or another model \
+                         ({missing} texts have no vector, {extra} vectors are for texts no longer \
+                         here); {rebuild}"
                     ),
                 );
             }

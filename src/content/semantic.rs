@@ -59,10 +59,15 @@ pub enum PhrasingTarget {
 
 #[derive(Clone, Debug)]
 pub struct Phrasing {
-    /// `file-stem:line`, e.g. `visiting:12`: what a trace names instead of the text.
+    /// `file-stem:line`, e.g. `visiting:12`, or `learnt/visiting:12`: what a trace names
+    /// instead of the text.
     pub id: String,
     pub target: PhrasingTarget,
     pub text: String,
+    /// A message people wrote, learnt from an evaluation set after its first score
+    /// (`locales/<lang>/learnt/`): it teaches which question a message asks, never the reading
+    /// of risk.
+    pub learnt: bool,
 }
 
 /// A labelled message for the crisis classifier.
@@ -80,7 +85,7 @@ pub struct RiskExample {
 /// normalised over all classes. Its classes are the meanings a message can have: every topic,
 /// flow and intent, out of scope, each kind of danger and each kind of safe-but-emotional
 /// message (see `matcher::semantic` for the labels).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SoftmaxHead {
     pub classes: Vec<String>,
     /// One row of `dimensions` weights per class, in the order of `classes`.
@@ -128,6 +133,10 @@ pub struct Heads {
     /// has come up nearer home, do I get a say" is weighed as a question about moving
     /// hospital against danger, not against safe messages alone.
     pub meaning: SoftmaxHead,
+    /// The same classifier fitted without the learnt messages, for the risk of danger alone:
+    /// thousands of real rights questions pull a paragraph with danger buried in it towards
+    /// its question (README, round 17), and the risk reading is measured without them.
+    pub risk: SoftmaxHead,
 }
 
 /// Precomputed unit vectors of every text the semantic layer knows, and the trained heads.
@@ -137,6 +146,7 @@ pub struct Vectors {
     by_text: HashMap<String, usize>,
     data: Vec<f32>,
     pub meaning_head: SoftmaxHead,
+    pub risk_head: SoftmaxHead,
 }
 
 impl Vectors {
@@ -164,6 +174,8 @@ struct Header {
     texts: Vec<String>,
     #[serde(default)]
     meaning_head: SoftmaxHead,
+    #[serde(default)]
+    risk_head: SoftmaxHead,
 }
 
 /// A fingerprint of the model and the texts: a vectors file is fresh when it carries the
@@ -172,14 +184,41 @@ pub fn model_hash(weights: &[u8]) -> String {
     blake3::hash(weights).to_hex().to_string()
 }
 
-pub fn fingerprint(weights: &[u8], texts: &BTreeSet<String>) -> String {
+/// `lessons` says what each text teaches the classifier: the heads are fresh only if no text
+/// moved to another topic, or in or out of the learnt messages.
+pub fn fingerprint(weights: &[u8], texts: &BTreeSet<String>, lessons: &BTreeSet<String>) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(weights);
     for text in texts {
         hasher.update(text.as_bytes());
         hasher.update(&[0]);
     }
+    hasher.update(&[1]);
+    for lesson in lessons {
+        hasher.update(lesson.as_bytes());
+        hasher.update(&[0]);
+    }
     hasher.finalize().to_hex().to_string()
+}
+
+/// Each phrasing's and example's label beside its text, learnt ones marked: what the heads
+/// are trained on, for the fingerprint.
+pub fn lessons(phrasings: &[Phrasing], risk: &[RiskExample]) -> BTreeSet<String> {
+    let phrasings = phrasings.iter().map(|p| {
+        let label = match &p.target {
+            PhrasingTarget::Topic(id) => format!("topic {id}"),
+            PhrasingTarget::Flow(id) => format!("flow {id}"),
+            PhrasingTarget::Intent(id) => format!("intent {id}"),
+            PhrasingTarget::OutOfScope => OUT_OF_SCOPE_FILE.to_owned(),
+        };
+        let learnt = if p.learnt { "learnt " } else { "" };
+        format!("{learnt}{label}\t{}", p.text)
+    });
+    let examples = risk.iter().map(|r| {
+        let label = if r.danger { "danger" } else { "safe" };
+        format!("{label} {}\t{}", r.kind, r.text)
+    });
+    phrasings.chain(examples).collect()
 }
 
 /// The vectors file for `texts` (sorted, as a set) with their vectors in the same order.
@@ -197,6 +236,7 @@ pub fn write_vectors(
         dimensions,
         texts: texts.iter().cloned().collect(),
         meaning_head: heads.meaning,
+        risk_head: heads.risk,
     };
     let mut out = VECTORS_MAGIC.to_vec();
     out.extend(serde_json::to_vec(&header).expect("a header always serialises"));
@@ -253,6 +293,7 @@ pub fn read_vectors_with_model(bytes: &[u8]) -> Result<(String, String, Vectors)
             by_text,
             data,
             meaning_head: header.meaning_head,
+            risk_head: header.risk_head,
         },
     ))
 }
@@ -292,10 +333,10 @@ pub fn split_intent(line: &str) -> Option<(&str, &str)> {
     Some((intent.trim(), text.trim()))
 }
 
-/// Phrasings per target, for the checker's minimum.
+/// Phrasings written for each target (learnt messages aside), for the checker's minimum.
 pub fn counts(phrasings: &[Phrasing]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for p in phrasings {
+    for p in phrasings.iter().filter(|p| !p.learnt) {
         let key = match &p.target {
             PhrasingTarget::Topic(id) => id.as_str().to_owned(),
             PhrasingTarget::Flow(id) => id.as_str().to_owned(),
@@ -305,4 +346,42 @@ pub fn counts(phrasings: &[Phrasing]) -> BTreeMap<String, usize> {
         *out.entry(key).or_default() += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phrasing(topic: &str, text: &str, learnt: bool) -> Phrasing {
+        Phrasing {
+            id: format!("{topic}:1"),
+            target: PhrasingTarget::Topic(TopicId::parse(topic).expect("a topic id")),
+            text: text.to_owned(),
+            learnt,
+        }
+    }
+
+    #[test]
+    fn vectors_go_stale_when_a_text_moves_topic_or_is_learnt_instead_of_written() {
+        let text = "can they cancel my leave";
+        let texts: BTreeSet<String> = [text.to_owned()].into();
+        let weights = b"model";
+        let as_leave = lessons(&[phrasing("leave", text, false)], &[]);
+        let as_visiting = lessons(&[phrasing("visiting", text, false)], &[]);
+        let as_learnt = lessons(&[phrasing("leave", text, true)], &[]);
+        let of = |lessons: &BTreeSet<String>| fingerprint(weights, &texts, lessons);
+        assert_ne!(of(&as_leave), of(&as_visiting));
+        assert_ne!(of(&as_leave), of(&as_learnt));
+        assert_eq!(
+            of(&as_leave),
+            of(&lessons(&[phrasing("leave", text, false)], &[]))
+        );
+    }
+
+    #[test]
+    fn learnt_messages_do_not_count_towards_a_topics_written_phrasings() {
+        let written = phrasing("leave", "when do i get leave", false);
+        let learnt = phrasing("leave", "how do i get section 17 leave", true);
+        assert_eq!(counts(&[written, learnt]).get("leave"), Some(&1));
+    }
 }

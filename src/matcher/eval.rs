@@ -250,8 +250,8 @@ pub fn cross_validate(
     )
     .expect("the phrasings make well-formed lines");
     report.text = format!(
-        "{folds}-fold cross-validation over the phrasings and crisis examples (triggers and the \
-         tuned encoder saw every text: optimistic)\n{}",
+        "{folds}-fold cross-validation over the phrasings, learnt messages and crisis examples \
+         (triggers and the tuned encoder saw every text: optimistic)\n{}",
         report.text
     );
     report

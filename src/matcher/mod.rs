@@ -888,7 +888,12 @@ impl Matcher {
                         "{name} (words {:.2}, meaning {:.2}, nearest {})",
                         lexical[i],
                         r.doc_scores[i],
-                        r.nearest[i].as_deref().unwrap_or("-")
+                        index
+                            .semantic
+                            .as_ref()
+                            .and_then(|s| s.nearest(r, i))
+                            .as_deref()
+                            .unwrap_or("-")
                     ),
                     None => name,
                 };
@@ -1044,7 +1049,7 @@ impl Matcher {
         evidence.lexical = lexical[best_doc];
         if let Some(r) = reading {
             evidence.semantic = r.doc_scores[best_doc];
-            evidence.nearest = r.nearest[best_doc].clone();
+            evidence.nearest = index.semantic.as_ref().and_then(|s| s.nearest(r, best_doc));
             let closest_topic = r.doc_scores.iter().copied().fold(0.0, f32::max);
             let nearer_out_of_scope = r.out_of_scope >= closest_topic + c.out_of_scope_margin
                 && lexical[best_doc] < c.words_min;

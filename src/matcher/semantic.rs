@@ -58,13 +58,19 @@ enum Class {
 
 pub(super) struct Semantic {
     embedder: Embedder,
+    /// The vectors of every phrasing and trigger (learnt messages aside), and for each
+    /// document which of them are its own: the nearest one's id is what traces show. Only the
+    /// document a decision names is searched, never the whole bank: comparing each of a long
+    /// message's pieces with every phrasing was a matrix product larger than the message's
+    /// whole reading.
     bank: Bank,
-    /// The document each row of `bank` is a phrasing (or trigger) of: the nearest one's id is
-    /// what traces show.
-    owners: Vec<usize>,
+    phrasings_of: Vec<Vec<usize>>,
     ids: Vec<String>,
     head: SoftmaxHead,
     classes: Vec<Class>,
+    /// The same classifier fitted without the learnt messages, with its classes, when there
+    /// are learnt messages: the risk of danger is read from it (`Heads::risk`).
+    risk: Option<(SoftmaxHead, Vec<Class>)>,
     danger_bank: Bank,
     danger_ids: Vec<String>,
     docs: usize,
@@ -78,8 +84,9 @@ pub(super) struct Reading {
     /// probability and its pieces' average, so a parent's paragraph is read for its question
     /// without one stray sentence deciding.
     pub doc_scores: Vec<f32>,
-    /// Per document: the id of the phrasing that came closest.
-    pub nearest: Vec<Option<String>>,
+    /// The vectors of the pieces read (the whole message first): what the nearest phrasing is
+    /// found from.
+    pub vectors: Vec<Vec<f32>>,
     /// How likely the message is out of scope, on the same footing as `doc_scores`.
     pub out_of_scope: f32,
     /// The same, for the whole message alone.
@@ -116,26 +123,33 @@ impl Semantic {
         let embedder =
             Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).ok()?;
 
-        let mut rows: Vec<&[f32]> = Vec::new();
-        let mut owners = Vec::new();
-        let mut ids = Vec::new();
+        // (document, vector, id) of every phrasing and trigger.
+        let mut kept: Vec<(usize, &[f32], String)> = Vec::new();
         for (doc, triggers) in doc_triggers.iter().enumerate() {
             for (n, trigger) in triggers.iter().enumerate() {
                 if let Some(v) = vectors.get(trigger) {
-                    rows.push(v);
-                    owners.push(doc);
-                    ids.push(format!("{}#trigger{}", doc_name(&docs[doc]), n + 1));
+                    kept.push((doc, v, format!("{}#trigger{}", doc_name(&docs[doc]), n + 1)));
                 }
             }
         }
-        for phrasing in locale.phrasings.iter().filter(|p| !holdout(&p.id)) {
+        // Traces name the bot's own phrasings: the thousands of learnt messages would more than
+        // double the bank for a name.
+        for phrasing in locale
+            .phrasings
+            .iter()
+            .filter(|p| !p.learnt && !holdout(&p.id))
+        {
             if let (Some(owner), Some(v)) = (doc_of(&phrasing.target), vectors.get(&phrasing.text))
             {
-                rows.push(v);
-                owners.push(owner);
-                ids.push(phrasing.id.clone());
+                kept.push((owner, v, phrasing.id.clone()));
             }
         }
+        let mut phrasings_of = vec![Vec::new(); docs.len()];
+        for (row, (doc, _, _)) in kept.iter().enumerate() {
+            phrasings_of[*doc].push(row);
+        }
+        let rows: Vec<&[f32]> = kept.iter().map(|(_, v, _)| *v).collect();
+        let ids: Vec<String> = kept.into_iter().map(|(_, _, id)| id).collect();
         let bank = Bank::new(&rows);
 
         let mut danger_rows: Vec<&[f32]> = Vec::new();
@@ -150,7 +164,10 @@ impl Semantic {
                 danger_ids.push(example.id.clone());
             }
         }
-        let head = heads.map_or_else(|| vectors.meaning_head.clone(), |h| h.meaning);
+        let (head, risk_head) = match heads {
+            Some(h) => (h.meaning, h.risk),
+            None => (vectors.meaning_head.clone(), vectors.risk_head.clone()),
+        };
         // Each class label names what it stands for; a topic's or flow's label is found
         // through its phrasings, so labels and documents can never drift apart.
         let mut doc_by_label = std::collections::HashMap::new();
@@ -159,33 +176,37 @@ impl Semantic {
                 doc_by_label.insert(phrasing_label(&phrasing.target), doc);
             }
         }
-        let classes = head
-            .classes
-            .iter()
-            .map(|label| {
-                if let Some(&doc) = doc_by_label.get(label) {
-                    Class::Doc(doc)
-                } else if label == OUT_OF_SCOPE_LABEL {
-                    Class::OutOfScope
-                } else if let Some(kind) = label.strip_prefix(DANGER_PREFIX) {
-                    Class::Danger {
-                        kind: kind.to_owned(),
-                        abuse: abuse_kinds.iter().any(|k| k == kind),
-                    }
-                } else if label.starts_with(SAFE_PREFIX) {
-                    Class::Safe
-                } else {
-                    Class::Unknown
+        let class_of = |label: &String| {
+            if let Some(&doc) = doc_by_label.get(label) {
+                Class::Doc(doc)
+            } else if label == OUT_OF_SCOPE_LABEL {
+                Class::OutOfScope
+            } else if let Some(kind) = label.strip_prefix(DANGER_PREFIX) {
+                Class::Danger {
+                    kind: kind.to_owned(),
+                    abuse: abuse_kinds.iter().any(|k| k == kind),
                 }
-            })
-            .collect();
+            } else if label.starts_with(SAFE_PREFIX) {
+                Class::Safe
+            } else {
+                Class::Unknown
+            }
+        };
+        let classes = head.classes.iter().map(class_of).collect();
+        // Without learnt messages (or from a vectors file older than the risk head) the two
+        // heads are one.
+        let risk = (!risk_head.is_empty() && risk_head != head).then(|| {
+            let classes = risk_head.classes.iter().map(class_of).collect();
+            (risk_head, classes)
+        });
         Some(Self {
             embedder,
             bank,
-            owners,
+            phrasings_of,
             ids,
             head,
             classes,
+            risk,
             danger_bank: Bank::new(&danger_rows),
             danger_ids,
             docs: docs.len(),
@@ -194,6 +215,15 @@ impl Semantic {
 
     pub fn embedder(&self) -> &Embedder {
         &self.embedder
+    }
+
+    /// The id of `doc`'s phrasing that came closest to any piece of the message (a parent's
+    /// paragraph is as near a topic as the sentence that asks), if any is near at all. Ties go
+    /// to the earlier piece, then the earlier phrasing.
+    pub fn nearest(&self, reading: &Reading, doc: usize) -> Option<String> {
+        let rows = self.phrasings_of.get(doc)?.iter().copied();
+        let row = self.bank.nearest(&reading.vectors, rows)?;
+        Some(self.ids[row].clone())
     }
 
     /// Reads `text`; `None` if the model failed on it (words alone then decide).
@@ -290,19 +320,9 @@ impl Semantic {
     pub fn read_vectors(&self, vectors: &[Vec<f32>]) -> Reading {
         let mut reading = Reading {
             doc_scores: vec![0.0; self.docs],
-            nearest: vec![None; self.docs],
+            vectors: vectors.to_vec(),
             ..Reading::default()
         };
-        let mut closest = vec![0.0f32; self.docs];
-        for sims in self.bank.similarities(vectors) {
-            for (row, &sim) in sims.iter().enumerate() {
-                let doc = self.owners[row];
-                if sim > closest[doc] {
-                    closest[doc] = sim;
-                    reading.nearest[doc] = Some(self.ids[row].clone());
-                }
-            }
-        }
         if vectors.is_empty() || self.head.is_empty() {
             return reading;
         }
@@ -328,17 +348,11 @@ impl Semantic {
         reading.risk = 0.5 * (whole.danger + peak.danger);
         reading.danger_kind = peak.kind.clone();
         reading.abuse = peak.abuse * 2.0 > peak.danger;
-        if !self.danger_ids.is_empty() {
-            let sims = self
-                .danger_bank
-                .similarities(std::slice::from_ref(&vectors[worst]));
-            let nearest = sims[0]
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-                .map(|(i, _)| i);
-            reading.danger_nearest = nearest.map(|i| self.danger_ids[i].clone());
-        }
+        let nearest = self.danger_bank.nearest(
+            std::slice::from_ref(&vectors[worst]),
+            0..self.danger_bank.len(),
+        );
+        reading.danger_nearest = nearest.map(|i| self.danger_ids[i].clone());
         reading
     }
 
@@ -350,7 +364,6 @@ impl Semantic {
             ..PieceMeaning::default()
         };
         let mut question = 0.0;
-        let mut likeliest_danger = 0.0;
         for (class, &p) in self.classes.iter().zip(&probabilities) {
             match class {
                 Class::Doc(doc) => {
@@ -361,6 +374,20 @@ impl Semantic {
                     piece.out_of_scope += p;
                     question += p;
                 }
+                Class::Danger { .. } | Class::Safe | Class::Unknown => {}
+            }
+        }
+        let mut likeliest_danger = 0.0;
+        let risk_probabilities;
+        let (risk_classes, risk) = match &self.risk {
+            Some((head, classes)) => {
+                risk_probabilities = head.probabilities(vector);
+                (classes, &risk_probabilities)
+            }
+            None => (&self.classes, &probabilities),
+        };
+        for (class, &p) in risk_classes.iter().zip(risk) {
+            match class {
                 Class::Danger { kind, abuse } => {
                     piece.danger += p;
                     if *abuse {
@@ -371,7 +398,7 @@ impl Semantic {
                         piece.kind = Some(kind.clone());
                     }
                 }
-                Class::Safe | Class::Unknown => {}
+                Class::Doc(_) | Class::OutOfScope | Class::Safe | Class::Unknown => {}
             }
         }
         // Which question it asks is read apart from how it feels: a frightened rights
@@ -559,23 +586,31 @@ pub fn train_heads(
     vectors: &crate::content::Vectors,
     leave_out: &dyn Fn(&str) -> bool,
 ) -> Heads {
-    let examples = meaning_training_set(locale, vectors, leave_out);
-    Heads {
-        meaning: train_softmax_head(&examples, L2, STEPS).unwrap_or_default(),
-    }
+    let examples = meaning_training_set(locale, vectors, leave_out, true);
+    let meaning = train_softmax_head(&examples, L2, STEPS).unwrap_or_default();
+    let risk = match locale.phrasings.iter().any(|p| p.learnt) {
+        true => {
+            let without_learnt = meaning_training_set(locale, vectors, leave_out, false);
+            train_softmax_head(&without_learnt, L2, STEPS).unwrap_or_default()
+        }
+        false => meaning.clone(),
+    };
+    Heads { meaning, risk }
 }
 
 /// What the meaning head learns from: every phrasing under its topic, flow or intent (or out
-/// of scope), every crisis example under its kind of danger or of safe message.
+/// of scope), every crisis example under its kind of danger or of safe message; the learnt
+/// messages too when `with_learnt` (not for the risk reading).
 pub fn meaning_training_set<'a>(
     locale: &'a Locale,
     vectors: &'a crate::content::Vectors,
     leave_out: &dyn Fn(&str) -> bool,
+    with_learnt: bool,
 ) -> Vec<(&'a [f32], String)> {
     let phrasings = locale
         .phrasings
         .iter()
-        .filter(|p| !leave_out(&p.id))
+        .filter(|p| !leave_out(&p.id) && (with_learnt || !p.learnt))
         .filter_map(|p| Some((vectors.get(&p.text)?, phrasing_label(&p.target))));
     let examples = locale
         .risk_examples
@@ -706,7 +741,8 @@ pub fn build_vectors(
             None => reusable.get(t).map(<[f32]>::to_vec).unwrap_or_default(),
         })
         .collect();
-    let fingerprint = files::fingerprint(model.weights.bytes(), &texts);
+    let lessons = files::lessons(&locale.phrasings, &locale.risk_examples);
+    let fingerprint = files::fingerprint(model.weights.bytes(), &texts, &lessons);
     // Train on the new vectors: read them back as the bot will.
     let unheaded = files::write_vectors(
         fingerprint.clone(),

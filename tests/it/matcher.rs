@@ -153,6 +153,12 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // Blue lips told by a parent; a voice that says to drink something harmful.
         "his lips went blue at visiting and he couldnt stand up",
         "its telling me to drink the bleach under the sink",
+        // Voices that say to jump; sudden calm in two words (the classifier heard each at 0.1
+        // or under).
+        "they wont stop saying jump",
+        "they say jump",
+        "its handled x",
+        "its all handled. dw",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -179,6 +185,14 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
     for text in [
         "2 yrs ago i tried to kill myself. got a job and a flat these days. can i get a copy of my old notes?",
         "in march i was cutting myself most days, boxing helps loads and im doing well. can i go on leave to the gym",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+    // Crisis words asked about, or denied with a word between, ask too (round 17).
+    for text in [
+        "the notes say SH and suicidal ideation, can someone explain these in plain english",
+        "We asked him directly and he is not thinking of hurting himself. We still want to know \
+         who decides about his leave.",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
@@ -372,6 +386,10 @@ fn a_question_about_a_setting_outside_a_childrens_ward_is_turned_away_not_answer
         "our school counsellor told my head of year what i said, is she allowed",
         "the landlord gave us a section 21, what does it mean",
         "can a prisoner be moved to a different prison without being told",
+        // "ward" alone places nothing on a children's ward ("unit" reads as "ward", and once
+        // counted as one).
+        "my uncle is on the stroke ward and they wont let him have his phone, can they do that",
+        "grandma is on a surgical ward after her hip replacement, how do we complain about the food",
     ] {
         assert!(
             matches!(analyse(text).decision, Decision::Fallback { .. }),
@@ -490,5 +508,31 @@ proptest! {
         let text = words.join(separator);
         let first = analyse(&text);
         prop_assert_eq!(first, analyse(&text));
+    }
+}
+
+#[test]
+fn the_trace_names_a_phrasing_of_the_topic_chosen_never_the_message() {
+    for (text, topic) in [
+        (
+            "they cancelled my section 17 leave again, can they do that",
+            "leave",
+        ),
+        // A parent's paragraph: its nearest phrasing is found from any of its pieces.
+        (
+            "Our son has been on the ward for six weeks and he is doing a bit better. He rings us \
+             most evenings. We would like to take him home for a night at the weekend. Who \
+             decides whether he can have leave, and can they cancel it at the last minute?",
+            "leave",
+        ),
+    ] {
+        let analysis = analyse(text);
+        assert_eq!(answered_topic(text).as_deref(), Some(topic), "{text:?}");
+        let nearest = analysis.evidence.nearest.expect("a nearest phrasing");
+        assert!(
+            nearest.starts_with(&format!("{topic}:")) || nearest.starts_with(&format!("{topic}#")),
+            "{text:?}: nearest {nearest}"
+        );
+        assert!(!text.contains(&nearest), "an id, not text: {nearest}");
     }
 }

@@ -236,6 +236,34 @@ fn a_short_message_is_read_in_one_pass_yet_a_sentence_that_says_danger_is_read_a
 }
 
 #[test]
+fn learnt_messages_teach_topics_but_leave_the_risk_reading_as_it_was() {
+    let locale = &content().locales[&en()];
+    let learnt = locale.phrasings.iter().filter(|p| p.learnt).count();
+    assert!(learnt > 1000, "only {learnt} learnt messages");
+    assert!(
+        locale
+            .phrasings
+            .iter()
+            .filter(|p| p.learnt)
+            .all(|p| p.id.starts_with("learnt/")),
+        "a trace must tell a learnt message from a phrasing"
+    );
+    let vectors = locale.vectors.as_ref().expect("fresh vectors");
+    // The risk head is exactly the classifier the bot had before any message was learnt.
+    let mut without = locale.clone();
+    without.phrasings.retain(|p| !p.learnt);
+    let before = rightsbot::matcher::semantic::train_heads(&without, vectors, &|_| false);
+    assert!(
+        vectors.risk_head == before.meaning,
+        "the risk head learnt from learnt messages"
+    );
+    assert!(
+        vectors.meaning_head != vectors.risk_head,
+        "the meaning head did not learn from them"
+    );
+}
+
+#[test]
 fn the_built_in_content_has_fresh_vectors_and_uses_them() {
     let locale = &content().locales[&en()];
     assert!(

@@ -12,6 +12,8 @@ Labels (one class per line of training text):
   topic/<id>      locales/en/phrasings/<id>.txt (topics and flows), and their triggers
   intent/<id>     locales/en/phrasings/_smalltalk.txt and _help.txt
   out_of_scope    locales/en/phrasings/_out_of_scope.txt
+  (locales/en/learnt/ is not read: round 17's learnt messages teach the meaning classifier that
+  `rightsbot embed` fits, not the encoder.)
   and with --trained-sets (round 12's experiment, not the shipped model) the labelled messages
   of the blind sets already scored and tuned on (TRAINED_SETS in tests/eval/), each under its
   own class: a topic, a kind of danger or of safe talk, out of scope, help.
