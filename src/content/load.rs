@@ -1741,21 +1741,10 @@ impl Checker<'_> {
                 };
                 let parts: Vec<&str> = rel.split('/').collect();
                 match parts.as_slice() {
-                    ["phrasings", name] if name.ends_with(".txt") => {
-                        let stem = stem(path);
-                        self.read_phrasings(
-                            path,
-                            text,
-                            &stem,
-                            &known,
-                            &flow_names,
-                            &intents,
-                            &mut phrasings,
-                        );
-                    }
-                    // Messages people wrote, learnt after an evaluation set's first score: the
-                    // same format as the phrasings, teaching topics but not the risk reading.
-                    ["learnt", name] if name.ends_with(".txt") => {
+                    // Messages people wrote, learnt after an evaluation set's first score, are
+                    // in the phrasings' format in learnt/: they teach topics, not the risk
+                    // reading.
+                    [folder @ ("phrasings" | "learnt"), name] if name.ends_with(".txt") => {
                         let stem = stem(path);
                         let from = phrasings.len();
                         self.read_phrasings(
@@ -1767,9 +1756,11 @@ impl Checker<'_> {
                             &intents,
                             &mut phrasings,
                         );
-                        for p in &mut phrasings[from..] {
-                            p.learnt = true;
-                            p.id = format!("learnt/{}", p.id);
+                        if *folder == "learnt" {
+                            for p in &mut phrasings[from..] {
+                                p.learnt = true;
+                                p.id = format!("learnt/{}", p.id);
+                            }
                         }
                     }
                     ["risk", label @ ("danger" | "safe"), name] if name.ends_with(".txt") => {
