@@ -159,6 +159,9 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "they say jump",
         "its handled x",
         "its all handled. dw",
+        // A cord hidden, told in a calm visit (the classifier heard 0.03).
+        "Visited my son today, we played cards and talked about his leave. He put the cord from \
+         his hoodie into his pillowcase when the nurse walked in. Can I bring him new trainers?",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
