@@ -108,7 +108,7 @@ impl SoftmaxHead {
             .weights
             .chunks_exact(dims)
             .zip(&self.bias)
-            .map(|(row, b)| b + row.iter().zip(vector).map(|(w, x)| w * x).sum::<f32>())
+            .map(|(row, b)| b + crate::embedder::dot(row, vector))
             .collect();
         let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let exps: Vec<f32> = logits.iter().map(|z| (z - top).exp()).collect();
