@@ -353,3 +353,42 @@ impl Bank {
         best.map(|(_, _, row)| row)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dot_product_in_lanes_is_the_dot_product() {
+        for len in [0, 1, 7, 8, 13, DIMENSIONS] {
+            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum();
+            assert!(
+                (f64::from(dot(&a, &b)) - plain).abs() < 1e-4,
+                "length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_nearest_row_is_the_most_similar_to_any_query_and_none_when_nothing_is_similar() {
+        let unit = |i: usize| {
+            let mut v = vec![0.0f32; DIMENSIONS];
+            v[i] = 1.0;
+            v
+        };
+        let rows = [unit(0), unit(1), unit(2)];
+        let bank = Bank::new(&rows.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert_eq!(bank.len(), 3);
+        assert_eq!(bank.nearest(&[unit(1)], 0..3), Some(1));
+        // Any query counts; only the rows asked about are searched.
+        assert_eq!(bank.nearest(&[unit(5), unit(2)], 0..3), Some(2));
+        assert_eq!(bank.nearest(&[unit(2)], [0, 1]), None);
+        assert_eq!(bank.nearest(&[unit(0)], [7]), None, "a row past the end");
+    }
+}
