@@ -230,12 +230,15 @@ impl Semantic {
     pub fn read(&self, text: &str) -> Option<Reading> {
         let pieces = pieces(text);
         let in_context = match self.read_in_context(text, &pieces) {
-            Some(in_context) => {
-                let reading = self.read_vectors(&in_context.vectors);
+            Some(InContext { vectors, exact }) => {
+                let mut reading = self.read_vectors(vectors);
                 if reading.peak < REREAD_ALONE_MIN {
                     return Some(reading);
                 }
-                in_context
+                InContext {
+                    vectors: std::mem::take(&mut reading.vectors),
+                    exact,
+                }
             }
             // A window the model cannot take in one pass (a run of very long words): every
             // piece is read alone.
@@ -254,7 +257,7 @@ impl Semantic {
         for (&i, vector) in again.iter().zip(self.embedder.embed(&texts).ok()?) {
             vectors[i] = vector;
         }
-        Some(self.read_vectors(&vectors))
+        Some(self.read_vectors(vectors))
     }
 
     /// The reading of a message from one padded pass through the model over the windows of its
@@ -317,16 +320,16 @@ impl Semantic {
     }
 
     /// The reading of a message from its pieces' vectors (the whole message first).
-    pub fn read_vectors(&self, vectors: &[Vec<f32>]) -> Reading {
+    pub fn read_vectors(&self, vectors: Vec<Vec<f32>>) -> Reading {
         let mut reading = Reading {
             doc_scores: vec![0.0; self.docs],
-            vectors: vectors.to_vec(),
+            vectors,
             ..Reading::default()
         };
-        if vectors.is_empty() || self.head.is_empty() {
+        if reading.vectors.is_empty() || self.head.is_empty() {
             return reading;
         }
-        let pieces: Vec<PieceMeaning> = vectors.iter().map(|v| self.meaning(v)).collect();
+        let pieces: Vec<PieceMeaning> = reading.vectors.iter().map(|v| self.meaning(v)).collect();
         let whole = &pieces[0];
         let n = pieces.len() as f32;
         for doc in 0..self.docs {
@@ -349,7 +352,7 @@ impl Semantic {
         reading.danger_kind = peak.kind.clone();
         reading.abuse = peak.abuse * 2.0 > peak.danger;
         let nearest = self.danger_bank.nearest(
-            std::slice::from_ref(&vectors[worst]),
+            std::slice::from_ref(&reading.vectors[worst]),
             0..self.danger_bank.len(),
         );
         reading.danger_nearest = nearest.map(|i| self.danger_ids[i].clone());
