@@ -249,12 +249,12 @@ fn learnt_messages_teach_topics_but_leave_the_risk_reading_as_it_was() {
         "a trace must tell a learnt message from a phrasing"
     );
     let vectors = locale.vectors.as_ref().expect("fresh vectors");
-    // The risk head is exactly the classifier the bot had before any message was learnt.
+    // The risk head is exactly the one fitted as if no message had been learnt.
     let mut without = locale.clone();
     without.phrasings.retain(|p| !p.learnt);
     let before = rightsbot::matcher::semantic::train_heads(&without, vectors, &|_| false);
     assert!(
-        vectors.risk_head == before.meaning,
+        vectors.risk_head == before.risk,
         "the risk head learnt from learnt messages"
     );
     assert!(
