@@ -618,10 +618,12 @@ impl Matcher {
         }
         // Beside help for a crisis, a list of guesses at a topic is noise: topics are offered
         // with it only when the words point to them, or, beside the gentle check question for
-        // one worrying sentence in a message that as a whole asks something, when the meaning
-        // points to them (a parent's paragraph about a search keeps its question).
+        // one worrying sentence in a message that as a whole asks something, or for a message
+        // the classifier is unsure of, when the meaning points to them (a parent's paragraph
+        // about a search, or about visiting times from two hours away, keeps its question).
         let asks_beside_one_worry = crisis == CrisisSignal::Ambiguous
-            && evidence.risk_whole < self.config.crisis_whole_min
+            && (evidence.risk_whole < self.config.crisis_whole_min
+                || evidence.risk < self.config.crisis_check_min)
             && evidence.semantic >= self.config.check_offer_min;
         if let Decision::Clarify { score, .. } = decision
             && crisis != CrisisSignal::None

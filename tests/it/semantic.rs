@@ -253,9 +253,22 @@ fn learnt_messages_teach_topics_but_leave_the_risk_reading_as_it_was() {
     let mut without = locale.clone();
     without.phrasings.retain(|p| !p.learnt);
     let before = rightsbot::matcher::semantic::train_heads(&without, vectors, &|_| false);
+    // Bit for bit on the machine that ran `embed`; another CPU may add up in another order (the
+    // matrix kernels are picked at run time), so the weights are held to float noise: a weight
+    // moved 0.00005 on another machine, where fitting the risk head with the learnt messages
+    // moved one by 2.7.
+    assert_eq!(vectors.risk_head.classes, before.risk.classes);
+    let moved = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let noise = moved(&vectors.risk_head.weights, &before.risk.weights)
+        .max(moved(&vectors.risk_head.bias, &before.risk.bias));
     assert!(
-        vectors.risk_head == before.risk,
-        "the risk head learnt from learnt messages"
+        noise < 1e-3,
+        "the risk head learnt from learnt messages (a weight moved {noise})"
     );
     assert!(
         vectors.meaning_head != vectors.risk_head,
