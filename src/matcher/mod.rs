@@ -448,6 +448,33 @@ impl LocaleIndex {
         says_any(tokens, &self.asked_markers)
     }
 
+    /// Whether a part of the message that asks nothing is a statement of the writer's own,
+    /// opening with "i" ("what does suicidal mean, i want to kill myself", which the
+    /// classifier, reading a short message in one pass, heard at 0.00), with a crisis phrase in
+    /// it: asking about one word does not take back what is said of oneself in the next
+    /// breath. Another person's words ("the notes say SH and suicidal ideation, can someone
+    /// explain these"), or a question about them ("do they think im gonna kill myself or
+    /// something"), are still only asked about.
+    fn says_of_oneself_beside_a_question(&self, text: &str) -> bool {
+        fragments(text).into_iter().any(|fragment| {
+            let tokens = self.normaliser.tokens(fragment);
+            let opens_with_i = tokens.iter().take(OPENING_WORDS).any(|t| t.text == "i");
+            if says_any(&tokens, &self.asked_markers) || !opens_with_i {
+                return false;
+            }
+            let starts = self.sentence_starts(fragment, &tokens);
+            matches!(
+                self.crisis
+                    .check(&tokens, &starts, |w| self.is_ordinary_word(w)),
+                crisis::Found::Clear {
+                    mention_only: false,
+                    denied_only: false,
+                    ..
+                }
+            )
+        })
+    }
+
     /// Whether the message is a plea of a few words ("someone please help me", "bathroom. red.
     /// help"), not a question that opens politely ("can someone help me write my complaint").
     fn is_a_short_plea(&self, text: &str, tokens: &[normalise::Token]) -> bool {
@@ -495,6 +522,10 @@ fn names_only_a_danger(tokens: &[normalise::Token]) -> bool {
 /// The most words a message may have for a plea, or an emoji of a means, in it to bring the
 /// check question: in a longer one the words say more than they do.
 const FEW_WORDS: usize = 6;
+
+/// A statement is the writer's own when "i" comes this early in it ("honestly i want to die"),
+/// not in a question about what others think ("do they think im gonna...").
+const OPENING_WORDS: usize = 3;
 
 /// Whether the message's words hold any of `markers` (each a run of words), in order.
 fn says_any(tokens: &[normalise::Token], markers: &[Vec<String>]) -> bool {
@@ -761,7 +792,9 @@ impl Matcher {
             // about, in a message the classifier does not hear as danger, get the gentle
             // question rather than the full reply.
             (crisis::Found::Clear { abuse: false, .. }, Some(r))
-                if r.risk < c.crisis_check_min && index.asks_what_words_mean(tokens) =>
+                if r.risk < c.crisis_check_min
+                    && index.asks_what_words_mean(tokens)
+                    && !index.says_of_oneself_beside_a_question(text) =>
             {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous

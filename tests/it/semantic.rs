@@ -461,6 +461,21 @@ fn crisis_words_asked_about_get_the_gentle_question_not_the_full_reply() {
     }
     let meant = matcher().analyse(&en(), "i want to kill myself, you know what i mean");
     assert!(matches!(meant.crisis, CrisisSignal::Clear { .. }));
+    // A word asked about does not take back what the writer says of themselves beside it,
+    // though the classifier, reading so short a message in one pass, heard the first as calm.
+    for text in [
+        "what does suicidal mean, i want to kill myself",
+        "what does ligature mean? honestly i want to die",
+    ] {
+        assert_full_reply(text);
+    }
+    // Asked about others' words, or about what others think, it still asks gently.
+    for text in [
+        "the notes say SH and suicidal ideation, can someone explain these in plain english",
+        "what does high risk to self mean, do they think im gonna kill myself or something",
+    ] {
+        assert_signal(text, CrisisSignal::Ambiguous);
+    }
 }
 
 /// "I don't want to hurt myself anymore" says the opposite of intent: the gentle question, not
