@@ -469,10 +469,12 @@ fn crisis_words_asked_about_get_the_gentle_question_not_the_full_reply() {
     ] {
         assert_full_reply(text);
     }
-    // Asked about others' words, or about what others think, it still asks gently.
+    // Asked about others' words, about what others think, or about what a ward does for
+    // anyone in danger, it still asks gently.
     for text in [
         "the notes say SH and suicidal ideation, can someone explain these in plain english",
         "what does high risk to self mean, do they think im gonna kill myself or something",
+        "what do staff do if someone feels suicidal at night? my son is settled, I just wonder",
     ] {
         assert_signal(text, CrisisSignal::Ambiguous);
     }
