@@ -652,14 +652,14 @@ impl Matcher {
         // one worrying sentence in a message that as a whole asks something, or for a message
         // the classifier is unsure of, when the meaning points to them (a parent's paragraph
         // about a search, or about visiting times from two hours away, keeps its question).
-        let asks_beside_one_worry = crisis == CrisisSignal::Ambiguous
+        let asks_beside_an_unsure_check = crisis == CrisisSignal::Ambiguous
             && (evidence.risk_whole < self.config.crisis_whole_min
                 || evidence.risk < self.config.crisis_check_min)
             && evidence.semantic >= self.config.check_offer_min;
         if let Decision::Clarify { score, .. } = decision
             && crisis != CrisisSignal::None
             && evidence.lexical < self.config.words_min
-            && !asks_beside_one_worry
+            && !asks_beside_an_unsure_check
         {
             decision = Decision::Fallback { score };
         }
