@@ -431,9 +431,33 @@ impl LocaleIndex {
     }
 
     /// Whether the message tells a story of getting better ("two yrs ago", "been clean") and
-    /// says nothing of now or again.
-    fn tells_of_recovery(&self, tokens: &[normalise::Token]) -> bool {
-        says_any(tokens, &self.recovery_markers) && !says_any(tokens, &self.present_markers)
+    /// says nothing of now or again beside a crisis phrase.
+    fn tells_of_recovery(&self, text: &str, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.recovery_markers) && !self.says_now_beside_a_phrase(text)
+    }
+
+    /// Whether the message tells of the past ("last year", "back in") and says nothing of now
+    /// or again in a sentence that holds a crisis phrase. Enough to ask rather than give the
+    /// full reply, never to let a phrase go (`speaks_of_the_past` decides that, over the
+    /// whole message): "last year i tried to end my life... but the ward still has me on 15
+    /// minute checks" is a story told to ask about a rule, and its "still" is the rule's.
+    fn tells_mostly_of_the_past(&self, text: &str, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.past_markers) && !self.says_now_beside_a_phrase(text)
+    }
+
+    /// Whether a sentence with a crisis phrase in it also says now or again ("i used to cut
+    /// but i still want to die", "i did it again tonight and i want to die").
+    fn says_now_beside_a_phrase(&self, text: &str) -> bool {
+        sentences(text).into_iter().any(|sentence| {
+            let tokens = self.normaliser.tokens(sentence);
+            if !says_any(&tokens, &self.present_markers) {
+                return false;
+            }
+            let starts = self.sentence_starts(sentence, &tokens);
+            self.crisis
+                .check(&tokens, &starts, |w| self.is_ordinary_word(w))
+                != crisis::Found::None
+        })
     }
 
     /// Whether the message asks about a setting the bot cannot speak for ("my mum's care home
@@ -507,6 +531,14 @@ impl LocaleIndex {
 
 /// The fragments of a message, cut at sentence and clause marks: "bathroom. red. help" is
 /// three.
+/// The sentences of a message, as a person ends them: a comma does not end one ("i used to
+/// cut, still do sometimes" says now of its phrase).
+fn sentences(text: &str) -> Vec<&str> {
+    text.split(['.', '!', '?', ';', '\n'])
+        .filter(|s| s.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
 fn fragments(text: &str) -> Vec<&str> {
     text.split(['.', '!', '?', ',', ';', '\n'])
         .filter(|f| f.chars().any(char::is_alphanumeric))
@@ -744,7 +776,7 @@ impl Matcher {
             (crisis::Found::Clear { abuse, .. }, Some(r))
                 if r.risk < c.crisis_check_min
                     && !(abuse && r.risk >= c.crisis_abuse_min)
-                    && index.speaks_of_the_past(tokens) =>
+                    && index.tells_mostly_of_the_past(text, tokens) =>
             {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
@@ -756,7 +788,7 @@ impl Matcher {
             // "anymore") keeps the full reply: the classifier heard "i used to be fine but now
             // i want to die" at 0.01.
             (crisis::Found::Clear { abuse: false, .. }, Some(r))
-                if r.risk < c.crisis_phrase_calm_max && index.tells_of_recovery(tokens) =>
+                if r.risk < c.crisis_phrase_calm_max && index.tells_of_recovery(text, tokens) =>
             {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
