@@ -326,7 +326,10 @@ fn matches_at(phrase: &Phrase, ids: &[Option<u32>], stop: &[bool], start: usize)
 /// none: then nothing is ever read as denied.
 #[derive(Debug, Default)]
 pub(crate) struct Denials {
-    words: std::collections::HashSet<String>,
+    /// Each denial as the words it is read in: "not", or "not like i" ("its not like i want to
+    /// hurt myself or anything"), which no bridge word could reach without bridging "no i
+    /// want to die" too.
+    denials: Vec<Vec<String>>,
     bridge: std::collections::HashSet<String>,
     doubts: std::collections::HashSet<String>,
 }
@@ -345,7 +348,11 @@ impl Denials {
                 .collect()
         };
         Self {
-            words: read(words),
+            denials: words
+                .iter()
+                .map(|w| normaliser.tokens(w).into_iter().map(|t| t.text).collect())
+                .filter(|d: &Vec<String>| !d.is_empty())
+                .collect(),
             bridge: read(bridge),
             doubts: read(doubts),
         }
@@ -363,8 +370,9 @@ impl Denials {
                 return false;
             };
             let word = tokens[before].text.as_str();
-            if self.words.contains(word) {
-                let lead_in = &tokens[before.saturating_sub(4)..before];
+            if let Some(denial) = self.denials.iter().find(|d| ends_at(tokens, before, d)) {
+                let opens = before + 1 - denial.len();
+                let lead_in = &tokens[opens.saturating_sub(4)..opens];
                 return !lead_in.iter().any(|t| self.doubts.contains(&t.text));
             }
             if !self.bridge.contains(word) {
@@ -374,6 +382,15 @@ impl Denials {
         }
         false
     }
+}
+
+/// Whether `words` are said in `tokens`, the last of them at `last`.
+fn ends_at(tokens: &[Token], last: usize, words: &[String]) -> bool {
+    last + 1 >= words.len()
+        && tokens[last + 1 - words.len()..=last]
+            .iter()
+            .zip(words)
+            .all(|(t, w)| &t.text == w)
 }
 
 /// Up to four bytes, cut on a character boundary.
