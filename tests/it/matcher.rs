@@ -205,6 +205,40 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "i was doing well but tonight i want to kill myself",
         "been clean for ages but i cut myself again just now",
         "instead of hurting myself i want to hurt him",
+        // A word of now beside the phrase, in its sentence, whatever the story says elsewhere.
+        "i tried to end my life last year. i still want to die every single day",
+    ] {
+        assert_full_reply(text);
+    }
+}
+
+#[test]
+fn a_word_of_now_said_of_something_else_leaves_a_story_of_the_past_a_question() {
+    // Round 19 (blind-39): a "still" said of the ward's rules, not of the danger, had the full
+    // reply; now the gentle question, whose "no" still brings it.
+    for text in [
+        "last year i tried to end my life and thats how i ended up on a unit the first time. im \
+         15 now and properly better. but the ward still has me on 15 minute checks, who decides \
+         when obs get reduced",
+        "back in march i hurt myself pretty badly the first week. thats all over, im genuinely ok \
+         now. but its still all over my notes. can i ask for it to be changed",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+}
+
+#[test]
+fn a_sincere_not_like_asks_but_the_same_words_in_sarcasm_keep_the_full_reply() {
+    // "its not like i want to..." denies what follows; heard as calm, it gets the question.
+    let sincere = "everyone at home is carrying on without me and i feel forgotten. its not like \
+                   i want to hurt myself or anything i just feel empty. do i get lessons on here";
+    assert_eq!(analyse(sincere).crisis, CrisisSignal::Ambiguous);
+    // Sarcasm says the danger: the classifier heard the first three as calm (0.01 to 0.29).
+    for text in [
+        "its not like anyone would miss me",
+        "its not like i have anything to live for",
+        "not that i care if i die",
+        "no i want to die",
     ] {
         assert_full_reply(text);
     }
