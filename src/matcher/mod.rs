@@ -529,8 +529,6 @@ impl LocaleIndex {
     }
 }
 
-/// The fragments of a message, cut at sentence and clause marks: "bathroom. red. help" is
-/// three.
 /// The sentences of a message, as a person ends them: a comma does not end one ("i used to
 /// cut, still do sometimes" says now of its phrase).
 fn sentences(text: &str) -> Vec<&str> {
@@ -539,6 +537,8 @@ fn sentences(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The fragments of a message, cut at sentence and clause marks: "bathroom. red. help" is
+/// three.
 fn fragments(text: &str) -> Vec<&str> {
     text.split(['.', '!', '?', ',', ';', '\n'])
         .filter(|f| f.chars().any(char::is_alphanumeric))
