@@ -532,16 +532,19 @@ impl LocaleIndex {
 /// The sentences of a message, as a person ends them: a comma does not end one ("i used to
 /// cut, still do sometimes" says now of its phrase).
 fn sentences(text: &str) -> Vec<&str> {
-    text.split(['.', '!', '?', ';', '\n'])
-        .filter(|s| s.chars().any(char::is_alphanumeric))
-        .collect()
+    cut_at(text, &['.', '!', '?', ';', '\n'])
 }
 
 /// The fragments of a message, cut at sentence and clause marks: "bathroom. red. help" is
 /// three.
 fn fragments(text: &str) -> Vec<&str> {
-    text.split(['.', '!', '?', ',', ';', '\n'])
-        .filter(|f| f.chars().any(char::is_alphanumeric))
+    cut_at(text, &['.', '!', '?', ',', ';', '\n'])
+}
+
+/// The parts of `text` between `marks` that hold a letter or a digit.
+fn cut_at<'a>(text: &'a str, marks: &[char]) -> Vec<&'a str> {
+    text.split(marks)
+        .filter(|part| part.chars().any(char::is_alphanumeric))
         .collect()
 }
 
