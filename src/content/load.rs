@@ -862,6 +862,7 @@ impl<'a> Checker<'a> {
                             locale.figures_of_speech = p.value.figures_of_speech;
                             locale.mention_phrases = p.value.mentions;
                             locale.double_meanings = p.value.double_meanings;
+                            locale.sayings = p.value.sayings;
                             locale.distress_emoji = p.value.distress_emoji;
                             locale.everyday_words = p.value.everyday_words;
                             locale.past_markers = p.value.past_markers;

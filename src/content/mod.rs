@@ -205,6 +205,9 @@ pub struct Locale {
     /// "i dont want to be here" of the hospital): the full reply only when the classifier
     /// hears danger too, otherwise the check question.
     pub double_meanings: Vec<String>,
+    /// Everyday sayings that hold a crisis phrase ("want to die of embarrassment"; `sayings`
+    /// in crisis.toml): the phrase inside one is read as a figure of speech.
+    pub sayings: Vec<String>,
     /// Emoji that show distress: a message of emoji alone with one of these gets the check
     /// question, not "I'm not sure I understood".
     pub distress_emoji: Vec<String>,

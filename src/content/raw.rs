@@ -180,6 +180,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub double_meanings: Vec<String>,
     #[serde(default)]
+    pub sayings: Vec<String>,
+    #[serde(default)]
     pub distress_emoji: Vec<String>,
     #[serde(default)]
     pub everyday_words: Vec<String>,

@@ -38,6 +38,10 @@ struct Phrase {
     /// An ambiguous phrase that is most often a figure of speech ("so done", "cant cope"):
     /// see `figures_of_speech` in crisis.toml.
     figure: bool,
+    /// An everyday saying that holds a crisis phrase ("want to die of embarrassment"): see
+    /// `sayings` in crisis.toml. Found, it stands as a figure of speech for every phrase
+    /// inside it.
+    saying: bool,
 }
 
 /// What the crisis check found.
@@ -90,6 +94,7 @@ impl CrisisPhrases {
         figures_of_speech: &[String],
         mentions: &[String],
         double_meanings: &[String],
+        sayings: &[String],
         denials: Denials,
     ) -> Self {
         let mut this = Self {
@@ -102,14 +107,17 @@ impl CrisisPhrases {
             for p in phrases {
                 let mention = mentions.contains(p);
                 let double = double_meanings.contains(p);
-                this.add(normaliser, p, Some(index), mention, double, false);
+                this.add(normaliser, p, Some(index), mention, double, false, false);
             }
         }
         for p in ambiguous {
-            this.add(normaliser, p, None, false, false, false);
+            this.add(normaliser, p, None, false, false, false, false);
         }
         for p in figures_of_speech {
-            this.add(normaliser, p, None, false, false, true);
+            this.add(normaliser, p, None, false, false, true, false);
+        }
+        for p in sayings {
+            this.add(normaliser, p, None, false, false, true, true);
         }
         this
     }
@@ -122,6 +130,7 @@ impl CrisisPhrases {
         mention: bool,
         double: bool,
         figure: bool,
+        saying: bool,
     ) {
         let tokens = normaliser.tokens(phrase);
         if tokens.is_empty() {
@@ -147,6 +156,7 @@ impl CrisisPhrases {
             mention,
             double,
             figure,
+            saying,
         });
     }
 
@@ -220,7 +230,9 @@ impl CrisisPhrases {
         found
     }
 
-    /// Calls `note` for every phrase found in the message, with whether it was denied.
+    /// Calls `note` for every phrase found in the message, with whether it was denied. A
+    /// phrase inside a saying found in the message is not noted: the saying is, as a figure
+    /// of speech.
     fn scan(
         &self,
         tokens: &[Token],
@@ -249,16 +261,45 @@ impl CrisisPhrases {
             })
             .collect();
         let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();
-        for (start, id) in ids.iter().enumerate() {
-            let Some(id) = id else { continue };
-            for &p in self.by_first_word.get(id).into_iter().flatten() {
-                let phrase = &self.phrases[p];
-                if matches_at(phrase, &ids, &stop, start)
-                    .is_some_and(|end| one_sentence(start, end))
-                {
-                    note(phrase, self.denials.deny(tokens, start));
+        let found = |saying: bool| {
+            let mut spans = Vec::new();
+            for (start, id) in ids.iter().enumerate() {
+                let Some(id) = id else { continue };
+                for &p in self.by_first_word.get(id).into_iter().flatten() {
+                    let phrase = &self.phrases[p];
+                    if phrase.saying != saying {
+                        continue;
+                    }
+                    // A saying is only itself word for word: "i want to die, not of
+                    // boredom" is no saying.
+                    if let Some(end) = matches_at(phrase, &ids, &stop, start)
+                        && one_sentence(start, end)
+                        && (!saying || end + 1 - start == phrase.words.len())
+                    {
+                        spans.push((p, start, end));
+                    }
                 }
             }
+            spans
+        };
+        let sayings = found(true);
+        let saying_over = |start: usize, end: usize| {
+            sayings
+                .iter()
+                .find(|&&(_, from, to)| start <= to && from <= end)
+                .map(|&(p, _, _)| p)
+        };
+        // A saying is noted only where it holds a phrase: "dying of boredom" alone is nothing.
+        let mut holding = Vec::new();
+        for (p, start, end) in found(false) {
+            match saying_over(start, end) {
+                Some(saying) if !holding.contains(&saying) => holding.push(saying),
+                Some(_) => {}
+                None => note(&self.phrases[p], self.denials.deny(tokens, start)),
+            }
+        }
+        for saying in holding {
+            note(&self.phrases[saying], false);
         }
         if !self.unspaced.is_empty() {
             let mut joined = String::new();
@@ -278,7 +319,10 @@ impl CrisisPhrases {
                     // Must start and end on word boundaries: "endmylife" is not in "spendmylife".
                     let last = ends.iter().position(|&e| e == start + text.len());
                     if rest.starts_with(text.as_ref())
-                        && last.is_some_and(|last| one_sentence(word, last))
+                        && last.is_some_and(|last| {
+                            one_sentence(word, last) && saying_over(word, last).is_none()
+                        })
+                        && !self.phrases[*p].saying
                     {
                         note(&self.phrases[*p], self.denials.deny(tokens, word));
                     }

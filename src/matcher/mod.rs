@@ -1250,6 +1250,7 @@ impl LocaleIndex {
         let mut figures: Vec<String> = locale.figures_of_speech.clone();
         let mut mentions: Vec<String> = locale.mention_phrases.clone();
         let mut double_meanings: Vec<String> = locale.double_meanings.clone();
+        let mut sayings: Vec<String> = locale.sayings.clone();
         let mut denials = locale.denials.clone();
         let mut bridge = locale.denial_bridge.clone();
         let mut doubts = locale.denial_doubts.clone();
@@ -1261,6 +1262,7 @@ impl LocaleIndex {
             figures.extend(d.figures_of_speech.iter().cloned());
             mentions.extend(d.mention_phrases.iter().cloned());
             double_meanings.extend(d.double_meanings.iter().cloned());
+            sayings.extend(d.sayings.iter().cloned());
             denials.extend(d.denials.iter().cloned());
             bridge.extend(d.denial_bridge.iter().cloned());
             doubts.extend(d.denial_doubts.iter().cloned());
@@ -1273,6 +1275,7 @@ impl LocaleIndex {
             &figures,
             &mentions,
             &double_meanings,
+            &sayings,
             denials,
         );
 

@@ -83,10 +83,44 @@ fn cries_for_help_are_caught_however_they_are_typed() {
 
 #[test]
 fn harm_by_others_brings_the_abuse_helplines() {
-    let CrisisSignal::Clear { abuse, .. } = analyse("a nurse slapped me").crisis else {
-        panic!("no crisis reply");
-    };
-    assert!(abuse);
+    for text in [
+        "a nurse slapped me",
+        // A threat said with a wink (blind-43: heard at 0.18).
+        "the night hca said if i grass hell make sure i have an accident",
+    ] {
+        let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
+            panic!("no crisis reply for {text:?}");
+        };
+        assert!(abuse, "{text:?}");
+    }
+}
+
+#[test]
+fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
+    // Blind-44: a mother laughing about karaoke that made her daughter "want to die of
+    // embarrassment" had the full crisis reply. In a long message heard as calm, let go.
+    let laughing = "My son says bingo night made him want to die of embarrassment because the \
+                    nurses sang along, but he was giggling the whole call. Do wards have to put \
+                    on activities at weekends?";
+    assert_eq!(analyse(laughing).crisis, CrisisSignal::None);
+    // Alone it is at least a figure of speech like "this ward is killing me": the gentle
+    // question, or the full reply when the classifier hears "want to die" in so few words.
+    assert_ne!(
+        analyse("i want to die of embarrassment").crisis,
+        CrisisSignal::None
+    );
+    // Means kept in the past tense, buried in a rant, is danger whatever else is said.
+    assert_full_reply(
+        "they took my phone again n the food is rank, anyway ive saved up loads of tablets so \
+         whatever, can they just keep my phone",
+    );
+    // Only the saying word for word: the phrase beside or apart from it keeps the full reply.
+    for text in [
+        "i want to die, not of boredom, for real",
+        "i want to die. of embarrassment? no. of everything",
+    ] {
+        assert_full_reply(text);
+    }
 }
 
 /// Warning signs said in passing, with no crisis word: a ligature made ready, heights or the
@@ -162,6 +196,11 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A cord hidden, told in a calm visit (the classifier heard 0.03).
         "Visited my son today, we played cards and talked about his leave. He put the cord from \
          his hoodie into his pillowcase when the nurse walked in. Can I bring him new trainers?",
+        // Round 20 (blind-43 and -44): the gap between checks judged long enough, a birthday
+        // not expected to be reached, a child who "will not be here" by a season.
+        "night obs are every half hour. 30 minutes is plenty",
+        "dont think ill make it to 18 honestly",
+        "She says she will not be here by the summer and then she goes very quiet.",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
