@@ -86,15 +86,31 @@ pub(crate) struct CrisisPhrases {
     denials: Denials,
 }
 
+/// The lists of crisis.toml beside its phrases by category, each as crisis.toml explains it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PhraseLists<'a> {
+    pub ambiguous: &'a [String],
+    pub figures_of_speech: &'a [String],
+    pub mentions: &'a [String],
+    pub double_meanings: &'a [String],
+    pub sayings: &'a [String],
+}
+
+/// How a phrase is read once found: the fields of `Phrase` beside its words.
+#[derive(Clone, Copy, Debug, Default)]
+struct Reading {
+    category: Option<usize>,
+    mention: bool,
+    double: bool,
+    figure: bool,
+    saying: bool,
+}
+
 impl CrisisPhrases {
     pub fn new<'a>(
         normaliser: &Normaliser,
         by_category: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
-        ambiguous: &[String],
-        figures_of_speech: &[String],
-        mentions: &[String],
-        double_meanings: &[String],
-        sayings: &[String],
+        lists: PhraseLists<'_>,
         denials: Denials,
     ) -> Self {
         let mut this = Self {
@@ -105,33 +121,43 @@ impl CrisisPhrases {
             let index = this.categories.len();
             this.categories.push(category.clone());
             for p in phrases {
-                let mention = mentions.contains(p);
-                let double = double_meanings.contains(p);
-                this.add(normaliser, p, Some(index), mention, double, false, false);
+                let reading = Reading {
+                    category: Some(index),
+                    mention: lists.mentions.contains(p),
+                    double: lists.double_meanings.contains(p),
+                    ..Reading::default()
+                };
+                this.add(normaliser, p, reading);
             }
         }
-        for p in ambiguous {
-            this.add(normaliser, p, None, false, false, false, false);
+        for p in lists.ambiguous {
+            this.add(normaliser, p, Reading::default());
         }
-        for p in figures_of_speech {
-            this.add(normaliser, p, None, false, false, true, false);
+        let figure = Reading {
+            figure: true,
+            ..Reading::default()
+        };
+        for p in lists.figures_of_speech {
+            this.add(normaliser, p, figure);
         }
-        for p in sayings {
-            this.add(normaliser, p, None, false, false, true, true);
+        for p in lists.sayings {
+            let saying = Reading {
+                saying: true,
+                ..figure
+            };
+            this.add(normaliser, p, saying);
         }
         this
     }
 
-    fn add(
-        &mut self,
-        normaliser: &Normaliser,
-        phrase: &str,
-        category: Option<usize>,
-        mention: bool,
-        double: bool,
-        figure: bool,
-        saying: bool,
-    ) {
+    fn add(&mut self, normaliser: &Normaliser, phrase: &str, reading: Reading) {
+        let Reading {
+            category,
+            mention,
+            double,
+            figure,
+            saying,
+        } = reading;
         let tokens = normaliser.tokens(phrase);
         if tokens.is_empty() {
             return;

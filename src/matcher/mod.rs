@@ -1271,11 +1271,13 @@ impl LocaleIndex {
         let crisis = CrisisPhrases::new(
             &normaliser,
             phrases,
-            &ambiguous,
-            &figures,
-            &mentions,
-            &double_meanings,
-            &sayings,
+            crisis::PhraseLists {
+                ambiguous: &ambiguous,
+                figures_of_speech: &figures,
+                mentions: &mentions,
+                double_meanings: &double_meanings,
+                sayings: &sayings,
+            },
             denials,
         );
 
