@@ -27,21 +27,7 @@ struct Phrase {
     words: Vec<u32>,
     /// Per word: a stop word ("i", "a" in "i have a plan").
     stop: Vec<bool>,
-    /// Index into `categories`; `None` for an ambiguous phrase.
-    category: Option<usize>,
-    /// Names a danger without saying it is happening ("overdose", "ligature"): see `mentions`
-    /// in crisis.toml.
-    mention: bool,
-    /// As often said of something ordinary ("i dont want to be here" of the hospital): see
-    /// `double_meanings` in crisis.toml.
-    double: bool,
-    /// An ambiguous phrase that is most often a figure of speech ("so done", "cant cope"):
-    /// see `figures_of_speech` in crisis.toml.
-    figure: bool,
-    /// An everyday saying that holds a crisis phrase ("want to die of embarrassment"): see
-    /// `sayings` in crisis.toml. Found, it stands as a figure of speech for every phrase
-    /// inside it.
-    saying: bool,
+    reading: Reading,
 }
 
 /// What the crisis check found.
@@ -96,13 +82,23 @@ pub(crate) struct PhraseLists<'a> {
     pub sayings: &'a [String],
 }
 
-/// How a phrase is read once found: the fields of `Phrase` beside its words.
+/// How a phrase is read once found: which list of crisis.toml it came from.
 #[derive(Clone, Copy, Debug, Default)]
 struct Reading {
+    /// Index into `categories`; `None` for an ambiguous phrase.
     category: Option<usize>,
+    /// Names a danger without saying it is happening ("overdose", "ligature"): see `mentions`
+    /// in crisis.toml.
     mention: bool,
+    /// As often said of something ordinary ("i dont want to be here" of the hospital): see
+    /// `double_meanings` in crisis.toml.
     double: bool,
+    /// An ambiguous phrase that is most often a figure of speech ("so done", "cant cope"):
+    /// see `figures_of_speech` in crisis.toml.
     figure: bool,
+    /// An everyday saying that holds a crisis phrase ("want to die of embarrassment"): see
+    /// `sayings` in crisis.toml. Found, it stands as a figure of speech for every phrase
+    /// inside it.
     saying: bool,
 }
 
@@ -151,13 +147,6 @@ impl CrisisPhrases {
     }
 
     fn add(&mut self, normaliser: &Normaliser, phrase: &str, reading: Reading) {
-        let Reading {
-            category,
-            mention,
-            double,
-            figure,
-            saying,
-        } = reading;
         let tokens = normaliser.tokens(phrase);
         if tokens.is_empty() {
             return;
@@ -178,11 +167,7 @@ impl CrisisPhrases {
             text: phrase.into(),
             words,
             stop,
-            category,
-            mention,
-            double,
-            figure,
-            saying,
+            reading,
         });
     }
 
@@ -205,17 +190,18 @@ impl CrisisPhrases {
         let mut denied_only = true;
         let mut double_only = true;
         self.scan(tokens, starts, is_ordinary, |phrase, denied| {
-            match phrase.category {
+            let reading = phrase.reading;
+            match reading.category {
                 Some(c) => {
                     clear.get_or_insert(c);
                     abuse |= self.categories[c] == "abuse";
-                    mention_only &= phrase.mention;
-                    denied_only &= phrase.mention || denied;
-                    double_only &= phrase.mention || denied || phrase.double;
+                    mention_only &= reading.mention;
+                    denied_only &= reading.mention || denied;
+                    double_only &= reading.mention || denied || reading.double;
                 }
                 None => {
                     ambiguous = true;
-                    figures_only &= phrase.figure;
+                    figures_only &= reading.figure;
                 }
             }
         });
@@ -287,28 +273,28 @@ impl CrisisPhrases {
             })
             .collect();
         let stop: Vec<bool> = tokens.iter().map(|t| t.stop).collect();
-        let found = |saying: bool| {
-            let mut spans = Vec::new();
-            for (start, id) in ids.iter().enumerate() {
-                let Some(id) = id else { continue };
-                for &p in self.by_first_word.get(id).into_iter().flatten() {
-                    let phrase = &self.phrases[p];
-                    if phrase.saying != saying {
-                        continue;
-                    }
+        // Every phrase found, by where it starts and ends; sayings apart.
+        let mut sayings = Vec::new();
+        let mut phrases = Vec::new();
+        for (start, id) in ids.iter().enumerate() {
+            let Some(id) = id else { continue };
+            for &p in self.by_first_word.get(id).into_iter().flatten() {
+                let phrase = &self.phrases[p];
+                let Some(end) = matches_at(phrase, &ids, &stop, start) else {
+                    continue;
+                };
+                if !one_sentence(start, end) {
+                    continue;
+                }
+                if !phrase.reading.saying {
+                    phrases.push((p, start, end));
+                } else if end + 1 - start == phrase.words.len() {
                     // A saying is only itself word for word: "i want to die, not of
                     // boredom" is no saying.
-                    if let Some(end) = matches_at(phrase, &ids, &stop, start)
-                        && one_sentence(start, end)
-                        && (!saying || end + 1 - start == phrase.words.len())
-                    {
-                        spans.push((p, start, end));
-                    }
+                    sayings.push((p, start, end));
                 }
             }
-            spans
-        };
-        let sayings = found(true);
+        }
         let saying_over = |start: usize, end: usize| {
             sayings
                 .iter()
@@ -317,7 +303,7 @@ impl CrisisPhrases {
         };
         // A saying is noted only where it holds a phrase: "dying of boredom" alone is nothing.
         let mut holding = Vec::new();
-        for (p, start, end) in found(false) {
+        for (p, start, end) in phrases {
             match saying_over(start, end) {
                 Some(saying) if !holding.contains(&saying) => holding.push(saying),
                 Some(_) => {}
@@ -348,7 +334,7 @@ impl CrisisPhrases {
                         && last.is_some_and(|last| {
                             one_sentence(word, last) && saying_over(word, last).is_none()
                         })
-                        && !self.phrases[*p].saying
+                        && !self.phrases[*p].reading.saying
                     {
                         note(&self.phrases[*p], self.denials.deny(tokens, word));
                     }
