@@ -76,6 +76,8 @@ fn cries_for_help_are_caught_however_they_are_typed() {
         // typo of "attacked" (only "attached" is taken as typed).
         "i just cant go on anymore",
         "staff atacked me last night",
+        // "wana" is "want to" (blind-45: not heard at all).
+        "honestly i just wana be dead",
     ] {
         assert_full_reply(text);
     }
@@ -87,6 +89,9 @@ fn harm_by_others_brings_the_abuse_helplines() {
         "a nurse slapped me",
         // A threat said with a wink (blind-43: heard at 0.18).
         "the night hca said if i grass hell make sure i have an accident",
+        // Drugged by others (blind-45: not heard at all).
+        "staying at my uncles and his mate gave me a drink that tasted funny, room is spinning",
+        "think someone spiked my drink at the party on my home leave",
     ] {
         let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
             panic!("no crisis reply for {text:?}");
@@ -143,6 +148,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A countdown, not being anyone's problem much longer, a height looked down from, a
         // danger named and nothing else.
         "countdown: 6 days",
+        // A decision the writer made, and calm after it (blind-46: heard at 0.37).
+        "feel fine now i made my decision. you dont need to worry about sunday",
         "dont worry i wont be anyones problem soon",
         "on leave, up on the top floor of the car park looking down",
         "bleeding",
