@@ -337,12 +337,8 @@ fn evaluate_by<'m>(
                 wrong.add(is_wrong);
                 let first = &accepted[0];
                 per_topic.entry(first.clone()).or_default().2 += 1;
-                if let Decision::Answer {
-                    target: Target::Topic(id),
-                    ..
-                } = &a.decision
-                {
-                    let entry = per_topic.entry(id.as_str().to_owned()).or_default();
+                if let Decision::Answer { target, .. } = &a.decision {
+                    let entry = per_topic.entry(target.id().to_owned()).or_default();
                     entry.1 += 1;
                     entry.0 += usize::from(is_top1);
                 }
