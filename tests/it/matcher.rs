@@ -78,6 +78,8 @@ fn cries_for_help_are_caught_however_they_are_typed() {
         "staff atacked me last night",
         // "wana" is "want to" (blind-45: not heard at all).
         "honestly i just wana be dead",
+        // A voice urging deeper cuts (blind-47: heard at 0.03).
+        "the voice says i should cut deeper next time",
     ] {
         assert_full_reply(text);
     }
@@ -92,6 +94,9 @@ fn harm_by_others_brings_the_abuse_helplines() {
         // Drugged by others (blind-45: not heard at all).
         "staying at my uncles and his mate gave me a drink that tasted funny, room is spinning",
         "think someone spiked my drink at the party on my home leave",
+        // A slap by staff, and a threat to stay silent (blind-47 and -48: 0.02 and 0.50).
+        "the agency nurse keeps slapping me when the others are on break",
+        "the night porter told her to keep quiet or she would regret it",
     ] {
         let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
             panic!("no crisis reply for {text:?}");
@@ -148,6 +153,12 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // A countdown, not being anyone's problem much longer, a height looked down from, a
         // danger named and nothing else.
         "countdown: 6 days",
+        // A stabbing threatened, a calm "won't need it", days without a drink, a broken
+        // window catch (blind-47 and -48: heard at 0.00 to 0.38).
+        "if they put me on the adult ward ill stab whoever drags me there",
+        "she gave her tribunal papers back and said she wont need it now",
+        "he has not had a drink for four days and he looks grey",
+        "the bathroom window has a broken catch",
         // A decision the writer made, and calm after it (blind-46: heard at 0.37).
         "feel fine now i made my decision. you dont need to worry about sunday",
         "dont worry i wont be anyones problem soon",
