@@ -219,6 +219,10 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "night obs are every half hour. 30 minutes is plenty",
         "dont think ill make it to 18 honestly",
         "She says she will not be here by the summer and then she goes very quiet.",
+        // A door barricaded and no answer; a duvet she doubts she will be around to use
+        // (blind-50: heard at 0.48 and 0.49).
+        "night staff here, the girl in room 4 has barricaded her door and isnt answering",
+        "can i take my duvet home at the weekend, doubt ill be around to need it after",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -253,6 +257,12 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "the notes say SH and suicidal ideation, can someone explain these in plain english",
         "We asked him directly and he is not thinking of hurting himself. We still want to know \
          who decides about his leave.",
+        // What follows telling staff, asked about (blind-49 and -50: each had the full reply).
+        "If my daughter tells the nurse she wants to kill herself, what do they have to do? Do they tell me?",
+        "if i told staff i was suicidal would i automatically lose my leave",
+        "Out of interest, what is the usual procedure when a young person says they are suicidal?",
+        // Denied with "thought about" between (blind-50).
+        "four months out and i havent thought about hurting myself once. can i visit my mate",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
@@ -264,6 +274,8 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "instead of hurting myself i want to hurt him",
         // A word of now beside the phrase, in its sentence, whatever the story says elsewhere.
         "i tried to end my life last year. i still want to die every single day",
+        // A question about telling staff beside a statement of one's own.
+        "if i told staff would they even listen. i want to kill myself tonight",
     ] {
         assert_full_reply(text);
     }
