@@ -223,6 +223,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // (blind-50: heard at 0.48 and 0.49).
         "night staff here, the girl in room 4 has barricaded her door and isnt answering",
         "can i take my duvet home at the weekend, doubt ill be around to need it after",
+        // A parent on the way to hurt a nurse (blind-52: heard at 0.05).
+        "if that nurse grabs my son again ill put him in hospital, got a hammer in the van",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
