@@ -178,9 +178,10 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// The bare words of `text`: NFKC, lower case, apostrophes joined ("can't" -> "cant"), any
-/// other non-alphanumeric character (punctuation, emoji, symbols) a word break, and letters
-/// repeated three or more times squeezed to one ("sooo" -> "so", "plsss" -> "pls").
+/// The bare words of `text`: NFKC, lower case, apostrophes joined ("can't" -> "cant"), a
+/// swear word's masking symbols dropped ("sh*t" -> "sht"), any other non-alphanumeric
+/// character (punctuation, emoji, symbols) a word break, and letters repeated three or more
+/// times squeezed to one ("sooo" -> "so", "plsss" -> "pls").
 pub(crate) fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
@@ -197,6 +198,10 @@ pub(crate) fn words(text: &str) -> Vec<String> {
         if c.is_alphanumeric() {
             // Lower case can be more than one character (and NFKC was applied before).
             word.extend(c.to_lowercase());
+        } else if is_mask(c) && !word.is_empty() {
+            // Inside a word it stands for a letter: "this place is sh*t", read as "sh" and
+            // "t", met the self-harm abbreviation "sh" and had the full crisis reply (blind
+            // round 53). At a word's end the next break ends the word as before.
         } else {
             push(word);
         }
@@ -227,6 +232,12 @@ pub(crate) fn undoubled(word: &str) -> Option<String> {
         previous = Some(c);
     }
     (out.len() != word.len()).then_some(out)
+}
+
+/// Symbols that stand for letters in a masked word ("f*ck", "sh*t", "b@stard").
+fn is_mask(c: char) -> bool {
+    // Not "!": typed without a space it ends a sentence ("help!i cant breathe").
+    matches!(c, '*' | '@' | '#' | '$')
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -319,6 +330,15 @@ mod tests {
         assert_eq!(words("can't won’t"), ["cant", "wont"]);
         assert_eq!(words("ｆｕｌｌ width"), ["full", "width"]);
         assert_eq!(words("1:1 obs"), ["1", "1", "obs"]);
+    }
+
+    #[test]
+    fn a_masked_swear_word_stays_one_word() {
+        assert_eq!(words("this place is sh*t"), ["this", "place", "is", "sht"]);
+        assert_eq!(words("f**k it, b@stards"), ["fk", "it", "bstards"]);
+        // A symbol at a word's edge, or an exclamation mark between words, still breaks.
+        assert_eq!(words("*sigh* ok"), ["sigh", "ok"]);
+        assert_eq!(words("help!i cant"), ["help", "i", "cant"]);
     }
 
     #[test]

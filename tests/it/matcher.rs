@@ -225,9 +225,29 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "can i take my duvet home at the weekend, doubt ill be around to need it after",
         // A parent on the way to hurt a nurse (blind-52: heard at 0.05).
         "if that nurse grabs my son again ill put him in hospital, got a hammer in the van",
+        // Means gathered and said to be enough, and a date after which nothing matters, each
+        // inside a question (blind-53: heard at 0.03, 0.41 and 0.45).
+        "ive been collecting paracetamol off a girl at school, think i have enough tablets now. can i have my own duvet",
+        "stashing my tablets behind the radiator every night. do they check rooms on a sunday",
+        "can my brother visit on thursday, not that any of it matters after the weekend",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
+}
+
+#[test]
+fn a_word_masked_like_a_swear_word_is_read_whole() {
+    // Read as "sh" and "t", a masked swear word met the self-harm abbreviation "sh" and had the
+    // full crisis reply (blind-53).
+    for text in [
+        "this place is sh*t",
+        "staff here are full of sh*t, they never listen",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
+    // A crisis word masked the same way is still heard.
+    assert_full_reply("k*ll myself");
+    assert_full_reply("i want to k*ll myself tonight");
 }
 
 #[test]
@@ -263,6 +283,8 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "If my daughter tells the nurse she wants to kill herself, what do they have to do? Do they tell me?",
         "if i told staff i was suicidal would i automatically lose my leave",
         "Out of interest, what is the usual procedure when a young person says they are suicidal?",
+        // A ward's way with a child who says so, asked about (blind-52: the full reply).
+        "what do they do if a kid says they want to kill themselves on the ward, do parents get a call",
         // Denied with "thought about" between (blind-50).
         "four months out and i havent thought about hurting myself once. can i visit my mate",
     ] {
