@@ -152,6 +152,9 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "i swallowed the little magnets from the game",
         "got something sharp under my pillow",
         "i need help now",
+        // Round 26: an end or a will said in passing inside a question.
+        "can my form tutor come to the review in may? doubt il still be around by then tbh",
+        "who can see my notes. ive sorted who gets what anyway",
         "someone please help me",
         "sos",
         // A countdown, not being anyone's problem much longer, a height looked down from, a
@@ -291,6 +294,8 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "what do they do if a kid says they want to kill themselves on the ward, do parents get a call",
         // Denied with "thought about" between (blind-50).
         "four months out and i havent thought about hurting myself once. can i visit my mate",
+        // A coping skill used "instead of" (blind-55: the full reply).
+        "im using my playlist instead of hurting myself and its going ok. who decides about my leave",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
@@ -410,6 +415,11 @@ fn a_crisis_phrase_is_looked_for_within_one_sentence() {
 #[test]
 fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
     assert_ne!(analyse("bye for good 🕊️").crisis, CrisisSignal::None);
+    // Thanks and a bye after a last word, in words no labelled message uses.
+    assert!(matches!(
+        analyse("probs the last thing I'll ever send. thanks for the help with the tribunal stuff, bye").crisis,
+        CrisisSignal::Clear { .. }
+    ));
     assert_eq!(analyse("ok thanks, bye x").crisis, CrisisSignal::None);
 }
 
