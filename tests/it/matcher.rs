@@ -416,10 +416,9 @@ fn a_crisis_phrase_is_looked_for_within_one_sentence() {
 fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
     assert_ne!(analyse("bye for good 🕊️").crisis, CrisisSignal::None);
     // Thanks and a bye after a last word, in words no labelled message uses.
-    assert!(matches!(
-        analyse("probs the last thing I'll ever send. thanks for the help with the tribunal stuff, bye").crisis,
-        CrisisSignal::Clear { .. }
-    ));
+    assert_full_reply(
+        "probs the last thing I'll ever send. thanks for the help with the tribunal stuff, bye",
+    );
     assert_eq!(analyse("ok thanks, bye x").crisis, CrisisSignal::None);
 }
 
