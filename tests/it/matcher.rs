@@ -110,6 +110,23 @@ fn harm_by_others_brings_the_abuse_helplines() {
 }
 
 #[test]
+fn blackmail_said_of_a_rule_is_a_word_but_said_of_a_person_is_abuse() {
+    // Blind-57: a question about an injection offered instead of a tablet, "thats blackmail??",
+    // had the full reply with the abuse helplines.
+    let rule = "they say if i dont finish my snack i lose my leave. thats blackmail isnt it?";
+    assert_eq!(analyse(rule).crisis, CrisisSignal::None, "{rule:?}");
+    for text in [
+        "a guy from online says hell blackmail me with my pics if i dont send more",
+        "someone is blackmailing me and i cant tell staff",
+    ] {
+        let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
+            panic!("no crisis reply for {text:?}");
+        };
+        assert!(abuse, "{text:?}");
+    }
+}
+
+#[test]
 fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
     // Blind-44: a mother laughing about karaoke that made her daughter "want to die of
     // embarrassment" had the full crisis reply. In a long message heard as calm, let go.
@@ -237,6 +254,16 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "ive been collecting paracetamol off a girl at school, think i have enough tablets now. can i have my own duvet",
         "stashing my tablets behind the radiator every night. do they check rooms on a sunday",
         "can my brother visit on thursday, not that any of it matters after the weekend",
+        // A plan for when fewer staff are on, in BSL word order; tablets a search missed, in a
+        // sock; calm after a decision, a visit cancelled; a prayer to be taken, and then what
+        // is left to do (blind-57 and -58: heard at 0.04 to 0.50).
+        "sunday night only 2 staff. that when me do it",
+        "they did a room search and didnt find the tablets lol. can i have a fan in my room",
+        "got some of my meds in my sock still. whats the rule on visitors under 16",
+        "tell my advocate not to bother coming friday, ive made my mind up",
+        "weird, i feel lighter than i have all year. no need for the appeal",
+        "every night i pray god will take me in my sleep",
+        "nobody is going to help so i have to do it myself",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -296,6 +323,9 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "four months out and i havent thought about hurting myself once. can i visit my mate",
         // A coping skill used "instead of" (blind-55: the full reply).
         "im using my playlist instead of hurting myself and its going ok. who decides about my leave",
+        // What follows telling a nurse, asked before telling (blind-57 and -58: the full reply).
+        "if i tell my nurse i keep thinking about killing myself will she have to ring my mum",
+        "if i told a nurse i wanted to end it would they stop my leave, just want to know how it works",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
