@@ -118,11 +118,26 @@ fn blackmail_said_of_a_rule_is_a_word_but_said_of_a_person_is_abuse() {
     for text in [
         "a guy from online says hell blackmail me with my pics if i dont send more",
         "someone is blackmailing me and i cant tell staff",
+        // Blind-60: "night staff hurts me when no ones looking" was heard at 0.03.
+        "the agency nurse hurts me on nights",
+        "a nurse assaulted me",
     ] {
         let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
             panic!("no crisis reply for {text:?}");
         };
         assert!(abuse, "{text:?}");
+    }
+}
+
+#[test]
+fn a_young_persons_sexuality_or_a_record_of_assault_is_not_a_disclosure_of_abuse() {
+    // Blind-59 and -60: "sexuality" was read as a typo of "sexually", and a disputed record
+    // that "she assaulted staff" as an assault on her; each had the full reply.
+    for text in [
+        "im gay and my parents dont know. will the ward tell them about my sexuality?",
+        "Our son's notes say he assaulted staff last month, which he denies and CCTV would show. How do we get the record corrected?",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
 }
 
@@ -264,6 +279,13 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "weird, i feel lighter than i have all year. no need for the appeal",
         "every night i pray god will take me in my sleep",
         "nobody is going to help so i have to do it myself",
+        // In a few words: means a search missed or saved, notes to be read "after im gone",
+        // a place where no one will find them, a roof climbed onto (blind-60: 0.02 to 0.18).
+        "room search missed my blade again",
+        "got my tablets saved for the weekend",
+        "can my sister have my diary after im gone",
+        "gonna go somewhere no one will find me",
+        "Ward manager: a young person is up on the roof of the school block now",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
