@@ -160,6 +160,11 @@ fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
         "they took my phone again n the food is rank, anyway ive saved up loads of tablets so \
          whatever, can they just keep my phone",
     );
+    // Throwing oneself onto a sofa is drama, not danger (blind-62: the full reply); off a
+    // height it is danger whatever the joke around it.
+    let drama = "one more group about feelings and i will throw myself on the sofa and refuse to move lol. can they make group compulsory?";
+    assert_eq!(analyse(drama).crisis, CrisisSignal::None, "{drama:?}");
+    assert_full_reply("i want to throw myself off the car park lol");
     // Only the saying word for word: the phrase beside or apart from it keeps the full reply.
     for text in [
         "i want to die, not of boredom, for real",
@@ -286,6 +291,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "can my sister have my diary after im gone",
         "gonna go somewhere no one will find me",
         "Ward manager: a young person is up on the roof of the school block now",
+        // Exams that will not be needed (blind-62: heard at 0.31).
+        "can i sit my gcse art at the hospital school? wont need them after march anyway",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -348,6 +355,8 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         // What follows telling a nurse, asked before telling (blind-57 and -58: the full reply).
         "if i tell my nurse i keep thinking about killing myself will she have to ring my mum",
         "if i told a nurse i wanted to end it would they stop my leave, just want to know how it works",
+        // Asked in English as a second language (blind-62: the full reply).
+        "If my son tell the doctor he want to kill himself, what happen then? They call police?",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
@@ -649,6 +658,13 @@ fn smalltalk_and_help_are_recognised_even_around_punctuation() {
         analyse("are u a bot?").decision,
         Decision::Smalltalk { .. }
     ));
+    // Thanks in a parent's first language (blind-62).
+    for thanks in ["obrigada!", "dziekuje", "gracias"] {
+        assert!(
+            matches!(analyse(thanks).decision, Decision::Smalltalk { .. }),
+            "{thanks:?}"
+        );
+    }
     assert_eq!(
         analyse("what can you help me with").decision,
         Decision::Help
