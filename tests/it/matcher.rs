@@ -45,6 +45,17 @@ fn assert_full_reply(text: &str) {
     );
 }
 
+/// The crisis reply with the abuse helplines and help outside the ward.
+fn assert_abuse_reply(text: &str) {
+    let analysis = analyse(text);
+    assert!(
+        matches!(analysis.crisis, CrisisSignal::Clear { abuse: true, .. }),
+        "no crisis reply with the abuse helplines for {text:?}: {:?} (risk {:.2})",
+        analysis.crisis,
+        analysis.evidence.risk
+    );
+}
+
 fn answered_topic(text: &str) -> Option<String> {
     match analyse(text).decision {
         Decision::Answer {
@@ -101,11 +112,11 @@ fn harm_by_others_brings_the_abuse_helplines() {
         // A slap by staff, and a threat to stay silent (blind-47 and -48: 0.02 and 0.50).
         "the agency nurse keeps slapping me when the others are on break",
         "the night porter told her to keep quiet or she would regret it",
+        // Blind-60: "night staff hurts me when no ones looking" was heard at 0.03.
+        "the agency nurse hurts me on nights",
+        "a nurse assaulted me",
     ] {
-        let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
-            panic!("no crisis reply for {text:?}");
-        };
-        assert!(abuse, "{text:?}");
+        assert_abuse_reply(text);
     }
 }
 
@@ -118,14 +129,8 @@ fn blackmail_said_of_a_rule_is_a_word_but_said_of_a_person_is_abuse() {
     for text in [
         "a guy from online says hell blackmail me with my pics if i dont send more",
         "someone is blackmailing me and i cant tell staff",
-        // Blind-60: "night staff hurts me when no ones looking" was heard at 0.03.
-        "the agency nurse hurts me on nights",
-        "a nurse assaulted me",
     ] {
-        let CrisisSignal::Clear { abuse, .. } = analyse(text).crisis else {
-            panic!("no crisis reply for {text:?}");
-        };
-        assert!(abuse, "{text:?}");
+        assert_abuse_reply(text);
     }
 }
 
