@@ -106,15 +106,13 @@ impl Nginx {
     fn start(binary: &Path, port: u16, upstream: u16) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().display();
-        // As root, nginx's workers would drop to "nobody", who cannot use this folder.
-        let root =
-            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+        // One process, no master: killing it stops nginx whole (a killed master leaves its
+        // worker running), and it keeps the user that started it, who can use this folder.
         let config = format!(
-            "{user}worker_processes 1;\npid {p}/nginx.pid;\nevents {{ worker_connections 256; }}\n\
+            "master_process off;\npid {p}/nginx.pid;\nevents {{ worker_connections 256; }}\n\
              http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n \
              fastcgi_temp_path {p}/fastcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n \
              server {{\n  listen 127.0.0.1:{port};\n  server_name localhost;\n  {site}\n }}\n}}\n",
-            user = if root { "user root;\n" } else { "" },
             site = readme_nginx(upstream),
         );
         std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
