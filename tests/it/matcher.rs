@@ -115,6 +115,8 @@ fn harm_by_others_brings_the_abuse_helplines() {
         // Blind-60: "night staff hurts me when no ones looking" was heard at 0.03.
         "the agency nurse hurts me on nights",
         "a nurse assaulted me",
+        // Told as past, with a question after it, and heard as calm (0.03).
+        "the nurse pulled my hair and it really hurt me. can i complain",
     ] {
         assert_abuse_reply(text);
     }
