@@ -300,9 +300,27 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "Ward manager: a young person is up on the roof of the school block now",
         // Exams that will not be needed (blind-62: heard at 0.31).
         "can i sit my gcse art at the hospital school? wont need them after march anyway",
+        // Leave that will not be needed, goodbye letters a parent took for the hearing, and a
+        // gap in the night checks as a chance (blind-63 and -64: heard at 0.35 to 0.50).
+        "can i get a day pass at christmas, not that ill need one after the weekend",
+        "Quick question about visiting on Sunday. My daughter says she has written letters to everyone, I think for her care review?",
+        "obs drop to hourly on friday, thats my chance. is the gym open weekends",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
+    // A hearing looked forward to is a chance too: never the full crisis reply. (How the ward
+    // treats someone is heard by the classifier, so a gentle check question may still come.)
+    let hearing = "my tribunal is next thursday and thats my chance to tell them how the ward treats me. can my advocate read out my statement for me";
+    assert!(
+        !matches!(analyse(hearing).crisis, CrisisSignal::Clear { .. }),
+        "{hearing:?}"
+    );
+    let calm_hearing = "my tribunal is next thursday, my chance to tell them how the ward treats me. can my advocate read out my statement for me";
+    assert_eq!(
+        analyse(calm_hearing).crisis,
+        CrisisSignal::None,
+        "{calm_hearing:?}"
+    );
 }
 
 #[test]
