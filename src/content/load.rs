@@ -872,6 +872,7 @@ impl<'a> Checker<'a> {
                             locale.doubt_markers = p.value.doubt_markers;
                             locale.present_markers = p.value.present_markers;
                             locale.asked_markers = p.value.asked_markers;
+                            locale.general_markers = p.value.general_markers;
                             locale.short_pleas = p.value.short_pleas;
                             locale.bare_pleas = p.value.bare_pleas;
                             locale.means_emoji = p.value.means_emoji;

@@ -237,6 +237,9 @@ pub struct Locale {
     /// Words that ask what words mean ("what does it mean", "stand for"), from
     /// `asked_markers` in crisis.toml: a crisis phrase asked about is not a crisis told.
     pub asked_markers: Vec<String>,
+    /// Words that ask about someone else in general ("if a young person tells", "if a pupil
+    /// says"), from `general_markers` in crisis.toml: see `crisis_general_calm_max`.
+    pub general_markers: Vec<String>,
     /// Pleas that, in a message of a few words, get the check question ("someone please help
     /// me"), from `short_pleas` in crisis.toml; in a longer message they are a polite opening
     /// ("can someone help me write my complaint").

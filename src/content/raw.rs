@@ -200,6 +200,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub asked_markers: Vec<String>,
     #[serde(default)]
+    pub general_markers: Vec<String>,
+    #[serde(default)]
     pub short_pleas: Vec<String>,
     #[serde(default)]
     pub bare_pleas: Vec<String>,

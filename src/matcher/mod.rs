@@ -111,6 +111,10 @@ pub struct Config {
     /// classifier reads time, tense and questions about rules better than a list of words.
     /// Never applies to a statement of present intent ("I want to die").
     pub crisis_mention_calm_max: f32,
+    /// Under this probability, a crisis phrase in a question asked in general of someone else
+    /// ("if a pupil tells me they feel suicidal, do I have to pass it on?", `general_markers`)
+    /// is a question about a rule, not a disclosure. Never applies to abuse.
+    pub crisis_general_calm_max: f32,
     /// A related topic (the topic's `related`) scoring at least `related_min` is offered with
     /// the best unless the best scores `related_sure` or more.
     pub related_min: f32,
@@ -188,6 +192,7 @@ impl Default for Config {
             figure_rant_min_words: usize::MAX,
             double_meaning_min_words: usize::MAX,
             crisis_mention_calm_max: 0.0,
+            crisis_general_calm_max: 0.0,
             crisis_phrase_calm_max: 0.0,
             words_min: 0.4,
             meaning_lost_max: 0.0,
@@ -351,6 +356,8 @@ struct LocaleIndex {
     reported_markers: Vec<Vec<String>>,
     doubt_markers: Vec<Vec<String>>,
     asked_markers: Vec<Vec<String>>,
+    /// `general_markers`, as the words a message is read in.
+    general_markers: Vec<Vec<String>>,
     short_pleas: Vec<Vec<String>>,
     bare_pleas: Vec<Vec<String>>,
     means_emoji: Vec<String>,
@@ -470,6 +477,13 @@ impl LocaleIndex {
     /// Whether the message asks what words mean ("what does suicidal ideation mean").
     fn asks_what_words_mean(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.asked_markers)
+    }
+
+    /// Whether the message asks what a ward or a school does when someone else says a danger
+    /// ("if a young person tells a nurse they're having thoughts of suicide, what's the usual
+    /// procedure?").
+    fn asks_in_general(&self, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.general_markers)
     }
 
     /// Whether a part of the message that asks nothing is a statement of the writer's own,
@@ -822,6 +836,25 @@ impl Matcher {
             ) if r.risk < c.crisis_check_min && tokens.len() >= c.double_meaning_min_words => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
+            }
+            // "If a pupil tells me in class that they feel suicidal, do I have to pass it on?": a
+            // question a teacher, a parent or a young person asks about what happens to anyone
+            // who says a danger, in a message the classifier hears as calm, is a question about
+            // a rule. Asked of oneself ("if i told a nurse i was having thoughts of killing
+            // myself, what would happen") it may be the writer's own, and still asks below.
+            (
+                crisis::Found::Clear {
+                    abuse: false,
+                    also_ambiguous: false,
+                    ..
+                },
+                Some(r),
+            ) if r.risk < c.crisis_general_calm_max
+                && !r.abuse
+                && index.asks_in_general(tokens)
+                && !index.says_of_oneself_beside_a_question(text) =>
+            {
+                CrisisSignal::None
             }
             // "What does passive suicidal ideation mean? It's in my notes": crisis words asked
             // about, in a message the classifier does not hear as danger, get the gentle
@@ -1370,6 +1403,7 @@ impl LocaleIndex {
         let mut doubt = locale.doubt_markers.clone();
         let mut present = locale.present_markers.clone();
         let mut asked = locale.asked_markers.clone();
+        let mut general = locale.general_markers.clone();
         let mut pleas = locale.short_pleas.clone();
         let mut bare = locale.bare_pleas.clone();
         let mut means_emoji = locale.means_emoji.clone();
@@ -1389,6 +1423,7 @@ impl LocaleIndex {
             doubt.extend(d.doubt_markers.iter().cloned());
             present.extend(d.present_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
+            general.extend(d.general_markers.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
             bare.extend(d.bare_pleas.iter().cloned());
             means_emoji.extend(d.means_emoji.iter().cloned());
@@ -1409,6 +1444,7 @@ impl LocaleIndex {
         let doubt_markers = as_words(&doubt);
         let present_markers = as_words(&present);
         let asked_markers = as_words(&asked);
+        let general_markers = as_words(&general);
         let short_pleas = as_words(&pleas);
         let bare_pleas = as_words(&bare);
         let elsewhere = as_words(&elsewhere);
@@ -1435,6 +1471,7 @@ impl LocaleIndex {
             reported_markers,
             doubt_markers,
             asked_markers,
+            general_markers,
             short_pleas,
             bare_pleas,
             means_emoji,

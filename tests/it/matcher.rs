@@ -368,11 +368,10 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "We asked him directly and he is not thinking of hurting himself. We still want to know \
          who decides about his leave.",
         // What follows telling staff, asked about (blind-49 and -50: each had the full reply).
+        // A parent's, heard at 0.12, is not calm enough to let go.
         "If my daughter tells the nurse she wants to kill herself, what do they have to do? Do they tell me?",
         "if i told staff i was suicidal would i automatically lose my leave",
         "Out of interest, what is the usual procedure when a young person says they are suicidal?",
-        // A ward's way with a child who says so, asked about (blind-52: the full reply).
-        "what do they do if a kid says they want to kill themselves on the ward, do parents get a call",
         // Denied with "thought about" between (blind-50).
         "four months out and i havent thought about hurting myself once. can i visit my mate",
         // A coping skill used "instead of" (blind-55: the full reply).
@@ -398,6 +397,74 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
     ] {
         assert_full_reply(text);
     }
+}
+
+#[test]
+fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises_no_alarm() {
+    // Round 32: a teacher, a parent or a patient asking the rule had the check question
+    // (blind-65 and -66); the question is about a procedure, said of someone else.
+    for text in [
+        "if someone tells staff they feel suicidal, do they lose their phone? asking for the community meeting",
+        "what do they do if a kid says they want to kill themselves on the ward, do parents get a call",
+        "As a PSHE lead I'm planning a lesson: if a student says they feel suicidal on a ward, what \
+         is the usual procedure and who gets told?",
+        "if my child tells the doctor she wants to kill herself, will they keep it from me?",
+    ] {
+        assert_eq!(
+            analyse(text).crisis,
+            CrisisSignal::None,
+            "false alarm on {text:?}"
+        );
+    }
+    // Still asked when the thoughts may be the writer's own, however it is put.
+    for text in [
+        "if i told a nurse i was having thoughts of killing myself would they stop my leave",
+        "what happens if i tell a nurse im having thoughts of ending it all, do they ring my mum",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+    // The same question beside a danger of the writer's own, or a child's now, keeps the reply.
+    for text in [
+        "if someone tells a nurse they want to end it what happens. asking cos i want to end it tonight",
+        "If my daughter tells staff she wants to die, do they have to tell me? She told me last \
+         night she has been hiding tablets under her mattress.",
+        "If a young person says they are suicidal, what does the ward do? My son said it to me on \
+         the phone an hour ago and now he isn't answering.",
+    ] {
+        assert_full_reply(text);
+    }
+}
+
+#[test]
+fn a_warning_sign_tucked_into_a_question_about_leave_or_searches_asks() {
+    // Round 32 (blind-65 and -66 had no reply to these): a last look, tablets kept back.
+    for text in [
+        "can i have escorted leave to the seafront next week, i want to see the sea one last time",
+        "do they check your sleeves at night? just wondering cos ive been keeping back my evening pills",
+    ] {
+        assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
+    // The same words of clothes kept at a search, or a seat in a police car, raise nothing.
+    for text in [
+        "They went through my sons bag and kept about half of it back, what are they allowed to keep?",
+        "he was kept in the back of a police van for two hours under section 136, is that allowed?",
+    ] {
+        assert_eq!(
+            analyse(text).crisis,
+            CrisisSignal::None,
+            "false alarm on {text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_plan_for_bad_days_is_a_way_of_coping_not_a_plan_to_die() {
+    let text = "going home on tuesday, feeling good and ive got a plan for bad days. what support do i get after?";
+    assert!(
+        !matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
+        "full crisis reply for {text:?}"
+    );
+    assert_full_reply("i have a plan and the tablets are ready");
 }
 
 #[test]
