@@ -409,6 +409,8 @@ fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises
         "As a PSHE lead I'm planning a lesson: if a student says they feel suicidal on a ward, what \
          is the usual procedure and who gets told?",
         "if my child tells the doctor she wants to kill herself, will they keep it from me?",
+        // Asked in the past tense (round 33, blind-67: the check question).
+        "if my daughter told a nurse she was feeling suicidal, would they ring me or her dad first?",
     ] {
         assert_eq!(
             analyse(text).crisis,
@@ -441,6 +443,9 @@ fn a_warning_sign_tucked_into_a_question_about_leave_or_searches_asks() {
     for text in [
         "can i have escorted leave to the seafront next week, i want to see the sea one last time",
         "do they check your sleeves at night? just wondering cos ive been keeping back my evening pills",
+        // Round 33 (blind-67 had no reply to these): tablets hidden, in a question about searches.
+        "are they allowed to check inside my pillowcase, ive been keeping my night meds in there",
+        "is it a proper search if they missed the tablets in my bra when i was admitted",
     ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
@@ -455,6 +460,21 @@ fn a_warning_sign_tucked_into_a_question_about_leave_or_searches_asks() {
             "false alarm on {text:?}"
         );
     }
+}
+
+#[test]
+fn not_ok_with_a_decision_is_an_objection_not_a_cry_for_help() {
+    // Round 33 (blind-68: the check question for a decision objected to).
+    let text = "the doctor has decided im moving to a different unit next month and im not ok \
+                with it, nobody even asked me. who can i talk to about changing it";
+    assert_eq!(
+        analyse(text).crisis,
+        CrisisSignal::None,
+        "false alarm on {text:?}"
+    );
+    // Alone, "not ok" still asks; with danger beside it, the full reply.
+    assert_ne!(analyse("im not ok").crisis, CrisisSignal::None);
+    assert_full_reply("not ok with any of this anymore. i want to die");
 }
 
 #[test]
