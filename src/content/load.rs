@@ -873,6 +873,7 @@ impl<'a> Checker<'a> {
                             locale.present_markers = p.value.present_markers;
                             locale.asked_markers = p.value.asked_markers;
                             locale.general_markers = p.value.general_markers;
+                            locale.told_markers = p.value.told_markers;
                             locale.short_pleas = p.value.short_pleas;
                             locale.bare_pleas = p.value.bare_pleas;
                             locale.means_emoji = p.value.means_emoji;

@@ -240,6 +240,10 @@ pub struct Locale {
     /// Words that ask about someone else in general ("if a young person tells", "if a pupil
     /// says"), from `general_markers` in crisis.toml: see `crisis_general_calm_max`.
     pub general_markers: Vec<String>,
+    /// Words that tell of a real person who has said a danger ("she keeps saying it", "asking
+    /// for a friend"), from `told_markers` in crisis.toml: beside them a question asked in
+    /// general is not let go.
+    pub told_markers: Vec<String>,
     /// Pleas that, in a message of a few words, get the check question ("someone please help
     /// me"), from `short_pleas` in crisis.toml; in a longer message they are a polite opening
     /// ("can someone help me write my complaint").

@@ -202,6 +202,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub general_markers: Vec<String>,
     #[serde(default)]
+    pub told_markers: Vec<String>,
+    #[serde(default)]
     pub short_pleas: Vec<String>,
     #[serde(default)]
     pub bare_pleas: Vec<String>,

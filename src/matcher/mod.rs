@@ -358,6 +358,8 @@ struct LocaleIndex {
     asked_markers: Vec<Vec<String>>,
     /// `general_markers`, as the words a message is read in.
     general_markers: Vec<Vec<String>>,
+    /// `told_markers`, likewise.
+    told_markers: Vec<Vec<String>>,
     short_pleas: Vec<Vec<String>>,
     bare_pleas: Vec<Vec<String>>,
     means_emoji: Vec<String>,
@@ -484,6 +486,13 @@ impl LocaleIndex {
     /// procedure?").
     fn asks_in_general(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.general_markers)
+    }
+
+    /// Whether the message also tells of someone who has said it ("if my daughter tells staff
+    /// she wants to die, do they tell me? she keeps saying it on the phone"): then the question
+    /// is not only general, whatever the classifier hears.
+    fn tells_of_someone(&self, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.told_markers)
     }
 
     /// Whether a part of the message that asks nothing is a statement of the writer's own,
@@ -852,6 +861,7 @@ impl Matcher {
             ) if r.risk < c.crisis_general_calm_max
                 && !r.abuse
                 && index.asks_in_general(tokens)
+                && !index.tells_of_someone(tokens)
                 && !index.says_of_oneself_beside_a_question(text) =>
             {
                 CrisisSignal::None
@@ -1404,6 +1414,7 @@ impl LocaleIndex {
         let mut present = locale.present_markers.clone();
         let mut asked = locale.asked_markers.clone();
         let mut general = locale.general_markers.clone();
+        let mut told = locale.told_markers.clone();
         let mut pleas = locale.short_pleas.clone();
         let mut bare = locale.bare_pleas.clone();
         let mut means_emoji = locale.means_emoji.clone();
@@ -1424,6 +1435,7 @@ impl LocaleIndex {
             present.extend(d.present_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
             general.extend(d.general_markers.iter().cloned());
+            told.extend(d.told_markers.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
             bare.extend(d.bare_pleas.iter().cloned());
             means_emoji.extend(d.means_emoji.iter().cloned());
@@ -1445,6 +1457,7 @@ impl LocaleIndex {
         let present_markers = as_words(&present);
         let asked_markers = as_words(&asked);
         let general_markers = as_words(&general);
+        let told_markers = as_words(&told);
         let short_pleas = as_words(&pleas);
         let bare_pleas = as_words(&bare);
         let elsewhere = as_words(&elsewhere);
@@ -1472,6 +1485,7 @@ impl LocaleIndex {
             doubt_markers,
             asked_markers,
             general_markers,
+            told_markers,
             short_pleas,
             bare_pleas,
             means_emoji,

@@ -435,6 +435,16 @@ fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises
     ] {
         assert_full_reply(text);
     }
+    // Beside a word that someone has said it, a calm general question still asks: the
+    // classifier heard both of these at 0.02.
+    for text in [
+        "if my daughter tells staff she wants to die, do they have to let me know? she keeps \
+         saying it on the phone",
+        "if a young person says they are suicidal what do staff do. my daughter just said it to \
+         me on the phone",
+    ] {
+        assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
 }
 
 #[test]
