@@ -45,6 +45,17 @@ fn assert_full_reply(text: &str) {
     );
 }
 
+/// Fails if `text` gets the crisis reply or the check question.
+fn assert_no_alarm(text: &str) {
+    let analysis = analyse(text);
+    assert_eq!(
+        analysis.crisis,
+        CrisisSignal::None,
+        "false alarm on {text:?} (risk {:.2})",
+        analysis.evidence.risk
+    );
+}
+
 /// The crisis reply with the abuse helplines and help outside the ward.
 fn assert_abuse_reply(text: &str) {
     let analysis = analyse(text);
@@ -316,11 +327,7 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "{hearing:?}"
     );
     let calm_hearing = "my tribunal is next thursday, my chance to tell them how the ward treats me. can my advocate read out my statement for me";
-    assert_eq!(
-        analyse(calm_hearing).crisis,
-        CrisisSignal::None,
-        "{calm_hearing:?}"
-    );
+    assert_no_alarm(calm_hearing);
 }
 
 #[test]
@@ -412,11 +419,7 @@ fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises
         // Asked in the past tense (round 33, blind-67: the check question).
         "if my daughter told a nurse she was feeling suicidal, would they ring me or her dad first?",
     ] {
-        assert_eq!(
-            analyse(text).crisis,
-            CrisisSignal::None,
-            "false alarm on {text:?}"
-        );
+        assert_no_alarm(text);
     }
     // Still asked when the thoughts may be the writer's own, however it is put.
     for text in [
@@ -464,11 +467,7 @@ fn a_warning_sign_tucked_into_a_question_about_leave_or_searches_asks() {
         "They went through my sons bag and kept about half of it back, what are they allowed to keep?",
         "he was kept in the back of a police van for two hours under section 136, is that allowed?",
     ] {
-        assert_eq!(
-            analyse(text).crisis,
-            CrisisSignal::None,
-            "false alarm on {text:?}"
-        );
+        assert_no_alarm(text);
     }
 }
 
@@ -477,11 +476,7 @@ fn not_ok_with_a_decision_is_an_objection_not_a_cry_for_help() {
     // Round 33 (blind-68: the check question for a decision objected to).
     let text = "the doctor has decided im moving to a different unit next month and im not ok \
                 with it, nobody even asked me. who can i talk to about changing it";
-    assert_eq!(
-        analyse(text).crisis,
-        CrisisSignal::None,
-        "false alarm on {text:?}"
-    );
+    assert_no_alarm(text);
     // Alone, "not ok" still asks; with danger beside it, the full reply.
     assert_ne!(analyse("im not ok").crisis, CrisisSignal::None);
     assert_full_reply("not ok with any of this anymore. i want to die");
@@ -547,11 +542,7 @@ fn a_figure_of_speech_in_a_calm_rant_is_let_go_but_a_warning_sign_in_one_still_a
         "im so done with the food on this ward, cold chips again and they wont let my mum bring a takeaway in",
         "I can't cope with the parking at this hospital, three times round the car park before every visit. Is there any help with costs?",
     ] {
-        assert_eq!(
-            analyse(text).crisis,
-            CrisisSignal::None,
-            "false alarm on {text:?}"
-        );
+        assert_no_alarm(text);
     }
     for text in [
         // Hopelessness is a warning sign, not a figure of speech, however long the message.
@@ -630,11 +621,7 @@ fn ordinary_questions_raise_no_crisis() {
         "still cant go to the shop on my own",
         "when can i go out without a nurse attached to me",
     ] {
-        assert_eq!(
-            analyse(text).crisis,
-            CrisisSignal::None,
-            "false alarm on {text:?}"
-        );
+        assert_no_alarm(text);
     }
 }
 
