@@ -667,10 +667,13 @@ impl Matcher {
             };
         };
         let tokens = index.normaliser.tokens(text);
-        // An empty message has no meaning to read (the model would place it near "hi").
-        let reading = match text.trim().is_empty() {
-            true => None,
-            false => index.semantic.as_ref().and_then(|s| s.read(text)),
+        // A message with no letter or digit has no meaning for the model to read: it would place
+        // an empty one near "hi", and it reads nearly every emoji as the same unknown token, so
+        // "🙂🙂🙂" and "😡😡" came out nearest "hiya 👋" once greetings with an emoji were learnt.
+        // The words' own reading (the text-speak map, crisis.toml's emoji) still applies.
+        let reading = match text.chars().any(char::is_alphanumeric) {
+            false => None,
+            true => index.semantic.as_ref().and_then(|s| s.read(text)),
         };
         let mut evidence = Evidence::default();
         let mut crisis = self.crisis(index, text, &tokens, reading.as_ref(), &mut evidence);
