@@ -45,9 +45,13 @@ pub(crate) enum Found {
     /// `double_only`: every clear phrase found was a mention, denied, or one of
     /// `double_meanings` ("can my parents sign me in if i dont want to be here"); the matcher
     /// then gives the crisis reply only if the classifier hears danger too.
+    /// `others_only`: every clear phrase found tells of someone else (`third_party`: "since a
+    /// girl hurt herself we cant have pens"); the matcher asks the check question instead of
+    /// giving the crisis reply when the classifier hears the message as calm.
     Clear {
         category: String,
         abuse: bool,
+        others_only: bool,
         mention_only: bool,
         denied_only: bool,
         double_only: bool,
@@ -189,12 +193,14 @@ impl CrisisPhrases {
         let mut mention_only = true;
         let mut denied_only = true;
         let mut double_only = true;
+        let mut others_only = true;
         self.scan(tokens, starts, is_ordinary, |phrase, denied| {
             let reading = phrase.reading;
             match reading.category {
                 Some(c) => {
                     clear.get_or_insert(c);
                     abuse |= self.categories[c] == "abuse";
+                    others_only &= self.categories[c] == "third_party";
                     mention_only &= reading.mention;
                     denied_only &= reading.mention || denied;
                     double_only &= reading.mention || denied || reading.double;
@@ -209,6 +215,7 @@ impl CrisisPhrases {
             Some(c) => Found::Clear {
                 category: self.categories[c].clone(),
                 abuse,
+                others_only,
                 mention_only,
                 denied_only,
                 double_only,

@@ -115,6 +115,11 @@ pub struct Config {
     /// ("if a pupil tells me they feel suicidal, do I have to pass it on?", `general_markers`)
     /// is a question about a rule, not a disclosure. Never applies to abuse.
     pub crisis_general_calm_max: f32,
+    /// Under this probability, a message whose only clear crisis phrases tell of someone else
+    /// (`third_party`: "since one girl hurt herself nobody can have pens", "im so scared she'll
+    /// kill herself in there") gets the check question, not the crisis reply. Never applies
+    /// when the classifier hears harm by others.
+    pub crisis_others_calm_max: f32,
     /// A related topic (the topic's `related`) scoring at least `related_min` is offered with
     /// the best unless the best scores `related_sure` or more.
     pub related_min: f32,
@@ -193,6 +198,7 @@ impl Default for Config {
             double_meaning_min_words: usize::MAX,
             crisis_mention_calm_max: 0.0,
             crisis_general_calm_max: 0.0,
+            crisis_others_calm_max: 0.0,
             crisis_phrase_calm_max: 0.0,
             words_min: 0.4,
             meaning_lost_max: 0.0,
@@ -877,6 +883,21 @@ impl Matcher {
                     && index.asks_what_words_mean(tokens)
                     && !index.says_of_oneself_beside_a_question(text) =>
             {
+                evidence.crisis_source = Some("phrase");
+                CrisisSignal::Ambiguous
+            }
+            // "since one girl hurt herself with a pen lid NOBODY can have pens": a harm told of
+            // someone else, in a message the classifier hears as calm, gets the gentle question
+            // (asked of the child a parent writes about) rather than the full reply. Every
+            // labelled danger message told this way was heard at 0.93 or more.
+            (
+                crisis::Found::Clear {
+                    others_only: true,
+                    abuse: false,
+                    ..
+                },
+                Some(r),
+            ) if r.risk < c.crisis_others_calm_max && !r.abuse => {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous
             }

@@ -734,6 +734,40 @@ fn bullying_or_a_restraint_told_as_a_rights_question_gets_no_abuse_reply() {
 }
 
 #[test]
+fn harm_told_of_someone_else_in_a_calm_message_asks_rather_than_replies() {
+    // Round 36: a witness's "since one girl hurt herself" in a complaint about a blanket rule,
+    // heard by the classifier at 0.00, had the full crisis reply. Told only of someone else
+    // and heard as calm, it gets the gentle question (a "no" to it still brings the reply).
+    for text in [
+        "since one girl hurt herself with a pen lid NOBODY on the ward can have pens. i didnt do anything so why am i being punished too",
+        "my best mate tried to kill herself last year but shes ok now and we still text",
+    ] {
+        let analysis = analyse(text);
+        assert_eq!(
+            analysis.crisis,
+            CrisisSignal::Ambiguous,
+            "{text:?} (risk {:.2})",
+            analysis.evidence.risk
+        );
+    }
+    // A parent asking what the ward does if a child says it is asking about a rule.
+    let text = "If my daughter says she's feeling suicidal while she's home on leave, what's the procedure? Do we ring the ward first?";
+    assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    // Danger told of someone else now keeps the full reply.
+    for text in [
+        "my friend is hurting herself in the toilets right now and staff havent noticed",
+        "my daughter just rang and said she is going to kill herself tonight on the ward",
+        "the boy in the next room keeps saying he wants to kill himself and hes got a cord hidden",
+    ] {
+        assert!(
+            matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
+            "{text:?} -> {:?}",
+            analyse(text).crisis
+        );
+    }
+}
+
+#[test]
 fn a_question_about_a_setting_outside_a_childrens_ward_is_turned_away_not_answered() {
     for text in [
         "my grandads care home wont let us visit after 6pm, is that allowed",
