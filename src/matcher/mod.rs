@@ -890,11 +890,10 @@ impl Matcher {
             // someone else, in a message the classifier hears as calm, gets the gentle question
             // (asked of the child a parent writes about) rather than the full reply. Every
             // labelled danger message told this way was heard at 0.93 or more.
+            // (Only `third_party` phrases were found, so none of them is `abuse`.)
             (
                 crisis::Found::Clear {
-                    others_only: true,
-                    abuse: false,
-                    ..
+                    others_only: true, ..
                 },
                 Some(r),
             ) if r.risk < c.crisis_others_calm_max && !r.abuse => {
