@@ -871,6 +871,7 @@ impl<'a> Checker<'a> {
                             locale.reported_markers = p.value.reported_markers;
                             locale.doubt_markers = p.value.doubt_markers;
                             locale.present_markers = p.value.present_markers;
+                            locale.recent_markers = p.value.recent_markers;
                             locale.asked_markers = p.value.asked_markers;
                             locale.general_markers = p.value.general_markers;
                             locale.told_markers = p.value.told_markers;

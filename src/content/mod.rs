@@ -234,6 +234,10 @@ pub struct Locale {
     /// Words that say it is happening now or again ("still", "tonight", "but now"): a message
     /// with one of these is never read as told of the past.
     pub present_markers: Vec<String>,
+    /// Words that tell of something just gone ("last night", "this morning"), from
+    /// `recent_markers` in crisis.toml: a harm told of someone else with one of these is news
+    /// the writer may be shaken by, never a mention to let go.
+    pub recent_markers: Vec<String>,
     /// Words that ask what words mean ("what does it mean", "stand for"), from
     /// `asked_markers` in crisis.toml: a crisis phrase asked about is not a crisis told.
     pub asked_markers: Vec<String>,

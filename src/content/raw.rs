@@ -198,6 +198,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub present_markers: Vec<String>,
     #[serde(default)]
+    pub recent_markers: Vec<String>,
+    #[serde(default)]
     pub asked_markers: Vec<String>,
     #[serde(default)]
     pub general_markers: Vec<String>,

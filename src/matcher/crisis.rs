@@ -58,9 +58,11 @@ pub(crate) enum Found {
         also_ambiguous: bool,
     },
     /// `figures_only`: every phrase found is one of `figures_of_speech` ("so done with this
-    /// place"), which a long message heard as calm may be let go with.
+    /// place"), which a long message heard as calm may be let go with. `sayings_only`: every
+    /// phrase found is one of `sayings` ("thats my chance to tell them").
     Ambiguous {
         figures_only: bool,
+        sayings_only: bool,
     },
 }
 
@@ -190,6 +192,7 @@ impl CrisisPhrases {
         let mut abuse = false;
         let mut ambiguous = false;
         let mut figures_only = true;
+        let mut sayings_only = true;
         let mut mention_only = true;
         let mut denied_only = true;
         let mut double_only = true;
@@ -208,6 +211,7 @@ impl CrisisPhrases {
                 None => {
                     ambiguous = true;
                     figures_only &= reading.figure;
+                    sayings_only &= reading.saying;
                 }
             }
         });
@@ -221,7 +225,10 @@ impl CrisisPhrases {
                 double_only,
                 also_ambiguous: ambiguous,
             },
-            None if ambiguous => Found::Ambiguous { figures_only },
+            None if ambiguous => Found::Ambiguous {
+                figures_only,
+                sayings_only,
+            },
             None => Found::None,
         }
     }

@@ -355,6 +355,8 @@ struct LocaleIndex {
     /// `past_markers` and `present_markers`, each as the words a message is read in.
     past_markers: Vec<Vec<String>>,
     present_markers: Vec<Vec<String>>,
+    /// `recent_markers`, as the words a message is read in.
+    recent_markers: Vec<Vec<String>>,
     /// `recovery_markers`, as the words a message is read in.
     recovery_markers: Vec<Vec<String>>,
     /// `safe_now_markers`, `reported_markers` and `doubt_markers`, likewise.
@@ -372,6 +374,8 @@ struct LocaleIndex {
     /// `elsewhere` and `on_a_ward` from scope.toml, as the words a message is read in.
     elsewhere: Vec<Vec<String>>,
     on_a_ward: Vec<Vec<String>>,
+    /// Each smalltalk trigger ("bye", "good night") as its words that are not stop words.
+    closings: std::collections::HashSet<Vec<String>>,
 }
 
 /// The matcher, built once from the content.
@@ -427,6 +431,17 @@ impl LocaleIndex {
     /// now or again ("still", "tonight", "but now").
     fn speaks_of_the_past(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.past_markers) && !says_any(tokens, &self.present_markers)
+    }
+
+    /// Whether the message is nothing but a smalltalk trigger ("bye x", "night night", "ok
+    /// goodbye"): a closing or a greeting, whatever its kisses and emoji.
+    fn is_only_a_closing(&self, tokens: &[normalise::Token]) -> bool {
+        self.closings.contains(&content_words(tokens))
+    }
+
+    /// Whether the message tells of something just gone ("last night", "this morning").
+    fn tells_of_something_just_gone(&self, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.recent_markers)
     }
 
     /// Whether the writer says the person the message is about is safe now ("our daughter is
@@ -705,11 +720,20 @@ impl Matcher {
         // all smalltalk gets the check question from the classifier alone only when it is
         // heard as danger this surely. A crisis phrase ("goodbye forever", "bye for good") is
         // never let go, whether or not the classifier heard danger too.
-        if crisis == CrisisSignal::Ambiguous
+        //
+        // A bare closing ("bye", "night", "bye x") is never raised by the classifier alone: the
+        // model read a goodbye for good in some of them as surely as in a real one ("goodnight"
+        // 0.96, "bye x" 0.97), and nothing in the words can tell them apart. Said after a
+        // worrying message, the conversation still reads it in that light (an unclear answer
+        // to the check question gets the crisis reply).
+        let bare_closing = index.is_only_a_closing(&tokens);
+        if crisis != CrisisSignal::None
             && evidence.crisis_source == Some("classifier")
             && !evidence.crisis_phrase
-            && matches!(decision, Decision::Smalltalk { .. })
-            && evidence.risk < self.config.crisis_smalltalk_min
+            && (bare_closing
+                || (crisis == CrisisSignal::Ambiguous
+                    && matches!(decision, Decision::Smalltalk { .. })
+                    && evidence.risk < self.config.crisis_smalltalk_min))
         {
             crisis = CrisisSignal::None;
             evidence.crisis_source = None;
@@ -775,15 +799,20 @@ impl Matcher {
         evidence.crisis_phrase = lexical != crisis::Found::None;
         match (lexical, reading) {
             // A mention beside a phrase that always asks ("AWOL since 15:00"), or a story of the
-            // past that also says such a phrase, is not let go here: the arms below ask.
+            // past that also says such a phrase, is not let go here: the arms below ask. Nor is
+            // a harm told of someone else as just gone ("a boy on my ward tried to hang himself
+            // last night"): the writer saw it or heard of it and may be shaken.
             (
                 crisis::Found::Clear {
                     mention_only: true,
                     also_ambiguous: false,
+                    others_only,
                     ..
                 },
                 Some(r),
-            ) if r.risk < c.crisis_mention_calm_max => {
+            ) if r.risk < c.crisis_mention_calm_max
+                && !(others_only && index.tells_of_something_just_gone(tokens)) =>
+            {
                 // "bleeding" or "overdose" and nothing else is not a question about a word:
                 // a danger named alone, even heard as calm, gets the gentle question.
                 if names_only_a_danger(tokens) {
@@ -930,6 +959,19 @@ impl Matcher {
             {
                 CrisisSignal::None
             }
+            // "my tribunal is next thursday and thats my chance to tell them how the ward
+            // treats me": the model learnt "thats my chance" from plans and heard this at 0.96.
+            // A saying the phrases know stands for what it is: the classifier, however sure,
+            // asks rather than alarms (no labelled danger message holds a saying).
+            (
+                crisis::Found::Ambiguous {
+                    sayings_only: true, ..
+                },
+                Some(r),
+            ) if r.risk >= c.crisis_clear_min && !r.abuse => {
+                evidence.crisis_source = Some("classifier");
+                CrisisSignal::Ambiguous
+            }
             (_, Some(r)) if r.risk >= c.crisis_clear_min => {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Clear {
@@ -971,7 +1013,12 @@ impl Matcher {
             // "the wifi in here is killing me, it drops every time i try to watch anything": a
             // figure of speech in a rant the classifier hears as calm. Said alone or in a few words ("this ward
             // is killing me") it still asks, as the content brief says.
-            (crisis::Found::Ambiguous { figures_only: true }, Some(r))
+            (
+                crisis::Found::Ambiguous {
+                    figures_only: true, ..
+                },
+                Some(r),
+            )
                 if r.risk < c.crisis_figure_calm_max && tokens.len() >= c.figure_rant_min_words =>
             {
                 CrisisSignal::None
@@ -1435,6 +1482,7 @@ impl LocaleIndex {
         let mut reported = locale.reported_markers.clone();
         let mut doubt = locale.doubt_markers.clone();
         let mut present = locale.present_markers.clone();
+        let mut recent = locale.recent_markers.clone();
         let mut asked = locale.asked_markers.clone();
         let mut general = locale.general_markers.clone();
         let mut told = locale.told_markers.clone();
@@ -1456,6 +1504,7 @@ impl LocaleIndex {
             reported.extend(d.reported_markers.iter().cloned());
             doubt.extend(d.doubt_markers.iter().cloned());
             present.extend(d.present_markers.iter().cloned());
+            recent.extend(d.recent_markers.iter().cloned());
             asked.extend(d.asked_markers.iter().cloned());
             general.extend(d.general_markers.iter().cloned());
             told.extend(d.told_markers.iter().cloned());
@@ -1478,6 +1527,7 @@ impl LocaleIndex {
         let reported_markers = as_words(&reported);
         let doubt_markers = as_words(&doubt);
         let present_markers = as_words(&present);
+        let recent_markers = as_words(&recent);
         let asked_markers = as_words(&asked);
         let general_markers = as_words(&general);
         let told_markers = as_words(&told);
@@ -1485,6 +1535,13 @@ impl LocaleIndex {
         let bare_pleas = as_words(&bare);
         let elsewhere = as_words(&elsewhere);
         let on_a_ward = as_words(&on_a_ward);
+        let closings = intents
+            .iter()
+            .filter(|intent| intent.kind == IntentKind::Smalltalk)
+            .flat_map(|intent| &intent.triggers)
+            .map(|trigger| content_words(&normaliser.tokens(trigger)))
+            .filter(|words| !words.is_empty())
+            .collect();
         let everyday_words = everyday
             .iter()
             .flat_map(|w| normaliser.tokens(w))
@@ -1502,6 +1559,7 @@ impl LocaleIndex {
             everyday_words,
             past_markers,
             present_markers,
+            recent_markers,
             recovery_markers,
             safe_now_markers,
             reported_markers,
@@ -1514,8 +1572,21 @@ impl LocaleIndex {
             means_emoji,
             elsewhere,
             on_a_ward,
+            closings,
         }
     }
+}
+
+/// A message's words that are not stop words, with kisses ("x", "xxx") left out and a word
+/// said twice in a row kept once ("bye bye", "night night").
+fn content_words(tokens: &[normalise::Token]) -> Vec<String> {
+    let mut words: Vec<String> = tokens
+        .iter()
+        .filter(|t| !t.stop && !t.text.chars().all(|c| c == 'x'))
+        .map(|t| t.text.clone())
+        .collect();
+    words.dedup();
+    words
 }
 
 /// One line of `rightsbot match --json`: the contract other tools rely on.

@@ -375,8 +375,6 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
         "We asked him directly and he is not thinking of hurting himself. We still want to know \
          who decides about his leave.",
         // What follows telling staff, asked about (blind-49 and -50: each had the full reply).
-        // A parent's, heard at 0.12, is not calm enough to let go.
-        "If my daughter tells the nurse she wants to kill herself, what do they have to do? Do they tell me?",
         "if i told staff i was suicidal would i automatically lose my leave",
         "Out of interest, what is the usual procedure when a young person says they are suicidal?",
         // Denied with "thought about" between (blind-50).
@@ -418,6 +416,8 @@ fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises
         "if my child tells the doctor she wants to kill herself, will they keep it from me?",
         // Asked in the past tense (round 33, blind-67: the check question).
         "if my daughter told a nurse she was feeling suicidal, would they ring me or her dad first?",
+        // Heard at 0.12 by round 8's encoder, which asked; at 0.00 by round 37's.
+        "If my daughter tells the nurse she wants to kill herself, what do they have to do? Do they tell me?",
     ] {
         assert_no_alarm(text);
     }
@@ -433,14 +433,16 @@ fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises
         "if someone tells a nurse they want to end it what happens. asking cos i want to end it tonight",
         "If my daughter tells staff she wants to die, do they have to tell me? She told me last \
          night she has been hiding tablets under her mattress.",
-        "If a young person says they are suicidal, what does the ward do? My son said it to me on \
-         the phone an hour ago and now he isn't answering.",
     ] {
         assert_full_reply(text);
     }
     // Beside a word that someone has said it, a calm general question still asks: the
-    // classifier heard both of these at 0.02.
+    // classifier heard the first two at 0.02. Round 37's encoder hears the third at 0.00 (round
+    // 8's heard danger and gave the reply): the parent is asked whether their son is safe, and
+    // anything but a clear yes brings the reply.
     for text in [
+        "If a young person says they are suicidal, what does the ward do? My son said it to me on \
+         the phone an hour ago and now he isn't answering.",
         "if my daughter tells staff she wants to die, do they have to let me know? she keeps \
          saying it on the phone",
         "if a young person says they are suicidal what do staff do. my daughter just said it to \
@@ -604,6 +606,15 @@ fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
         "probs the last thing I'll ever send. thanks for the help with the tribunal stuff, bye",
     );
     assert_eq!(analyse("ok thanks, bye x").crisis, CrisisSignal::None);
+    // Round 37's model heard a goodbye for good in bare closings ("goodnight" 0.96, "bye x"
+    // 0.97): a closing with nothing else in it is not raised by the classifier alone.
+    for text in ["bye", "goodbye", "night", "goodnight", "bye x", "bye xx", "bye bye", "gn x"] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
+    // A word more, or a crisis phrase, and it is read for what it says.
+    for text in ["bye everyone x", "last message. bye", "goodnight forever", "gn forever"] {
+        assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
 }
 
 #[test]
@@ -764,6 +775,32 @@ fn harm_told_of_someone_else_in_a_calm_message_asks_rather_than_replies() {
             "{text:?} -> {:?}",
             analyse(text).crisis
         );
+    }
+}
+
+#[test]
+fn an_attempt_told_of_someone_else_as_just_gone_asks_rather_than_being_let_go() {
+    // Round 37: a witness's "a boy on my ward tried to hang himself last night", heard by the
+    // classifier at 0.19, was let go as a phrase that only names a danger. News hours old may
+    // have shaken the writer: it gets the gentle question.
+    for text in [
+        "a boy on my ward tried to hang himself last night, is he going to be ok",
+        "a girl here tried to kill herself this morning and nobody will tell us anything",
+    ] {
+        let analysis = analyse(text);
+        assert_ne!(
+            analysis.crisis,
+            CrisisSignal::None,
+            "{text:?} (risk {:.2})",
+            analysis.evidence.risk
+        );
+    }
+    // Told as long past, or as a joke of today, it is still only named.
+    for text in [
+        "Two years ago our son tried to hang himself. He's home now, at college and doing brilliantly. Can he still be put on a section again?",
+        "the ward lasagne tried to kill me today 💀",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
 }
 

@@ -78,7 +78,8 @@ DANGER_WEIGHT = 2.0
 CLASSIFY_WEIGHT = 0.0
 CLASSIFY_SCALE = 20.0  # unit vectors against unit class weights: cosines scaled into logits
 # Blind sets whose first scores are recorded in the README and that later rounds tuned on
-# (read with --trained-sets).
+# (read with --trained-sets; --trained-through N reads blind-12 to blind-N instead of round 12's
+# blind-12 to blind-20).
 TRAINED_SETS = [f"blind-{n}" for n in range(12, 21)]
 USE_TRAINED_SETS = False
 UPSTREAM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -202,11 +203,20 @@ def supcon(vectors, labels):
 
 
 def main():
-    global CLASSIFY_WEIGHT, USE_TRAINED_SETS
+    global CLASSIFY_WEIGHT, USE_TRAINED_SETS, TRAINED_SETS, EPOCHS
     args = sys.argv[1:]
     if "--trained-sets" in args:
         args.remove("--trained-sets")
         USE_TRAINED_SETS = True
+    if "--trained-through" in args:
+        at = args.index("--trained-through")
+        TRAINED_SETS = [f"blind-{n}" for n in range(12, int(args[at + 1]) + 1)]
+        USE_TRAINED_SETS = True
+        del args[at : at + 2]
+    if "--epochs" in args:
+        at = args.index("--epochs")
+        EPOCHS = int(args[at + 1])
+        del args[at : at + 2]
     if "--classify-weight" in args:
         at = args.index("--classify-weight")
         CLASSIFY_WEIGHT = float(args[at + 1])
