@@ -1018,9 +1018,7 @@ impl Matcher {
                     figures_only: true, ..
                 },
                 Some(r),
-            )
-                if r.risk < c.crisis_figure_calm_max && tokens.len() >= c.figure_rant_min_words =>
-            {
+            ) if r.risk < c.crisis_figure_calm_max && tokens.len() >= c.figure_rant_min_words => {
                 CrisisSignal::None
             }
             (crisis::Found::Ambiguous { .. }, _) => {

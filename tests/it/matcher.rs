@@ -608,11 +608,25 @@ fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
     assert_eq!(analyse("ok thanks, bye x").crisis, CrisisSignal::None);
     // Round 37's model heard a goodbye for good in bare closings ("goodnight" 0.96, "bye x"
     // 0.97): a closing with nothing else in it is not raised by the classifier alone.
-    for text in ["bye", "goodbye", "night", "goodnight", "bye x", "bye xx", "bye bye", "gn x"] {
+    for text in [
+        "bye",
+        "goodbye",
+        "night",
+        "goodnight",
+        "bye x",
+        "bye xx",
+        "bye bye",
+        "gn x",
+    ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
     // A word more, or a crisis phrase, and it is read for what it says.
-    for text in ["bye everyone x", "last message. bye", "goodnight forever", "gn forever"] {
+    for text in [
+        "bye everyone x",
+        "last message. bye",
+        "goodnight forever",
+        "gn forever",
+    ] {
         assert_ne!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
     }
 }
