@@ -726,11 +726,10 @@ impl Matcher {
         // 0.96, "bye x" 0.97), and nothing in the words can tell them apart. Said after a
         // worrying message, the conversation still reads it in that light (an unclear answer
         // to the check question gets the crisis reply).
-        let bare_closing = index.is_only_a_closing(&tokens);
         if crisis != CrisisSignal::None
             && evidence.crisis_source == Some("classifier")
             && !evidence.crisis_phrase
-            && (bare_closing
+            && (index.is_only_a_closing(&tokens)
                 || (crisis == CrisisSignal::Ambiguous
                     && matches!(decision, Decision::Smalltalk { .. })
                     && evidence.risk < self.config.crisis_smalltalk_min))

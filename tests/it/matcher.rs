@@ -605,10 +605,10 @@ fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
     assert_full_reply(
         "probs the last thing I'll ever send. thanks for the help with the tribunal stuff, bye",
     );
-    assert_eq!(analyse("ok thanks, bye x").crisis, CrisisSignal::None);
     // Round 37's model heard a goodbye for good in bare closings ("goodnight" 0.96, "bye x"
     // 0.97): a closing with nothing else in it is not raised by the classifier alone.
     for text in [
+        "ok thanks, bye x",
         "bye",
         "goodbye",
         "night",
@@ -618,7 +618,7 @@ fn a_goodbye_for_good_is_never_taken_for_a_polite_bye() {
         "bye bye",
         "gn x",
     ] {
-        assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+        assert_no_alarm(text);
     }
     // A word more, or a crisis phrase, and it is read for what it says.
     for text in [
