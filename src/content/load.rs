@@ -862,6 +862,7 @@ impl<'a> Checker<'a> {
                             locale.figures_of_speech = p.value.figures_of_speech;
                             locale.mention_phrases = p.value.mentions;
                             locale.double_meanings = p.value.double_meanings;
+                            locale.ordinary_objects = p.value.ordinary_objects;
                             locale.sayings = p.value.sayings;
                             locale.distress_emoji = p.value.distress_emoji;
                             locale.everyday_words = p.value.everyday_words;
@@ -875,6 +876,8 @@ impl<'a> Checker<'a> {
                             locale.asked_markers = p.value.asked_markers;
                             locale.general_markers = p.value.general_markers;
                             locale.told_markers = p.value.told_markers;
+                            locale.general_askers = p.value.general_askers;
+                            locale.general_tellings = p.value.general_tellings;
                             locale.short_pleas = p.value.short_pleas;
                             locale.bare_pleas = p.value.bare_pleas;
                             locale.means_emoji = p.value.means_emoji;

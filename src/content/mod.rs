@@ -205,6 +205,10 @@ pub struct Locale {
     /// "i dont want to be here" of the hospital): the full reply only when the classifier
     /// hears danger too, otherwise the check question.
     pub double_meanings: Vec<String>,
+    /// Things a double meaning is said of when it is ordinary ("cant go on the cinema trip",
+    /// "cant go on snap"; `ordinary_objects` in crisis.toml): found just after one, the phrase
+    /// is not a crisis phrase there.
+    pub ordinary_objects: Vec<String>,
     /// Everyday sayings that hold a crisis phrase ("want to die of embarrassment"; `sayings`
     /// in crisis.toml): the phrase inside one is read as a figure of speech.
     pub sayings: Vec<String>,
@@ -248,6 +252,12 @@ pub struct Locale {
     /// for a friend"), from `told_markers` in crisis.toml: beside them a question asked in
     /// general is not let go.
     pub told_markers: Vec<String>,
+    /// The words that open the person a general question is asked about ("someone", "a",
+    /// "my"), from `general_askers` in crisis.toml, and the words of telling that close it
+    /// ("tells", "says"), from `general_tellings`: "if someone in care tells their key worker"
+    /// is asked in general as much as "if someone tells".
+    pub general_askers: Vec<String>,
+    pub general_tellings: Vec<String>,
     /// Pleas that, in a message of a few words, get the check question ("someone please help
     /// me"), from `short_pleas` in crisis.toml; in a longer message they are a polite opening
     /// ("can someone help me write my complaint").

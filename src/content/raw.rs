@@ -180,6 +180,8 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub double_meanings: Vec<String>,
     #[serde(default)]
+    pub ordinary_objects: Vec<String>,
+    #[serde(default)]
     pub sayings: Vec<String>,
     #[serde(default)]
     pub distress_emoji: Vec<String>,
@@ -205,6 +207,10 @@ pub struct RawCrisisPhrases {
     pub general_markers: Vec<String>,
     #[serde(default)]
     pub told_markers: Vec<String>,
+    #[serde(default)]
+    pub general_askers: Vec<String>,
+    #[serde(default)]
+    pub general_tellings: Vec<String>,
     #[serde(default)]
     pub short_pleas: Vec<String>,
     #[serde(default)]

@@ -19,6 +19,9 @@ const CRISIS_FUZZY_MIN_CHARS: usize = 6;
 /// Phrases whose letters, spaces removed, are at least this long are also found with the
 /// spaces in other places. Shorter ones would be found inside unrelated words.
 const UNSPACED_MIN_CHARS: usize = 8;
+/// The most words between a double meaning and the thing it is said of ("cant go on the
+/// museum trip").
+const OBJECT_GAP: usize = 2;
 
 #[derive(Debug)]
 struct Phrase {
@@ -76,6 +79,8 @@ pub(crate) struct CrisisPhrases {
     /// Phrases written without spaces, by their first four bytes.
     unspaced: FastMap<Box<str>, Vec<(Box<str>, usize)>>,
     denials: Denials,
+    /// `ordinary_objects`, each word as a message is read.
+    ordinary_objects: std::collections::HashSet<String>,
 }
 
 /// The lists of crisis.toml beside its phrases by category, each as crisis.toml explains it.
@@ -85,6 +90,7 @@ pub(crate) struct PhraseLists<'a> {
     pub figures_of_speech: &'a [String],
     pub mentions: &'a [String],
     pub double_meanings: &'a [String],
+    pub ordinary_objects: &'a [String],
     pub sayings: &'a [String],
 }
 
@@ -117,6 +123,12 @@ impl CrisisPhrases {
     ) -> Self {
         let mut this = Self {
             denials,
+            ordinary_objects: lists
+                .ordinary_objects
+                .iter()
+                .flat_map(|w| normaliser.tokens(w))
+                .map(|t| t.text)
+                .collect(),
             ..Self::default()
         };
         for (category, phrases) in by_category {
@@ -256,6 +268,21 @@ impl CrisisPhrases {
         found
     }
 
+    /// Whether one of `ordinary_objects` follows the phrase ending at `end` in its sentence,
+    /// with at most `OBJECT_GAP` words between: "cant go on the cinema trip" is said of a
+    /// trip, "i cant go on. the trip was the last thing" is not.
+    fn said_of_an_object(
+        &self,
+        tokens: &[Token],
+        end: usize,
+        one_sentence: &impl Fn(usize, usize) -> bool,
+    ) -> bool {
+        (end + 1..tokens.len())
+            .take(OBJECT_GAP + 1)
+            .take_while(|&k| one_sentence(end, k))
+            .any(|k| self.ordinary_objects.contains(&tokens[k].text))
+    }
+
     /// Calls `note` for every phrase found in the message, with whether it was denied. A
     /// phrase inside a saying found in the message is not noted: the saying is, as a figure
     /// of speech.
@@ -298,6 +325,9 @@ impl CrisisPhrases {
                     continue;
                 };
                 if !one_sentence(start, end) {
+                    continue;
+                }
+                if phrase.reading.double && self.said_of_an_object(tokens, end, &one_sentence) {
                     continue;
                 }
                 if !phrase.reading.saying {
@@ -346,7 +376,10 @@ impl CrisisPhrases {
                     let last = ends.iter().position(|&e| e == start + text.len());
                     if rest.starts_with(text.as_ref())
                         && last.is_some_and(|last| {
-                            one_sentence(word, last) && saying_over(word, last).is_none()
+                            one_sentence(word, last)
+                                && saying_over(word, last).is_none()
+                                && !(self.phrases[*p].reading.double
+                                    && self.said_of_an_object(tokens, last, &one_sentence))
                         })
                         && !self.phrases[*p].reading.saying
                     {

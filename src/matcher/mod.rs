@@ -368,6 +368,9 @@ struct LocaleIndex {
     general_markers: Vec<Vec<String>>,
     /// `told_markers`, likewise.
     told_markers: Vec<Vec<String>>,
+    /// `general_askers` and `general_tellings`, each word as a message is read.
+    general_askers: std::collections::HashSet<String>,
+    general_tellings: std::collections::HashSet<String>,
     short_pleas: Vec<Vec<String>>,
     bare_pleas: Vec<Vec<String>>,
     means_emoji: Vec<String>,
@@ -505,8 +508,35 @@ impl LocaleIndex {
     /// Whether the message asks what a ward or a school does when someone else says a danger
     /// ("if a young person tells a nurse they're having thoughts of suicide, what's the usual
     /// procedure?").
-    fn asks_in_general(&self, tokens: &[normalise::Token]) -> bool {
+    fn asks_in_general(&self, text: &str, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.general_markers)
+            || (text.contains('?') && self.supposes_someone_else_tells(tokens))
+    }
+
+    /// Whether the message supposes that someone other than the writer says something: "if",
+    /// then a person opened by one of `general_askers` ("someone in care", "my friend", "a
+    /// lad on my ward"), then one of `general_tellings` ("tells", "says"), within a few words.
+    /// "if someone in here says they want to kill themselves what are staff meant to do" asks
+    /// what a ward does, in words no list of whole markers can keep up with. Never of the
+    /// writer: "if i tell staff she will find me" is a fear, not a question about a rule.
+    fn supposes_someone_else_tells(&self, tokens: &[normalise::Token]) -> bool {
+        tokens.iter().enumerate().any(|(at, token)| {
+            if token.text != "if" {
+                return false;
+            }
+            let Some(opener) = tokens.get(at + 1) else {
+                return false;
+            };
+            if !self.general_askers.contains(&opener.text) {
+                return false;
+            }
+            tokens
+                .iter()
+                .skip(at + 2)
+                .take(GENERAL_PERSON_WORDS)
+                .take_while(|t| !FIRST_PERSON.contains(&t.text.as_str()))
+                .any(|t| self.general_tellings.contains(&t.text))
+        })
     }
 
     /// Whether the message also tells of someone who has said it ("if my daughter tells staff
@@ -597,6 +627,14 @@ fn cut_at<'a>(text: &'a str, marks: &[char]) -> Vec<&'a str> {
 fn names_only_a_danger(tokens: &[normalise::Token]) -> bool {
     tokens.len() <= 2 && tokens.iter().filter(|t| !t.stop).count() == 1
 }
+
+/// The most words after "if" and its opener that may name the person a general question is
+/// about before the word of telling: "if someone in care tells", "if a lad on my ward says".
+const GENERAL_PERSON_WORDS: usize = 5;
+
+/// The writer's own words: a supposition with one of these before its word of telling is
+/// about the writer ("if my mum finds out i told"), never only general.
+const FIRST_PERSON: [&str; 4] = ["i", "me", "myself", "we"];
 
 /// The most words a message may have for a plea, or an emoji of a means, in it to bring the
 /// check question: in a longer one the words say more than they do.
@@ -897,7 +935,7 @@ impl Matcher {
                 Some(r),
             ) if r.risk < c.crisis_general_calm_max
                 && !r.abuse
-                && index.asks_in_general(tokens)
+                && index.asks_in_general(text, tokens)
                 && !index.tells_of_someone(tokens)
                 && !index.says_of_oneself_beside_a_question(text) =>
             {
@@ -1360,6 +1398,7 @@ impl LocaleIndex {
         let mut figures: Vec<String> = locale.figures_of_speech.clone();
         let mut mentions: Vec<String> = locale.mention_phrases.clone();
         let mut double_meanings: Vec<String> = locale.double_meanings.clone();
+        let mut ordinary_objects: Vec<String> = locale.ordinary_objects.clone();
         let mut sayings: Vec<String> = locale.sayings.clone();
         let mut denials = locale.denials.clone();
         let mut bridge = locale.denial_bridge.clone();
@@ -1372,6 +1411,7 @@ impl LocaleIndex {
             figures.extend(d.figures_of_speech.iter().cloned());
             mentions.extend(d.mention_phrases.iter().cloned());
             double_meanings.extend(d.double_meanings.iter().cloned());
+            ordinary_objects.extend(d.ordinary_objects.iter().cloned());
             sayings.extend(d.sayings.iter().cloned());
             denials.extend(d.denials.iter().cloned());
             bridge.extend(d.denial_bridge.iter().cloned());
@@ -1386,6 +1426,7 @@ impl LocaleIndex {
                 figures_of_speech: &figures,
                 mentions: &mentions,
                 double_meanings: &double_meanings,
+                ordinary_objects: &ordinary_objects,
                 sayings: &sayings,
             },
             denials,
@@ -1483,6 +1524,8 @@ impl LocaleIndex {
         let mut asked = locale.asked_markers.clone();
         let mut general = locale.general_markers.clone();
         let mut told = locale.told_markers.clone();
+        let mut askers = locale.general_askers.clone();
+        let mut tellings = locale.general_tellings.clone();
         let mut pleas = locale.short_pleas.clone();
         let mut bare = locale.bare_pleas.clone();
         let mut means_emoji = locale.means_emoji.clone();
@@ -1505,6 +1548,8 @@ impl LocaleIndex {
             asked.extend(d.asked_markers.iter().cloned());
             general.extend(d.general_markers.iter().cloned());
             told.extend(d.told_markers.iter().cloned());
+            askers.extend(d.general_askers.iter().cloned());
+            tellings.extend(d.general_tellings.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
             bare.extend(d.bare_pleas.iter().cloned());
             means_emoji.extend(d.means_emoji.iter().cloned());
@@ -1528,6 +1573,15 @@ impl LocaleIndex {
         let asked_markers = as_words(&asked);
         let general_markers = as_words(&general);
         let told_markers = as_words(&told);
+        let as_word_set = |words: &[String]| -> std::collections::HashSet<String> {
+            words
+                .iter()
+                .flat_map(|w| normaliser.tokens(w))
+                .map(|t| t.text)
+                .collect()
+        };
+        let general_askers = as_word_set(&askers);
+        let general_tellings = as_word_set(&tellings);
         let short_pleas = as_words(&pleas);
         let bare_pleas = as_words(&bare);
         let elsewhere = as_words(&elsewhere);
@@ -1564,6 +1618,8 @@ impl LocaleIndex {
             asked_markers,
             general_markers,
             told_markers,
+            general_askers,
+            general_tellings,
             short_pleas,
             bare_pleas,
             means_emoji,
