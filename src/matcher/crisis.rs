@@ -123,12 +123,7 @@ impl CrisisPhrases {
     ) -> Self {
         let mut this = Self {
             denials,
-            ordinary_objects: lists
-                .ordinary_objects
-                .iter()
-                .flat_map(|w| normaliser.tokens(w))
-                .map(|t| t.text)
-                .collect(),
+            ordinary_objects: normaliser.word_set(lists.ordinary_objects),
             ..Self::default()
         };
         for (category, phrases) in by_category {
@@ -268,19 +263,21 @@ impl CrisisPhrases {
         found
     }
 
-    /// Whether one of `ordinary_objects` follows the phrase ending at `end` in its sentence,
-    /// with at most `OBJECT_GAP` words between: "cant go on the cinema trip" is said of a
-    /// trip, "i cant go on. the trip was the last thing" is not.
+    /// Whether `phrase`, a double meaning ending at `end`, is followed in its sentence by one
+    /// of `ordinary_objects`, with at most `OBJECT_GAP` words between: "cant go on the cinema
+    /// trip" is said of a trip, "i cant go on. the trip was the last thing" is not.
     fn said_of_an_object(
         &self,
+        phrase: &Phrase,
         tokens: &[Token],
         end: usize,
         one_sentence: &impl Fn(usize, usize) -> bool,
     ) -> bool {
-        (end + 1..tokens.len())
-            .take(OBJECT_GAP + 1)
-            .take_while(|&k| one_sentence(end, k))
-            .any(|k| self.ordinary_objects.contains(&tokens[k].text))
+        phrase.reading.double
+            && (end + 1..tokens.len())
+                .take(OBJECT_GAP + 1)
+                .take_while(|&k| one_sentence(end, k))
+                .any(|k| self.ordinary_objects.contains(&tokens[k].text))
     }
 
     /// Calls `note` for every phrase found in the message, with whether it was denied. A
@@ -327,7 +324,7 @@ impl CrisisPhrases {
                 if !one_sentence(start, end) {
                     continue;
                 }
-                if phrase.reading.double && self.said_of_an_object(tokens, end, &one_sentence) {
+                if self.said_of_an_object(phrase, tokens, end, &one_sentence) {
                     continue;
                 }
                 if !phrase.reading.saying {
@@ -378,8 +375,12 @@ impl CrisisPhrases {
                         && last.is_some_and(|last| {
                             one_sentence(word, last)
                                 && saying_over(word, last).is_none()
-                                && !(self.phrases[*p].reading.double
-                                    && self.said_of_an_object(tokens, last, &one_sentence))
+                                && !self.said_of_an_object(
+                                    &self.phrases[*p],
+                                    tokens,
+                                    last,
+                                    &one_sentence,
+                                )
                         })
                         && !self.phrases[*p].reading.saying
                     {
@@ -444,20 +445,14 @@ impl Denials {
         bridge: &[String],
         doubts: &[String],
     ) -> Self {
-        let read = |list: &[String]| {
-            list.iter()
-                .flat_map(|w| normaliser.tokens(w))
-                .map(|t| t.text)
-                .collect()
-        };
         Self {
             denials: words
                 .iter()
                 .map(|w| normaliser.tokens(w).into_iter().map(|t| t.text).collect())
                 .filter(|d: &Vec<String>| !d.is_empty())
                 .collect(),
-            bridge: read(bridge),
-            doubts: read(doubts),
+            bridge: normaliser.word_set(bridge),
+            doubts: normaliser.word_set(doubts),
         }
     }
 

@@ -1573,15 +1573,8 @@ impl LocaleIndex {
         let asked_markers = as_words(&asked);
         let general_markers = as_words(&general);
         let told_markers = as_words(&told);
-        let as_word_set = |words: &[String]| -> std::collections::HashSet<String> {
-            words
-                .iter()
-                .flat_map(|w| normaliser.tokens(w))
-                .map(|t| t.text)
-                .collect()
-        };
-        let general_askers = as_word_set(&askers);
-        let general_tellings = as_word_set(&tellings);
+        let general_askers = normaliser.word_set(&askers);
+        let general_tellings = normaliser.word_set(&tellings);
         let short_pleas = as_words(&pleas);
         let bare_pleas = as_words(&bare);
         let elsewhere = as_words(&elsewhere);
@@ -1593,11 +1586,7 @@ impl LocaleIndex {
             .map(|trigger| content_words(&normaliser.tokens(trigger)))
             .filter(|words| !words.is_empty())
             .collect();
-        let everyday_words = everyday
-            .iter()
-            .flat_map(|w| normaliser.tokens(w))
-            .map(|t| t.text)
-            .collect();
+        let everyday_words = normaliser.word_set(&everyday);
         Self {
             normaliser,
             crisis,

@@ -72,6 +72,15 @@ impl Normaliser {
         }
     }
 
+    /// Every word of `list`'s entries as a message is read: the form a word list from the
+    /// content is looked up in.
+    pub fn word_set(&self, list: &[String]) -> std::collections::HashSet<String> {
+        list.iter()
+            .flat_map(|w| self.tokens(w))
+            .map(|t| t.text)
+            .collect()
+    }
+
     /// The words of `text`, text-speak expanded, each with its stem and stop-word mark.
     pub fn tokens(&self, text: &str) -> Vec<Token> {
         let mut out = Vec::new();
