@@ -283,6 +283,14 @@ impl CrisisPhrases {
     /// Calls `note` for every phrase found in the message, with whether it was denied. A
     /// phrase inside a saying found in the message is not noted: the saying is, as a figure
     /// of speech.
+    /// Whether phrase `p` tells a harm of someone else (`third_party`).
+    fn tells_of_others(&self, p: usize) -> bool {
+        self.phrases[p]
+            .reading
+            .category
+            .is_some_and(|c| self.categories[c] == "third_party")
+    }
+
     fn scan(
         &self,
         tokens: &[Token],
@@ -342,9 +350,25 @@ impl CrisisPhrases {
                 .find(|&&(_, from, to)| start <= to && from <= end)
                 .map(|&(p, _, _)| p)
         };
+        // A phrase inside a longer one that tells it of someone else is that one's: "my son has
+        // been self harming" holds "been self harming", and is noted once, as told of him.
+        let told_of_others: Vec<(usize, usize)> = phrases
+            .iter()
+            .filter(|&&(p, _, _)| self.tells_of_others(p))
+            .map(|&(_, start, end)| (start, end))
+            .collect();
+        let inside_told_of_others = |p: usize, start: usize, end: usize| {
+            !self.tells_of_others(p)
+                && told_of_others
+                    .iter()
+                    .any(|&(from, to)| from <= start && end <= to)
+        };
         // A saying is noted only where it holds a phrase: "dying of boredom" alone is nothing.
         let mut holding = Vec::new();
         for (p, start, end) in phrases {
+            if inside_told_of_others(p, start, end) {
+                continue;
+            }
             match saying_over(start, end) {
                 Some(saying) if !holding.contains(&saying) => holding.push(saying),
                 Some(_) => {}
@@ -375,6 +399,7 @@ impl CrisisPhrases {
                         && last.is_some_and(|last| {
                             one_sentence(word, last)
                                 && saying_over(word, last).is_none()
+                                && !inside_told_of_others(*p, word, last)
                                 && !self.said_of_an_object(
                                     &self.phrases[*p],
                                     tokens,

@@ -393,6 +393,7 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
     }
     // The same words beside danger now keep the full reply.
     for text in [
+        "its 2 weeks since i last cut but i want to do it again tonight",
         "i used to be fine but now i want to die",
         "i used to cut and now i want to die",
         "i was doing well but tonight i want to kill myself",
@@ -430,9 +431,17 @@ fn a_calm_question_about_what_a_ward_does_when_someone_else_says_a_danger_raises
         // Asked in English as a second language (blind-62: the full reply; the check question
         // from round 31 to round 37).
         "If my son tell the doctor he want to kill himself, what happen then? They call police?",
+        // Found out of someone else by staff (blind-81: the full reply).
+        "is there a rule about what staff have to do if they find out someone's been self \
+         harming on the ward? like do they ring your parents every time, do you lose your leave?",
+        "what happens if staff find out a patient has been cutting? do they lose their leave or get searched?",
     ] {
         assert_no_alarm(text);
     }
+    // Found out of the writer, it is no general question.
+    assert_full_reply(
+        "if they find out im cutting again they'll stop my leave so ive hidden the blade in my shoe. what do i do?",
+    );
     // Supposed of the writer, or said without asking anything, it is not a general question.
     for text in [
         "if my mum finds out i told staff i want to kill myself what will she do?",
@@ -535,6 +544,24 @@ fn a_word_of_now_said_of_something_else_leaves_a_story_of_the_past_a_question() 
          now. but its still all over my notes. can i ask for it to be changed",
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
+    }
+}
+
+#[test]
+fn being_kicked_out_of_somewhere_is_no_harm_but_put_out_at_night_or_kicked_still_is() {
+    // Blind-80: a sixth form that "kicked me out" had the full reply with the abuse helplines.
+    for text in [
+        "my sixth form kicked me out for missing too much, its a normal college not the hospital \
+         school. can i appeal",
+        "the pool kicked us out early today because of a staff shortage, is that allowed on our activity time?",
+    ] {
+        assert_no_alarm(text);
+    }
+    for text in [
+        "my dad kicked me out and im sleeping in the park tonight, phone nearly dead",
+        "he kicked me out of bed and kicked me again in the stomach",
+    ] {
+        assert_full_reply(text);
     }
 }
 
@@ -798,6 +825,12 @@ fn harm_told_of_someone_else_in_a_calm_message_asks_rather_than_replies() {
     for text in [
         "since one girl hurt herself with a pen lid NOBODY on the ward can have pens. i didnt do anything so why am i being punished too",
         "my best mate tried to kill herself last year but shes ok now and we still text",
+        // A parent telling of a son's self-harm beside a question about bringing him home
+        // (blind-80: the full reply): the phrase inside, "been self harming", is told of him.
+        "My son is 13 and has been self-harming. The ward want to keep him another month and \
+         he's begging to come home. As his mum can I just say no and take him, or is it not my \
+         decision any more?",
+        "my daughter has been cutting since christmas and the ward want her on a section now. do i get a say in that?",
     ] {
         let analysis = analyse(text);
         assert_eq!(
@@ -815,6 +848,7 @@ fn harm_told_of_someone_else_in_a_calm_message_asks_rather_than_replies() {
         "my friend is hurting herself in the toilets right now and staff havent noticed",
         "my daughter just rang and said she is going to kill herself tonight on the ward",
         "the boy in the next room keeps saying he wants to kill himself and hes got a cord hidden",
+        "my son has been self harming again tonight and wont open his door, theres blood on the handle",
     ] {
         assert!(
             matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),

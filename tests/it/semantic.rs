@@ -512,6 +512,10 @@ fn a_crisis_phrase_told_as_long_past_in_a_calm_message_raises_no_alarm() {
     for text in [
         "I tried to end my life last year and I'm genuinely fine now",
         "i used to want to die every day and now im planning my 16th birthday party",
+        // Time since the last time, in weeks or months (blind-80: the full reply).
+        "nearly 3 months since i last hurt myself and theyre talking about discharge in a few \
+         weeks!! what support do i get when i go home",
+        "its been 6 months since i last self harmed, can i have my razor back for shaving my legs?",
     ] {
         assert_signal(text, CrisisSignal::None);
     }
