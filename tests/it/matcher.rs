@@ -548,6 +548,27 @@ fn a_word_of_now_said_of_something_else_leaves_a_story_of_the_past_a_question() 
 }
 
 #[test]
+fn counting_the_cutlery_after_a_meal_says_no_crisis_phrase() {
+    // "count" was once read as "matter" (for "my opinion doesnt count"), so "why do they count
+    // the knives after tea" said "matter after", a sign of a plan (blind-80 and nine messages
+    // of earlier rounds: the check question).
+    for text in [
+        "why do staff count the spoons after lunch every day",
+        "they count the knives and forks after every meal, is that a rule on all wards?",
+    ] {
+        assert_no_alarm(text);
+    }
+    assert_eq!(
+        answered_topic("my opinion doesnt count here").as_deref(),
+        Some("having_a_say")
+    );
+    assert_ne!(
+        analyse("it wont matter after friday anyway").crisis,
+        CrisisSignal::None
+    );
+}
+
+#[test]
 fn being_kicked_out_of_somewhere_is_no_harm_but_put_out_at_night_or_kicked_still_is() {
     // Blind-80: a sixth form that "kicked me out" had the full reply with the abuse helplines.
     for text in [
