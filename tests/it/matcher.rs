@@ -128,6 +128,11 @@ fn harm_by_others_brings_the_abuse_helplines() {
         "a nurse assaulted me",
         // Told as past, with a question after it, and heard as calm (0.03).
         "the nurse pulled my hair and it really hurt me. can i complain",
+        // Told by a parent and heard as calm (0.03 and 0.001): only "is your child safe?"
+        // from round 36 to round 38.
+        "staff are hurting my son",
+        "my son told me staff are hurting him at night. what are my rights to see the cctv?",
+        "someone on that unit is hurting my daughter, she has marks on her arms from them",
     ] {
         assert_abuse_reply(text);
     }
