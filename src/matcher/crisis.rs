@@ -105,6 +105,9 @@ struct Reading {
     /// As often said of something ordinary ("i dont want to be here" of the hospital): see
     /// `double_meanings` in crisis.toml.
     double: bool,
+    /// Tells a harm of someone else ("kill herself", "has been self harming"): a phrase of the
+    /// `third_party` category.
+    told_of_others: bool,
     /// An ambiguous phrase that is most often a figure of speech ("so done", "cant cope"):
     /// see `figures_of_speech` in crisis.toml.
     figure: bool,
@@ -134,6 +137,7 @@ impl CrisisPhrases {
                     category: Some(index),
                     mention: lists.mentions.contains(p),
                     double: lists.double_meanings.contains(p),
+                    told_of_others: category == "third_party",
                     ..Reading::default()
                 };
                 this.add(normaliser, p, reading);
@@ -210,7 +214,7 @@ impl CrisisPhrases {
                 Some(c) => {
                     clear.get_or_insert(c);
                     abuse |= self.categories[c] == "abuse";
-                    others_only &= self.categories[c] == "third_party";
+                    others_only &= reading.told_of_others;
                     mention_only &= reading.mention;
                     denied_only &= reading.mention || denied;
                     double_only &= reading.mention || denied || reading.double;
@@ -283,14 +287,6 @@ impl CrisisPhrases {
     /// Calls `note` for every phrase found in the message, with whether it was denied. A
     /// phrase inside a saying found in the message is not noted: the saying is, as a figure
     /// of speech.
-    /// Whether phrase `p` tells a harm of someone else (`third_party`).
-    fn tells_of_others(&self, p: usize) -> bool {
-        self.phrases[p]
-            .reading
-            .category
-            .is_some_and(|c| self.categories[c] == "third_party")
-    }
-
     fn scan(
         &self,
         tokens: &[Token],
@@ -352,14 +348,14 @@ impl CrisisPhrases {
         };
         // A phrase inside a longer one that tells it of someone else is that one's: "my son has
         // been self harming" holds "been self harming", and is noted once, as told of him.
-        let told_of_others: Vec<(usize, usize)> = phrases
+        let spans_told_of_others: Vec<(usize, usize)> = phrases
             .iter()
-            .filter(|&&(p, _, _)| self.tells_of_others(p))
+            .filter(|&&(p, _, _)| self.phrases[p].reading.told_of_others)
             .map(|&(_, start, end)| (start, end))
             .collect();
         let inside_told_of_others = |p: usize, start: usize, end: usize| {
-            !self.tells_of_others(p)
-                && told_of_others
+            !self.phrases[p].reading.told_of_others
+                && spans_told_of_others
                     .iter()
                     .any(|&(from, to)| from <= start && end <= to)
         };
