@@ -516,8 +516,27 @@ fn a_crisis_phrase_told_as_long_past_in_a_calm_message_raises_no_alarm() {
         "nearly 3 months since i last hurt myself and theyre talking about discharge in a few \
          weeks!! what support do i get when i go home",
         "its been 6 months since i last self harmed, can i have my razor back for shaving my legs?",
+        // A coping skill used instead of harm, and weeks or months without it (blind-82 and
+        // -83: each asked "are you safe?").
+        "im using my playlist instead of hurting myself and its going ok. who decides about my leave",
+        "two months without cutting!! my nurse thinks i could have weekend leave soon, who decides that",
+        "been squeezing ice instead of harming and honestly it helps. can i ask for my obs to go down",
     ] {
         assert_signal(text, CrisisSignal::None);
+    }
+    // Beside a word of now, or for days, the same words keep their alarm.
+    for text in [
+        "i was doing it instead of hurting myself but tonight nothing works and i want to die",
+        "i cant go 2 days without hurting myself, its getting worse",
+        "3 weeks without cutting and i cut myself again just now, theres blood everywhere",
+    ] {
+        let a = matcher().analyse(&en(), text);
+        assert_ne!(
+            a.crisis,
+            CrisisSignal::None,
+            "{text:?} (risk {:.2})",
+            a.evidence.risk
+        );
     }
 }
 
