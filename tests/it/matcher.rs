@@ -188,6 +188,11 @@ fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
     let drama = "one more group about feelings and i will throw myself on the sofa and refuse to move lol. can they make group compulsory?";
     assert_eq!(analyse(drama).crisis, CrisisSignal::None, "{drama:?}");
     assert_full_reply("i want to throw myself off the car park lol");
+    // A list of what helps is no plea (blind-83: "things that help me now: ..." asked "are you
+    // safe?"); the plea itself still asks.
+    let helps = "things that help me now: drawing, the therapy dog and walks in the grounds. can i ask for more time outside";
+    assert_eq!(analyse(helps).crisis, CrisisSignal::None, "{helps:?}");
+    assert_ne!(analyse("please help me now").crisis, CrisisSignal::None);
     // Only the saying word for word: the phrase beside or apart from it keeps the full reply.
     for text in [
         "i want to die, not of boredom, for real",
