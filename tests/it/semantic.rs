@@ -226,13 +226,7 @@ fn a_short_message_is_read_in_one_pass_yet_a_sentence_that_says_danger_is_read_a
     // Read in one pass this sounds calm (risk 0.19); its second sentence alone does not.
     let text = "slept properly for the first time in weeks. made my decision and i feel so much \
                 lighter";
-    let a = matcher().analyse(&en(), text);
-    assert_ne!(
-        a.crisis,
-        CrisisSignal::None,
-        "{text:?} (risk {:.2})",
-        a.evidence.risk
-    );
+    assert_some_alarm(text);
 }
 
 #[test]
@@ -413,6 +407,17 @@ fn assert_signal(text: &str, expected: CrisisSignal) {
     assert_eq!(a.crisis, expected, "{text:?} (risk {:.2})", a.evidence.risk);
 }
 
+/// `text` gets the check question or the crisis reply; a failure shows the classifier's risk.
+fn assert_some_alarm(text: &str) {
+    let a = matcher().analyse(&en(), text);
+    assert_ne!(
+        a.crisis,
+        CrisisSignal::None,
+        "{text:?} (risk {:.2})",
+        a.evidence.risk
+    );
+}
+
 fn assert_full_reply(text: &str) {
     let a = matcher().analyse(&en(), text);
     assert!(
@@ -530,13 +535,7 @@ fn a_crisis_phrase_told_as_long_past_in_a_calm_message_raises_no_alarm() {
         "i cant go 2 days without hurting myself, its getting worse",
         "3 weeks without cutting and i cut myself again just now, theres blood everywhere",
     ] {
-        let a = matcher().analyse(&en(), text);
-        assert_ne!(
-            a.crisis,
-            CrisisSignal::None,
-            "{text:?} (risk {:.2})",
-            a.evidence.risk
-        );
+        assert_some_alarm(text);
     }
 }
 
