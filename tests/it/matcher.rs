@@ -600,6 +600,45 @@ fn being_kicked_out_of_somewhere_is_no_harm_but_put_out_at_night_or_kicked_still
 }
 
 #[test]
+fn not_wanting_to_live_with_a_parent_is_about_a_home_but_not_wanting_to_live_keeps_the_reply() {
+    // Blind-84: a young person choosing between parents' homes had the full suicide reply.
+    let home = "i told my nurse i dont want to live with dad anymore and want to go to mums. will she tell him?? does stuff i say in 1 to 1s get passed on to my parents";
+    assert!(
+        !matches!(analyse(home).crisis, CrisisSignal::Clear { .. }),
+        "the full crisis reply for {home:?}"
+    );
+    // Despair said with the same words keeps the full reply.
+    for text in [
+        "i dont want to live with myself after what i did",
+        "i dont want to live with this pain anymore",
+        "i dont want to live with my dad anymore. i dont want to live at all",
+        "i dont want to live",
+    ] {
+        assert_full_reply(text);
+    }
+}
+
+#[test]
+fn a_seizure_told_of_is_a_question_but_one_happening_now_is_an_emergency() {
+    // Blind-84: young people with epilepsy and their parents asking about restraint,
+    // seclusion and what they are told had the full crisis reply for "had a seizure".
+    for text in [
+        "i had a seizure last week and staff thought i was kicking off so 3 of them pinned me to the floor. i wasnt being aggressive i was literally fitting. are they allowed to do that",
+        "They kept my daughter in a room on her own for most of yesterday. She has epilepsy, what if she'd had a seizure in there? How long can they keep someone shut away like that?",
+        "My 17 year old has asked staff not to share anything with us, but they won't even tell me if she's had a seizure this week. Surely I'm allowed to know that much?",
+    ] {
+        assert_no_alarm(text);
+    }
+    for text in [
+        "my friend on the ward is having a seizure and no staff are coming",
+        "i just had a seizure and hit my head on the sink",
+        "shes fitting on the floor and it wont stop",
+    ] {
+        assert_full_reply(text);
+    }
+}
+
+#[test]
 fn a_sincere_not_like_asks_but_the_same_words_in_sarcasm_keep_the_full_reply() {
     // "its not like i want to..." denies what follows; heard as calm, it gets the question.
     let sincere = "everyone at home is carrying on without me and i feel forgotten. its not like \
