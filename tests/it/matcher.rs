@@ -639,6 +639,62 @@ fn a_seizure_told_of_is_a_question_but_one_happening_now_is_an_emergency() {
 }
 
 #[test]
+fn something_hidden_under_the_mattress_asks_even_when_told_as_a_joke_about_snitching() {
+    // Blind-87: heard at 0.03 and missed.
+    let hidden = "is it snitching on myself if i dont tell them theres a bit of razor under my mattress? its mine and its only for me, not anyone else";
+    assert_ne!(analyse(hidden).crisis, CrisisSignal::None, "{hidden:?}");
+}
+
+#[test]
+fn an_attempt_at_a_younger_age_is_the_past_unless_a_word_of_now_says_otherwise() {
+    // Blind-87: a 17-year-old asking for old notes had the full reply.
+    let past = "i tried to end my life when i was 14. im 17 now and doing really well. can i get my old notes from that ward? i want to understand what happened back then";
+    assert!(
+        !matches!(analyse(past).crisis, CrisisSignal::Clear { .. }),
+        "the full crisis reply for {past:?}"
+    );
+    assert_full_reply("i tried to end my life when i was 14 and im trying again tonight");
+}
+
+#[test]
+fn asking_what_the_point_of_being_asked_is_wants_a_say_not_help_in_a_crisis() {
+    // Blind rounds 83, 86 and 87: asked "are you safe?" every time.
+    let unheard = "whats the point of them asking what i think if they just do the opposite every time. does my opinion actually have to count for anything";
+    assert_no_alarm(unheard);
+    assert_eq!(answered_topic(unheard).as_deref(), Some("having_a_say"));
+    assert_ne!(analyse("whats the point").crisis, CrisisSignal::None);
+    // The same words beside a danger keep the full reply.
+    assert_full_reply(
+        "burning my wrist with the lighter i nicked off the smoking lot and its the only thing \
+         that helps so whatever. whats the point of asking for an advocate when she never even turns up",
+    );
+    assert_full_reply("whats the point of asking me anything. i want to die");
+}
+
+#[test]
+fn a_countdown_to_going_home_is_happy_but_a_countdown_alone_asks() {
+    // Blind-87: a countdown group chat and three sleeps till discharge asked "are you safe?".
+    for text in [
+        "my friends from school have made a countdown group chat for when i get out but i only get my phone 30 min a day 😭 can they limit it that much??",
+        "3 more sleeps till discharge and the ward wifi is so slow 😂😂 are they allowed to block youtube tho",
+    ] {
+        assert_no_alarm(text);
+    }
+    assert_ne!(analyse("countdown: 6 days").crisis, CrisisSignal::None);
+    assert_ne!(analyse("2 more sleeps").crisis, CrisisSignal::None);
+}
+
+#[test]
+fn what_staff_are_supposed_to_do_when_someone_says_a_danger_is_asked_about_not_told() {
+    // Blind-87: a welcome guide for new patients had the full reply.
+    let guide = "what are staff supposed to do if someone on the ward says they feel suicidal? its for our welcome guide for new kids that me and my friend r making before we leave 😊";
+    assert!(
+        !matches!(analyse(guide).crisis, CrisisSignal::Clear { .. }),
+        "the full crisis reply for {guide:?}"
+    );
+}
+
+#[test]
 fn a_sincere_not_like_asks_but_the_same_words_in_sarcasm_keep_the_full_reply() {
     // "its not like i want to..." denies what follows; heard as calm, it gets the question.
     let sincere = "everyone at home is carrying on without me and i feel forgotten. its not like \
