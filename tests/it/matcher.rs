@@ -45,6 +45,16 @@ fn assert_full_reply(text: &str) {
     );
 }
 
+/// Fails if `text` gets the full crisis reply; the check question is allowed.
+fn assert_no_full_reply(text: &str) {
+    let analysis = analyse(text);
+    assert!(
+        !matches!(analysis.crisis, CrisisSignal::Clear { .. }),
+        "the full crisis reply for {text:?} (risk {:.2})",
+        analysis.evidence.risk
+    );
+}
+
 /// Fails if `text` gets the crisis reply or the check question.
 fn assert_no_alarm(text: &str) {
     let analysis = analyse(text);
@@ -334,10 +344,7 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
     // A hearing looked forward to is a chance too: never the full crisis reply. (How the ward
     // treats someone is heard by the classifier, so a gentle check question may still come.)
     let hearing = "my tribunal is next thursday and thats my chance to tell them how the ward treats me. can my advocate read out my statement for me";
-    assert!(
-        !matches!(analyse(hearing).crisis, CrisisSignal::Clear { .. }),
-        "{hearing:?}"
-    );
+    assert_no_full_reply(hearing);
     let calm_hearing = "my tribunal is next thursday, my chance to tell them how the ward treats me. can my advocate read out my statement for me";
     assert_no_alarm(calm_hearing);
 }
@@ -538,10 +545,7 @@ fn not_ok_with_a_decision_is_an_objection_not_a_cry_for_help() {
 #[test]
 fn a_plan_for_bad_days_is_a_way_of_coping_not_a_plan_to_die() {
     let text = "going home on tuesday, feeling good and ive got a plan for bad days. what support do i get after?";
-    assert!(
-        !matches!(analyse(text).crisis, CrisisSignal::Clear { .. }),
-        "full crisis reply for {text:?}"
-    );
+    assert_no_full_reply(text);
     assert_full_reply("i have a plan and the tablets are ready");
 }
 
@@ -603,10 +607,7 @@ fn being_kicked_out_of_somewhere_is_no_harm_but_put_out_at_night_or_kicked_still
 fn not_wanting_to_live_with_a_parent_is_about_a_home_but_not_wanting_to_live_keeps_the_reply() {
     // Blind-84: a young person choosing between parents' homes had the full suicide reply.
     let home = "i told my nurse i dont want to live with dad anymore and want to go to mums. will she tell him?? does stuff i say in 1 to 1s get passed on to my parents";
-    assert!(
-        !matches!(analyse(home).crisis, CrisisSignal::Clear { .. }),
-        "the full crisis reply for {home:?}"
-    );
+    assert_no_full_reply(home);
     // Despair said with the same words keeps the full reply.
     for text in [
         "i dont want to live with myself after what i did",
@@ -649,10 +650,7 @@ fn something_hidden_under_the_mattress_asks_even_when_told_as_a_joke_about_snitc
 fn an_attempt_at_a_younger_age_is_the_past_unless_a_word_of_now_says_otherwise() {
     // Blind-87: a 17-year-old asking for old notes had the full reply.
     let past = "i tried to end my life when i was 14. im 17 now and doing really well. can i get my old notes from that ward? i want to understand what happened back then";
-    assert!(
-        !matches!(analyse(past).crisis, CrisisSignal::Clear { .. }),
-        "the full crisis reply for {past:?}"
-    );
+    assert_no_full_reply(past);
     assert_full_reply("i tried to end my life when i was 14 and im trying again tonight");
 }
 
@@ -688,10 +686,7 @@ fn a_countdown_to_going_home_is_happy_but_a_countdown_alone_asks() {
 fn what_staff_are_supposed_to_do_when_someone_says_a_danger_is_asked_about_not_told() {
     // Blind-87: a welcome guide for new patients had the full reply.
     let guide = "what are staff supposed to do if someone on the ward says they feel suicidal? its for our welcome guide for new kids that me and my friend r making before we leave 😊";
-    assert!(
-        !matches!(analyse(guide).crisis, CrisisSignal::Clear { .. }),
-        "the full crisis reply for {guide:?}"
-    );
+    assert_no_full_reply(guide);
 }
 
 #[test]
