@@ -683,6 +683,32 @@ fn a_countdown_to_going_home_is_happy_but_a_countdown_alone_asks() {
 }
 
 #[test]
+fn asking_the_point_of_being_asked_an_opinion_wants_a_say() {
+    // Blind-89: asked "are you safe?" for "whats the point".
+    let unheard = "nobody listens to what i want they just nod and write stuff down and then do the opposite. whats even the point of asking my opinion. are they supposed to actually take it into account or is it all just for show";
+    assert_no_alarm(unheard);
+    assert_full_reply("whats even the point of living");
+}
+
+#[test]
+fn too_sleepy_to_wake_up_for_something_is_a_side_effect_not_a_wish_to_die() {
+    // Blind-88: the full crisis reply for "not wake up".
+    let sleepy = "the new tablets make me so sleepy i cant wake up for fajr and my hands shake when i write. is that normal and can i ask for something different";
+    assert_no_alarm(sleepy);
+    assert_full_reply("i want to go to sleep and not wake up");
+    assert_full_reply("i cant wake her up");
+}
+
+#[test]
+fn children_not_allowed_on_the_ward_is_a_visiting_rule_but_not_going_on_in_it_is_despair() {
+    // Blind-89: a 13-year-old asking to visit a brother was asked "are you safe?".
+    let visit = "am i even allowed to visit my brother. im 13. mum says kids cant go on the ward but i really really want to see him, its been 5 weeks";
+    assert_no_alarm(visit);
+    assert_eq!(answered_topic(visit).as_deref(), Some("visiting"));
+    assert_full_reply("i cant go on in this ward");
+}
+
+#[test]
 fn what_staff_are_supposed_to_do_when_someone_says_a_danger_is_asked_about_not_told() {
     // Blind-87: a welcome guide for new patients had the full reply.
     let guide = "what are staff supposed to do if someone on the ward says they feel suicidal? its for our welcome guide for new kids that me and my friend r making before we leave 😊";
