@@ -552,12 +552,15 @@ impl LocaleIndex {
     /// it: asking about one word does not take back what is said of oneself in the next
     /// breath. Another person's words ("the notes say SH and suicidal ideation, can someone
     /// explain these"), or a question about them ("do they think im gonna kill myself or
-    /// something"), are still only asked about.
+    /// something"), are still only asked about, and so is a telling the writer only supposes.
     fn says_of_oneself_beside_a_question(&self, text: &str) -> bool {
         fragments(text).into_iter().any(|fragment| {
             let tokens = self.normaliser.tokens(fragment);
             let opens_with_i = tokens.iter().take(OPENING_WORDS).any(|t| t.text == "i");
-            if says_any(&tokens, &self.asked_markers) || !opens_with_i {
+            if says_any(&tokens, &self.asked_markers)
+                || self.supposes_telling(&tokens)
+                || !opens_with_i
+            {
                 return false;
             }
             let starts = self.sentence_starts(fragment, &tokens);
@@ -571,6 +574,19 @@ impl LocaleIndex {
                 }
             )
         })
+    }
+
+    /// Whether a part of the message opens by supposing the writer tells someone ("if i tell
+    /// my therapist ive had suicidal thoughts does she have to tell the ward", blind round 90;
+    /// "if i tell staff im having thoughts about hurting myself"): beside a question of what
+    /// follows ("automatically", "before i open up") the danger in it is asked about, as in
+    /// "if i told a nurse", not told. Only the part that supposes: "if i tell staff she'll
+    /// find me. i want to die" still says the last of it.
+    fn supposes_telling(&self, tokens: &[normalise::Token]) -> bool {
+        matches!(tokens, [supposing, writer, telling, ..]
+            if supposing.text == "if"
+                && writer.text == "i"
+                && self.general_tellings.contains(&telling.text))
     }
 
     /// Whether the message is a plea of a few words ("someone please help me", "bathroom. red.

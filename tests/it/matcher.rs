@@ -716,6 +716,19 @@ fn what_staff_are_supposed_to_do_when_someone_says_a_danger_is_asked_about_not_t
 }
 
 #[test]
+fn a_telling_the_writer_only_supposes_asks_what_would_follow_rather_than_alarms() {
+    // Blind-90: a question about what a therapist passes on had the full crisis reply.
+    let supposed = "if i tell my therapist ive had suicidal thoughts does she have to tell the ward and get my leave stopped? not saying i have, just want to know the rule before i open up";
+    assert_eq!(analyse(supposed).crisis, CrisisSignal::Ambiguous);
+    // Without a question of what follows, the same telling keeps the full reply; and a danger
+    // said in its own part of the message keeps it beside any question.
+    assert_full_reply("if i tell staff i want to kill myself they will just laugh");
+    assert_full_reply(
+        "if i tell staff she will find me. i want to kill myself, what does section 3 mean",
+    );
+}
+
+#[test]
 fn a_sincere_not_like_asks_but_the_same_words_in_sarcasm_keep_the_full_reply() {
     // "its not like i want to..." denies what follows; heard as calm, it gets the question.
     let sincere = "everyone at home is carrying on without me and i feel forgotten. its not like \
