@@ -552,13 +552,16 @@ impl LocaleIndex {
     /// it: asking about one word does not take back what is said of oneself in the next
     /// breath. Another person's words ("the notes say SH and suicidal ideation, can someone
     /// explain these"), or a question about them ("do they think im gonna kill myself or
-    /// something"), are still only asked about, and so is a telling the writer only supposes.
-    fn says_of_oneself_beside_a_question(&self, text: &str) -> bool {
+    /// something"), are still only asked about. A telling the writer only supposes ("if i
+    /// tell my nurse im suicidal") counts as said of oneself when `supposing_counts`: before a
+    /// question is let go as general it does, for nothing said of oneself is ever let go; before
+    /// the gentle question instead of the full reply it need not.
+    fn says_of_oneself_beside_a_question(&self, text: &str, supposing_counts: bool) -> bool {
         fragments(text).into_iter().any(|fragment| {
             let tokens = self.normaliser.tokens(fragment);
             let opens_with_i = tokens.iter().take(OPENING_WORDS).any(|t| t.text == "i");
             if says_any(&tokens, &self.asked_markers)
-                || self.supposes_telling(&tokens)
+                || (!supposing_counts && self.supposes_telling(&tokens))
                 || !opens_with_i
             {
                 return false;
@@ -953,7 +956,7 @@ impl Matcher {
                 && !r.abuse
                 && index.asks_in_general(text, tokens)
                 && !index.tells_of_someone(tokens)
-                && !index.says_of_oneself_beside_a_question(text) =>
+                && !index.says_of_oneself_beside_a_question(text, true) =>
             {
                 CrisisSignal::None
             }
@@ -963,7 +966,7 @@ impl Matcher {
             (crisis::Found::Clear { abuse: false, .. }, Some(r))
                 if r.risk < c.crisis_check_min
                     && index.asks_what_words_mean(tokens)
-                    && !index.says_of_oneself_beside_a_question(text) =>
+                    && !index.says_of_oneself_beside_a_question(text, false) =>
             {
                 evidence.crisis_source = Some("phrase");
                 CrisisSignal::Ambiguous

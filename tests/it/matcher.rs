@@ -720,6 +720,9 @@ fn a_telling_the_writer_only_supposes_asks_what_would_follow_rather_than_alarms(
     // Blind-90: a question about what a therapist passes on had the full crisis reply.
     let supposed = "if i tell my therapist ive had suicidal thoughts does she have to tell the ward and get my leave stopped? not saying i have, just want to know the rule before i open up";
     assert_eq!(analyse(supposed).crisis, CrisisSignal::Ambiguous);
+    // Beside a question about anyone who says it, it is still never let go.
+    let beside_general = "if i tell staff im suicidal. what happens if a young person says that";
+    assert_ne!(analyse(beside_general).crisis, CrisisSignal::None);
     // Without a question of what follows, the same telling keeps the full reply; and a danger
     // said in its own part of the message keeps it beside any question.
     assert_full_reply("if i tell staff i want to kill myself they will just laugh");
