@@ -660,6 +660,13 @@ fn asking_what_the_point_of_being_asked_is_wants_a_say_not_help_in_a_crisis() {
     let unheard = "whats the point of them asking what i think if they just do the opposite every time. does my opinion actually have to count for anything";
     assert_no_alarm(unheard);
     assert_eq!(answered_topic(unheard).as_deref(), Some("having_a_say"));
+    // Blind-89, asked of an opinion: "whats even the point of asking my opinion".
+    assert_no_alarm(
+        "nobody listens to what i want they just nod and write stuff down and then do the \
+         opposite. whats even the point of asking my opinion. are they supposed to actually take \
+         it into account or is it all just for show",
+    );
+    assert_full_reply("whats even the point of living");
     assert_ne!(analyse("whats the point").crisis, CrisisSignal::None);
     // The same words beside a danger keep the full reply.
     assert_full_reply(
@@ -680,14 +687,6 @@ fn a_countdown_to_going_home_is_happy_but_a_countdown_alone_asks() {
     }
     assert_ne!(analyse("countdown: 6 days").crisis, CrisisSignal::None);
     assert_ne!(analyse("2 more sleeps").crisis, CrisisSignal::None);
-}
-
-#[test]
-fn asking_the_point_of_being_asked_an_opinion_wants_a_say() {
-    // Blind-89: asked "are you safe?" for "whats the point".
-    let unheard = "nobody listens to what i want they just nod and write stuff down and then do the opposite. whats even the point of asking my opinion. are they supposed to actually take it into account or is it all just for show";
-    assert_no_alarm(unheard);
-    assert_full_reply("whats even the point of living");
 }
 
 #[test]
