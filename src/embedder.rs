@@ -16,6 +16,8 @@ use candle_nn::{LayerNorm, VarBuilder};
 use candle_transformers::models::bert::Config;
 use tokenizers::Tokenizer;
 
+use crate::content::Blob;
+
 mod bert;
 
 /// Length of every vector.
@@ -42,26 +44,100 @@ pub struct Embedder {
 }
 
 /// BERT's input layer, as in `candle_transformers`' `BertModel` but for one thing: the word
-/// table (30,522 rows, half the model's memory when widened) stays in the f16 it ships in, and
-/// only the rows a text uses are widened to f32. The shipped weights are f16 throughout, so the
-/// vectors are bit for bit those of a table widened whole at load.
+/// table (30,522 rows, half the model's memory when widened) is never copied. Its rows are
+/// read where the shipped f16 weights already lie (the binary itself, or the content's copy of
+/// the file) and only the rows a text uses are widened to f32. The shipped weights are f16
+/// throughout, so the vectors are bit for bit those of a table widened whole at load.
 struct TokenEmbeddings {
-    words: Tensor,
+    words: WordTable,
     positions: Tensor,
     token_types: Tensor,
     layer_norm: LayerNorm,
 }
 
+/// The word table's f16 rows, little-endian, in the bytes of the weights file.
+struct WordTable {
+    weights: Blob,
+    start: usize,
+    rows: usize,
+    hidden: usize,
+}
+
+impl WordTable {
+    const NAME: &'static str = "embeddings.word_embeddings.weight";
+
+    /// Finds the table in a safetensors file: an 8-byte little-endian header length, a JSON
+    /// header naming each tensor's dtype, shape and byte range, then the data.
+    fn find(weights: &Blob, rows: usize, hidden: usize) -> candle_core::Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            dtype: String,
+            shape: Vec<usize>,
+            data_offsets: (usize, usize),
+        }
+        let bytes = weights.bytes();
+        let fail = |why: &str| candle_core::Error::Msg(format!("{}: {why}", Self::NAME));
+        let header_len = bytes
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| fail("not a safetensors file"))?;
+        let header = bytes
+            .get(8..8usize.saturating_add(header_len))
+            .ok_or_else(|| fail("the header runs past the end of the file"))?;
+        let mut entries: std::collections::HashMap<String, serde_json::Value> =
+            serde_json::from_slice(header).map_err(|e| fail(&e.to_string()))?;
+        let entry: Entry = entries
+            .remove(Self::NAME)
+            .ok_or_else(|| fail("missing"))
+            .and_then(|v| serde_json::from_value(v).map_err(|e| fail(&e.to_string())))?;
+        if entry.dtype != "F16" || entry.shape != [rows, hidden] {
+            return Err(fail(&format!(
+                "{} {:?} where the model needs F16 [{rows}, {hidden}]",
+                entry.dtype, entry.shape
+            )));
+        }
+        let start = 8 + header_len + entry.data_offsets.0;
+        let end = 8 + header_len + entry.data_offsets.1;
+        if end < start || end - start != rows * hidden * 2 || end > bytes.len() {
+            return Err(fail("its byte range does not fit its shape or the file"));
+        }
+        Ok(Self {
+            weights: weights.clone(),
+            start,
+            rows,
+            hidden,
+        })
+    }
+
+    /// The rows of `ids`, widened to f32, one after another.
+    fn rows_of(&self, ids: &[u32]) -> candle_core::Result<Vec<f32>> {
+        let table = &self.weights.bytes()[self.start..self.start + self.rows * self.hidden * 2];
+        let mut out = Vec::with_capacity(ids.len() * self.hidden);
+        for &id in ids {
+            let id = id as usize;
+            if id >= self.rows {
+                return Err(candle_core::Error::Msg(format!(
+                    "token id {id} is outside the word table ({} rows)",
+                    self.rows
+                )));
+            }
+            let row = &table[id * self.hidden * 2..(id + 1) * self.hidden * 2];
+            out.extend(
+                row.chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+            );
+        }
+        Ok(out)
+    }
+}
+
 impl TokenEmbeddings {
-    fn load(vb: VarBuilder, config: &Config) -> candle_core::Result<Self> {
+    fn load(weights: &Blob, vb: VarBuilder, config: &Config) -> candle_core::Result<Self> {
         let hidden = config.hidden_size;
         Ok(Self {
-            words: vb.get_with_hints_dtype(
-                (config.vocab_size, hidden),
-                "word_embeddings.weight",
-                Default::default(),
-                DType::F16,
-            )?,
+            words: WordTable::find(weights, config.vocab_size, hidden)?,
             positions: vb.get(
                 (config.max_position_embeddings, hidden),
                 "position_embeddings.weight",
@@ -78,12 +154,11 @@ impl TokenEmbeddings {
     /// one segment (token type 0).
     fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let (texts, tokens) = ids.dims2()?;
-        let hidden = self.words.dim(1)?;
-        let words = self
-            .words
-            .index_select(&ids.flatten_all()?, 0)?
-            .to_dtype(DType::F32)?
-            .reshape((texts, tokens, hidden))?;
+        let words = Tensor::from_vec(
+            self.words.rows_of(&ids.flatten_all()?.to_vec1::<u32>()?)?,
+            (texts, tokens, self.words.hidden),
+            ids.device(),
+        )?;
         let segment = self.token_types.get(0)?;
         let positions = self.positions.narrow(0, 0, tokens)?;
         let summed = words.broadcast_add(&segment)?.broadcast_add(&positions)?;
@@ -92,10 +167,10 @@ impl TokenEmbeddings {
 }
 
 impl Embedder {
-    /// Loads the model from the bytes of its files; the f16 weights are widened to f32, all but
-    /// the word table (`TokenEmbeddings`).
+    /// Loads the model from its files; the f16 weights are widened to f32, all but the word
+    /// table, which is read where it lies (`TokenEmbeddings`).
     pub fn new(
-        weights: &[u8],
+        weights: &Blob,
         tokenizer_json: &str,
         config_json: &str,
     ) -> Result<Self, EmbedderError> {
@@ -112,8 +187,8 @@ impl Embedder {
             }))
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
         let device = Device::Cpu;
-        let vb = VarBuilder::from_slice_safetensors(weights, DType::F32, &device)?;
-        let embeddings = TokenEmbeddings::load(vb.pp("embeddings"), &config)?;
+        let vb = VarBuilder::from_slice_safetensors(weights.bytes(), DType::F32, &device)?;
+        let embeddings = TokenEmbeddings::load(weights, vb.pp("embeddings"), &config)?;
         let encoder = bert::Encoder::load(vb.pp("encoder"), &config)?;
         Ok(Self {
             embeddings,
@@ -308,12 +383,9 @@ pub struct Bank {
 }
 
 impl Bank {
-    pub fn new(vectors: &[&[f32]]) -> Self {
+    pub fn new(vectors: &[&[half::f16]]) -> Self {
         Self {
-            rows: vectors
-                .iter()
-                .flat_map(|v| v.iter().map(|&x| half::f16::from_f32(x)))
-                .collect(),
+            rows: vectors.concat(),
         }
     }
 
@@ -378,6 +450,52 @@ mod tests {
         }
     }
 
+    /// A safetensors file holding one tensor named as the word table.
+    fn weights_file(dtype: &str, shape: [usize; 2], data: &[u8]) -> Blob {
+        let header = format!(
+            r#"{{"{}":{{"dtype":"{dtype}","shape":[{},{}],"data_offsets":[0,{}]}}}}"#,
+            WordTable::NAME,
+            shape[0],
+            shape[1],
+            data.len()
+        );
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        Blob::Owned(bytes.into())
+    }
+
+    #[test]
+    fn the_word_table_is_read_in_place_row_by_row() {
+        let values: [f32; 6] = [0.5, -1.0, 2.0, 0.25, -3.5, 1.5];
+        let data: Vec<u8> = values
+            .iter()
+            .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+            .collect();
+        let table = WordTable::find(&weights_file("F16", [3, 2], &data), 3, 2).expect("found");
+        assert_eq!(
+            table.rows_of(&[2, 0, 2]).expect("in range"),
+            vec![-3.5, 1.5, 0.5, -1.0, -3.5, 1.5]
+        );
+        assert!(
+            table.rows_of(&[3]).is_err(),
+            "an id past the table is an error, not a panic"
+        );
+    }
+
+    #[test]
+    fn a_word_table_of_the_wrong_kind_or_size_is_refused_with_the_reason() {
+        let twelve = [0u8; 12];
+        let wrong_type = WordTable::find(&weights_file("F32", [3, 1], &twelve), 3, 1);
+        assert!(wrong_type.is_err_and(|e| e.to_string().contains("F16")));
+        let wrong_shape = WordTable::find(&weights_file("F16", [2, 3], &twelve), 3, 2);
+        assert!(wrong_shape.is_err());
+        let mut short = weights_file("F16", [3, 2], &twelve).bytes().to_vec();
+        short.truncate(short.len() - 1);
+        assert!(WordTable::find(&Blob::Owned(short.into()), 3, 2).is_err());
+        assert!(WordTable::find(&Blob::Static(b"not a model"), 3, 2).is_err());
+    }
+
     #[test]
     fn the_nearest_row_is_the_most_similar_to_any_query_and_none_when_nothing_is_similar() {
         let unit = |i: usize| {
@@ -385,7 +503,10 @@ mod tests {
             v[i] = 1.0;
             v
         };
-        let rows = [unit(0), unit(1), unit(2)];
+        let rows: Vec<Vec<half::f16>> = [unit(0), unit(1), unit(2)]
+            .iter()
+            .map(|v| v.iter().map(|&x| half::f16::from_f32(x)).collect())
+            .collect();
         let bank = Bank::new(&rows.iter().map(Vec::as_slice).collect::<Vec<_>>());
         assert_eq!(bank.len(), 3);
         assert_eq!(bank.nearest(&[unit(1)], 0..3), Some(1));

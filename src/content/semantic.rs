@@ -140,19 +140,27 @@ pub struct Heads {
 }
 
 /// Precomputed unit vectors of every text the semantic layer knows, and the trained heads.
+/// The vectors stay in the f16 they are stored in: widened whole they were the largest thing
+/// `serve` held while starting (58 MB), and what reads them either keeps f16 (`Bank`) or
+/// widens one vector at a time.
 #[derive(Clone, Debug, Default)]
 pub struct Vectors {
     pub dimensions: usize,
     by_text: HashMap<String, usize>,
-    data: Vec<f32>,
+    data: Vec<half::f16>,
     pub meaning_head: SoftmaxHead,
     pub risk_head: SoftmaxHead,
 }
 
 impl Vectors {
-    pub fn get(&self, text: &str) -> Option<&[f32]> {
+    pub fn get(&self, text: &str) -> Option<&[half::f16]> {
         let i = *self.by_text.get(text)?;
         Some(&self.data[i * self.dimensions..(i + 1) * self.dimensions])
+    }
+
+    /// The vector of `text` in f32.
+    pub fn widened(&self, text: &str) -> Option<Vec<f32>> {
+        Some(self.get(text)?.iter().map(|x| x.to_f32()).collect())
     }
 
     pub fn len(&self) -> usize {
@@ -277,7 +285,7 @@ pub fn read_vectors_with_model(bytes: &[u8]) -> Result<(String, String, Vectors)
     }
     let data = body
         .chunks_exact(2)
-        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]))
         .collect();
     let by_text = header
         .texts

@@ -120,11 +120,10 @@ impl Semantic {
     ) -> Option<Self> {
         let model = locale.model.as_ref()?;
         let vectors = locale.vectors.as_ref()?;
-        let embedder =
-            Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).ok()?;
+        let embedder = Embedder::new(&model.weights, &model.tokenizer, &model.config).ok()?;
 
         // (document, vector, id) of every phrasing and trigger.
-        let mut kept: Vec<(usize, &[f32], String)> = Vec::new();
+        let mut kept: Vec<(usize, &[half::f16], String)> = Vec::new();
         for (doc, triggers) in doc_triggers.iter().enumerate() {
             for (n, trigger) in triggers.iter().enumerate() {
                 if let Some(v) = vectors.get(trigger) {
@@ -148,11 +147,11 @@ impl Semantic {
         for (row, (doc, _, _)) in kept.iter().enumerate() {
             phrasings_of[*doc].push(row);
         }
-        let rows: Vec<&[f32]> = kept.iter().map(|(_, v, _)| *v).collect();
+        let rows: Vec<&[half::f16]> = kept.iter().map(|(_, v, _)| *v).collect();
         let ids: Vec<String> = kept.into_iter().map(|(_, _, id)| id).collect();
         let bank = Bank::new(&rows);
 
-        let mut danger_rows: Vec<&[f32]> = Vec::new();
+        let mut danger_rows: Vec<&[half::f16]> = Vec::new();
         let mut danger_ids = Vec::new();
         for example in locale
             .risk_examples
@@ -605,22 +604,22 @@ pub fn train_heads(
 /// What the meaning head learns from: every phrasing under its topic, flow or intent (or out
 /// of scope), every crisis example under its kind of danger or of safe message; the learnt
 /// messages too when `with_learnt` (not for the risk reading).
-pub fn meaning_training_set<'a>(
-    locale: &'a Locale,
-    vectors: &'a crate::content::Vectors,
+pub fn meaning_training_set(
+    locale: &Locale,
+    vectors: &crate::content::Vectors,
     leave_out: &dyn Fn(&str) -> bool,
     with_learnt: bool,
-) -> Vec<(&'a [f32], String)> {
+) -> Vec<(Vec<f32>, String)> {
     let phrasings = locale
         .phrasings
         .iter()
         .filter(|p| !leave_out(&p.id) && (with_learnt || !p.learnt))
-        .filter_map(|p| Some((vectors.get(&p.text)?, phrasing_label(&p.target))));
+        .filter_map(|p| Some((vectors.widened(&p.text)?, phrasing_label(&p.target))));
     let examples = locale
         .risk_examples
         .iter()
         .filter(|e| !leave_out(&e.id))
-        .filter_map(|e| Some((vectors.get(&e.text)?, example_label(e))));
+        .filter_map(|e| Some((vectors.widened(&e.text)?, example_label(e))));
     phrasings.chain(examples).collect()
 }
 
@@ -628,7 +627,7 @@ pub fn meaning_training_set<'a>(
 /// weights: no randomness, so the same examples always give the same head. Classes are
 /// sorted by label.
 pub fn train_softmax_head(
-    examples: &[(&[f32], String)],
+    examples: &[(Vec<f32>, String)],
     l2: f32,
     steps: usize,
 ) -> candle_core::Result<SoftmaxHead> {
@@ -710,7 +709,7 @@ pub fn build_vectors(
         .model
         .as_ref()
         .ok_or("this locale has no model/ folder")?;
-    let embedder = Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config)
+    let embedder = Embedder::new(&model.weights, &model.tokenizer, &model.config)
         .map_err(|e| e.to_string())?;
     let triggers = content
         .topics
@@ -742,7 +741,7 @@ pub fn build_vectors(
         .iter()
         .map(|t| match fresh.remove(t.as_str()) {
             Some(v) => v,
-            None => reusable.get(t).map(<[f32]>::to_vec).unwrap_or_default(),
+            None => reusable.widened(t).unwrap_or_default(),
         })
         .collect();
     let lessons = files::lessons(&locale.phrasings, &locale.risk_examples);

@@ -38,8 +38,7 @@ fn the_shipped_model_gives_the_reference_vectors() {
         serde_json::from_str(include_str!("../reference/minilm_vectors.json"))
             .expect("reference vectors are JSON");
     let model = english_model();
-    let embedder =
-        Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).expect("loads");
+    let embedder = Embedder::new(&model.weights, &model.tokenizer, &model.config).expect("loads");
     let cases = reference["vectors"].as_array().expect("a list");
     assert!(cases.len() >= 5);
     let texts: Vec<&str> = cases.iter().map(|c| c["text"].as_str().unwrap()).collect();
@@ -160,8 +159,7 @@ fn sha256_is_the_standard_one() {
 #[test]
 fn one_pass_gives_each_text_its_own_vector_and_each_span_one_read_in_context() {
     let model = english_model();
-    let embedder =
-        Embedder::new(model.weights.bytes(), &model.tokenizer, &model.config).expect("loads");
+    let embedder = Embedder::new(&model.weights, &model.tokenizer, &model.config).expect("loads");
     let text = "my mum cant visit on sunday can she come on monday instead";
     let first = 0..text.find(" can").unwrap();
     let second = text.find("can she").unwrap()..text.len();
