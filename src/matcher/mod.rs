@@ -72,6 +72,10 @@ pub struct Config {
     pub lexical_floor: f32,
     /// A similarity this high may answer even when the words point elsewhere.
     pub semantic_sure: f32,
+    /// ...but while it is under this, words sure of another topic (`words_min` x 1.5) that
+    /// give the meaning's choice almost nothing (under `words_min`) have that topic offered
+    /// too: the two readings disagree and neither is certain.
+    pub words_elsewhere_meaning_max: f32,
     /// Whether triggers join the phrasings as examples of meaning. Short generic triggers
     /// ("is that allowed") make every question about rules look alike, so this is off
     /// unless measured better.
@@ -185,6 +189,7 @@ impl Default for Config {
             semantic_floor: 0.3,
             lexical_floor: 1.0,
             semantic_sure: 0.75,
+            words_elsewhere_meaning_max: 0.0,
             semantic_triggers: false,
             out_of_scope_margin: 0.05,
             out_of_scope_min: 0.55,
@@ -1314,8 +1319,15 @@ impl Matcher {
         if let Some(r) = reading {
             let by_words = argmax(&lexical, &index.docs);
             let by_meaning = argmax(&r.doc_scores, &index.docs);
-            let sure =
-                lexical[best_doc] >= c.words_min * 1.5 || r.doc_scores[best_doc] >= c.semantic_sure;
+            let words_sure_elsewhere = by_words.is_some_and(|doc| {
+                doc != best_doc
+                    && lexical[doc] >= c.words_min * 1.5
+                    && lexical[best_doc] < c.words_min
+                    && r.doc_scores[best_doc] < c.words_elsewhere_meaning_max
+            });
+            let sure = !words_sure_elsewhere
+                && (lexical[best_doc] >= c.words_min * 1.5
+                    || r.doc_scores[best_doc] >= c.semantic_sure);
             // A model that is lost ("wen can my nan vistit": no topic likely to it) has no
             // opinion worth offering: its first choice is noise, not a second reading.
             let by_meaning = by_meaning.filter(|_| !c.model_is_lost(r));
