@@ -98,8 +98,15 @@ impl WordTable {
                 entry.dtype, entry.shape
             )));
         }
-        let start = 8 + header_len + entry.data_offsets.0;
-        let end = 8 + header_len + entry.data_offsets.1;
+        // The data begins after the header; offsets past any real file are refused, never
+        // added up into a wrapped number.
+        let data = 8 + header.len();
+        let (Some(start), Some(end)) = (
+            data.checked_add(entry.data_offsets.0),
+            data.checked_add(entry.data_offsets.1),
+        ) else {
+            return Err(fail("its byte range is past the end of the file"));
+        };
         if end < start || end - start != rows * hidden * 2 || end > bytes.len() {
             return Err(fail("its byte range does not fit its shape or the file"));
         }
@@ -493,6 +500,15 @@ mod tests {
         let mut short = weights_file("F16", [3, 2], &twelve).bytes().to_vec();
         short.truncate(short.len() - 1);
         assert!(WordTable::find(&Blob::Owned(short.into()), 3, 2).is_err());
+        let header = format!(
+            r#"{{"{}":{{"dtype":"F16","shape":[3,2],"data_offsets":[{},{}]}}}}"#,
+            WordTable::NAME,
+            usize::MAX - 4,
+            usize::MAX
+        );
+        let mut far = (header.len() as u64).to_le_bytes().to_vec();
+        far.extend(header.as_bytes());
+        assert!(WordTable::find(&Blob::Owned(far.into()), 3, 2).is_err());
         assert!(WordTable::find(&Blob::Static(b"not a model"), 3, 2).is_err());
     }
 
