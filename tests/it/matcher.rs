@@ -202,6 +202,11 @@ fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
     // safe?"); the plea itself still asks.
     let helps = "things that help me now: drawing, the therapy dog and walks in the grounds. can i ask for more time outside";
     assert_eq!(analyse(helps).crisis, CrisisSignal::None, "{helps:?}");
+    // A plan to keep safe is no plan to die (blind-95: two friends' plan to keep up their
+    // coping skills had the full reply); a plan to do it keeps the full reply.
+    let coping = "getting discharged on monday!! me and my friend from here have made a plan to keep doing our breathing stuff over video calls. can she visit me at home";
+    assert_eq!(analyse(coping).crisis, CrisisSignal::None, "{coping:?}");
+    assert_full_reply("ive made a plan to do it on saturday when my leave starts");
     assert_ne!(analyse("please help me now").crisis, CrisisSignal::None);
     // Only the saying word for word: the phrase beside or apart from it keeps the full reply.
     for text in [
@@ -234,6 +239,11 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         // Round 47: the same, said with "being" between two questions about leave (blind-94:
         // heard at 0.48).
         "do i have to sign something for leave? also i was going to ask about my cousins party on the 20th but never mind, im not planning on still being around by then. and who decides how long leave is",
+        // Round 48: a goodbye with a date, among questions about leave (blind-96 and -97:
+        // heard at 0.42 and 0.33).
+        "does someone have to come with me on leave to my nans on friday. its not like ill need leave after that anyway",
+        "can my aunt take me out on leave instead. i want to see her one more time",
+        "can i go home on tuesday to say bye to my rabbit before i do it. and is there a time i have to be back",
         "who can see my notes. ive sorted who gets what anyway",
         "someone please help me",
         "sos",
