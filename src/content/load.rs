@@ -864,6 +864,9 @@ impl<'a> Checker<'a> {
                             locale.double_meanings = p.value.double_meanings;
                             locale.ordinary_objects = p.value.ordinary_objects;
                             locale.sayings = p.value.sayings;
+                            locale.last_straws = p.value.last_straws;
+                            locale.last_straw_openers = p.value.last_straw_openers;
+                            locale.meant_markers = p.value.meant_markers;
                             locale.distress_emoji = p.value.distress_emoji;
                             locale.everyday_words = p.value.everyday_words;
                             locale.past_markers = p.value.past_markers;

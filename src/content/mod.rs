@@ -212,6 +212,13 @@ pub struct Locale {
     /// Everyday sayings that hold a crisis phrase ("want to die of embarrassment"; `sayings`
     /// in crisis.toml): the phrase inside one is read as a figure of speech.
     pub sayings: Vec<String>,
+    /// "one more" in "if I have to sit through one more ward round I'll throw myself out the
+    /// window" (`last_straws` in crisis.toml): a clear phrase said after one, in a sentence
+    /// that opens with it or says one of `last_straw_openers` ("if") before it, is read as a
+    /// saying, unless the message says one of `meant_markers` ("i mean it").
+    pub last_straws: Vec<String>,
+    pub last_straw_openers: Vec<String>,
+    pub meant_markers: Vec<String>,
     /// Emoji that show distress: a message of emoji alone with one of these gets the check
     /// question, not "I'm not sure I understood".
     pub distress_emoji: Vec<String>,

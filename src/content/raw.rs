@@ -184,6 +184,12 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub sayings: Vec<String>,
     #[serde(default)]
+    pub last_straws: Vec<String>,
+    #[serde(default)]
+    pub last_straw_openers: Vec<String>,
+    #[serde(default)]
+    pub meant_markers: Vec<String>,
+    #[serde(default)]
     pub distress_emoji: Vec<String>,
     #[serde(default)]
     pub everyday_words: Vec<String>,

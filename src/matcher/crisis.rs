@@ -81,6 +81,11 @@ pub(crate) struct CrisisPhrases {
     denials: Denials,
     /// `ordinary_objects`, each word as a message is read.
     ordinary_objects: std::collections::HashSet<String>,
+    /// `last_straws`, each as the words a message is read in, with the phrase (a saying, in
+    /// no index) that stands for a clear phrase said after it.
+    last_straws: Vec<(Vec<String>, usize)>,
+    last_straw_openers: std::collections::HashSet<String>,
+    meant_markers: Vec<Vec<String>>,
 }
 
 /// The lists of crisis.toml beside its phrases by category, each as crisis.toml explains it.
@@ -92,6 +97,9 @@ pub(crate) struct PhraseLists<'a> {
     pub double_meanings: &'a [String],
     pub ordinary_objects: &'a [String],
     pub sayings: &'a [String],
+    pub last_straws: &'a [String],
+    pub last_straw_openers: &'a [String],
+    pub meant_markers: &'a [String],
 }
 
 /// How a phrase is read once found: which list of crisis.toml it came from.
@@ -153,14 +161,72 @@ impl CrisisPhrases {
         for p in lists.figures_of_speech {
             this.add(normaliser, p, figure);
         }
+        let saying = Reading {
+            saying: true,
+            ..figure
+        };
         for p in lists.sayings {
-            let saying = Reading {
-                saying: true,
-                ..figure
-            };
             this.add(normaliser, p, saying);
         }
+        for p in lists.last_straws {
+            let words: Vec<String> = normaliser.tokens(p).into_iter().map(|t| t.text).collect();
+            if words.is_empty() {
+                continue;
+            }
+            this.last_straws.push((words, this.phrases.len()));
+            this.phrases.push(Phrase {
+                text: format!("{p} (last straw)").into(),
+                words: Vec::new(),
+                stop: Vec::new(),
+                reading: saying,
+            });
+        }
+        this.last_straw_openers = normaliser.word_set(lists.last_straw_openers);
+        this.meant_markers = lists
+            .meant_markers
+            .iter()
+            .map(|m| normaliser.tokens(m).into_iter().map(|t| t.text).collect())
+            .filter(|m: &Vec<String>| !m.is_empty())
+            .collect();
         this
+    }
+
+    /// The last straw a clear phrase starting at word `start` is said after, if any: "if i
+    /// have to sit through one more ward round ill throw myself out the window" is
+    /// exasperation, the way "die of boredom" is, so the phrase stands as a saying. Only in
+    /// its own sentence, after a last straw that opens the sentence or follows an opener
+    /// ("if"), and never when `keep_as_said` (a message that says it is meant, "if one more
+    /// person laughs at me im going to kill myself and i mean it", or one the classifier does
+    /// not hear as calm), of harm by others, or told of someone else.
+    fn last_straw(
+        &self,
+        phrase: &Phrase,
+        tokens: &[Token],
+        starts: &[bool],
+        start: usize,
+        keep_as_said: bool,
+    ) -> Option<usize> {
+        let category = phrase.reading.category?;
+        if keep_as_said || phrase.reading.told_of_others || self.categories[category] == "abuse" {
+            return None;
+        }
+        let opens = (0..=start)
+            .rev()
+            .find(|&k| starts.get(k) == Some(&true))
+            .unwrap_or(0);
+        self.last_straws.iter().find_map(|(words, saying)| {
+            let said_at = (opens..start).find(|&at| {
+                at + words.len() <= start
+                    && tokens[at..at + words.len()]
+                        .iter()
+                        .zip(words)
+                        .all(|(t, w)| &t.text == w)
+            })?;
+            let after_an_opener = tokens[opens..said_at]
+                .iter()
+                .any(|t| self.last_straw_openers.contains(&t.text));
+            (said_at == opens || after_an_opener).then_some(*saying)
+        })
     }
 
     fn add(&mut self, normaliser: &Normaliser, phrase: &str, reading: Reading) {
@@ -199,6 +265,20 @@ impl CrisisPhrases {
         starts: &[bool],
         is_ordinary: impl Fn(&str) -> bool,
     ) -> Found {
+        self.check_reading_last_straws(tokens, starts, false, is_ordinary)
+    }
+
+    /// As `check`, but when `heard_as_calm` (the classifier hears no danger in the message) a
+    /// clear phrase said after a last straw is read as a saying: "if i have to eat one more
+    /// grey lasagne ill kill myself lol". Heard as danger ("if they restrain me one more time
+    /// i will kill myself", 0.99), the phrase counts as it is.
+    pub fn check_reading_last_straws(
+        &self,
+        tokens: &[Token],
+        starts: &[bool],
+        heard_as_calm: bool,
+        is_ordinary: impl Fn(&str) -> bool,
+    ) -> Found {
         let mut clear: Option<usize> = None;
         let mut abuse = false;
         let mut ambiguous = false;
@@ -208,24 +288,30 @@ impl CrisisPhrases {
         let mut denied_only = true;
         let mut double_only = true;
         let mut others_only = true;
-        self.scan(tokens, starts, is_ordinary, |phrase, denied| {
-            let reading = phrase.reading;
-            match reading.category {
-                Some(c) => {
-                    clear.get_or_insert(c);
-                    abuse |= self.categories[c] == "abuse";
-                    others_only &= reading.told_of_others;
-                    mention_only &= reading.mention;
-                    denied_only &= reading.mention || denied;
-                    double_only &= reading.mention || denied || reading.double;
+        self.scan(
+            tokens,
+            starts,
+            heard_as_calm,
+            is_ordinary,
+            |phrase, denied| {
+                let reading = phrase.reading;
+                match reading.category {
+                    Some(c) => {
+                        clear.get_or_insert(c);
+                        abuse |= self.categories[c] == "abuse";
+                        others_only &= reading.told_of_others;
+                        mention_only &= reading.mention;
+                        denied_only &= reading.mention || denied;
+                        double_only &= reading.mention || denied || reading.double;
+                    }
+                    None => {
+                        ambiguous = true;
+                        figures_only &= reading.figure;
+                        sayings_only &= reading.saying;
+                    }
                 }
-                None => {
-                    ambiguous = true;
-                    figures_only &= reading.figure;
-                    sayings_only &= reading.saying;
-                }
-            }
-        });
+            },
+        );
         match clear {
             Some(c) => Found::Clear {
                 category: self.categories[c].clone(),
@@ -253,7 +339,7 @@ impl CrisisPhrases {
         is_ordinary: impl Fn(&str) -> bool,
     ) -> Vec<String> {
         let mut found = Vec::new();
-        self.scan(tokens, starts, is_ordinary, |phrase, denied| {
+        self.scan(tokens, starts, true, is_ordinary, |phrase, denied| {
             let said = if denied {
                 format!("{} (not)", phrase.text)
             } else {
@@ -286,11 +372,12 @@ impl CrisisPhrases {
 
     /// Calls `note` for every phrase found in the message, with whether it was denied. A
     /// phrase inside a saying found in the message is not noted: the saying is, as a figure
-    /// of speech.
+    /// of speech; so, when `read_last_straws`, is a clear phrase said after a last straw.
     fn scan(
         &self,
         tokens: &[Token],
         starts: &[bool],
+        read_last_straws: bool,
         is_ordinary: impl Fn(&str) -> bool,
         mut note: impl FnMut(&Phrase, bool),
     ) {
@@ -359,13 +446,22 @@ impl CrisisPhrases {
                     .iter()
                     .any(|&(from, to)| from <= start && end <= to)
         };
+        let keep_as_said = !read_last_straws
+            || self
+                .meant_markers
+                .iter()
+                .any(|m| (0..tokens.len()).any(|last| ends_at(tokens, last, m)));
+        let saying_or_last_straw = |p: usize, start: usize, end: usize| {
+            saying_over(start, end)
+                .or_else(|| self.last_straw(&self.phrases[p], tokens, starts, start, keep_as_said))
+        };
         // A saying is noted only where it holds a phrase: "dying of boredom" alone is nothing.
         let mut holding = Vec::new();
         for (p, start, end) in phrases {
             if inside_told_of_others(p, start, end) {
                 continue;
             }
-            match saying_over(start, end) {
+            match saying_or_last_straw(p, start, end) {
                 Some(saying) if !holding.contains(&saying) => holding.push(saying),
                 Some(_) => {}
                 None => note(&self.phrases[p], self.denials.deny(tokens, start)),
@@ -376,14 +472,14 @@ impl CrisisPhrases {
         }
         if !self.unspaced.is_empty() {
             let mut joined = String::new();
-            let mut starts = Vec::with_capacity(tokens.len());
+            let mut offsets = Vec::with_capacity(tokens.len());
             let mut ends = Vec::with_capacity(tokens.len());
             for t in tokens {
-                starts.push(joined.len());
+                offsets.push(joined.len());
                 joined.push_str(&t.text);
                 ends.push(joined.len());
             }
-            for (word, &start) in starts.iter().enumerate() {
+            for (word, &start) in offsets.iter().enumerate() {
                 let rest = &joined[start..];
                 let Some(candidates) = self.unspaced.get(&rest[..prefix_len(rest)]) else {
                     continue;
@@ -391,21 +487,20 @@ impl CrisisPhrases {
                 for (text, p) in candidates {
                     // Must start and end on word boundaries: "endmylife" is not in "spendmylife".
                     let last = ends.iter().position(|&e| e == start + text.len());
-                    if rest.starts_with(text.as_ref())
-                        && last.is_some_and(|last| {
-                            one_sentence(word, last)
-                                && saying_over(word, last).is_none()
-                                && !inside_told_of_others(*p, word, last)
-                                && !self.said_of_an_object(
-                                    &self.phrases[*p],
-                                    tokens,
-                                    last,
-                                    &one_sentence,
-                                )
-                        })
-                        && !self.phrases[*p].reading.saying
+                    let Some(last) = last else { continue };
+                    if !rest.starts_with(text.as_ref())
+                        || !one_sentence(word, last)
+                        || saying_over(word, last).is_some()
+                        || inside_told_of_others(*p, word, last)
+                        || self.said_of_an_object(&self.phrases[*p], tokens, last, &one_sentence)
+                        || self.phrases[*p].reading.saying
                     {
-                        note(&self.phrases[*p], self.denials.deny(tokens, word));
+                        continue;
+                    }
+                    // "if i hear one more feelings wheel ill killmyself" is exasperation too.
+                    match self.last_straw(&self.phrases[*p], tokens, starts, word, keep_as_said) {
+                        Some(saying) => note(&self.phrases[saying], false),
+                        None => note(&self.phrases[*p], self.denials.deny(tokens, word)),
                     }
                 }
             }

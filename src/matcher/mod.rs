@@ -835,9 +835,12 @@ impl Matcher {
     ) -> CrisisSignal {
         let c = &self.config;
         let starts = index.sentence_starts(text, tokens);
+        let heard_as_calm = reading.is_some_and(|r| r.risk < c.crisis_figure_calm_max);
         let lexical = index
             .crisis
-            .check(tokens, &starts, |w| index.is_ordinary_word(w));
+            .check_reading_last_straws(tokens, &starts, heard_as_calm, |w| {
+                index.is_ordinary_word(w)
+            });
         // Emoji alone ("😭😭", "🔪") say nothing the words or the model can read, but a crying
         // face deserves a kind question with help one tap away, not "I'm not sure I understood".
         if lexical == crisis::Found::None
@@ -1431,6 +1434,9 @@ impl LocaleIndex {
         let mut double_meanings: Vec<String> = locale.double_meanings.clone();
         let mut ordinary_objects: Vec<String> = locale.ordinary_objects.clone();
         let mut sayings: Vec<String> = locale.sayings.clone();
+        let mut last_straws: Vec<String> = locale.last_straws.clone();
+        let mut last_straw_openers: Vec<String> = locale.last_straw_openers.clone();
+        let mut meant_markers: Vec<String> = locale.meant_markers.clone();
         let mut denials = locale.denials.clone();
         let mut bridge = locale.denial_bridge.clone();
         let mut doubts = locale.denial_doubts.clone();
@@ -1444,6 +1450,9 @@ impl LocaleIndex {
             double_meanings.extend(d.double_meanings.iter().cloned());
             ordinary_objects.extend(d.ordinary_objects.iter().cloned());
             sayings.extend(d.sayings.iter().cloned());
+            last_straws.extend(d.last_straws.iter().cloned());
+            last_straw_openers.extend(d.last_straw_openers.iter().cloned());
+            meant_markers.extend(d.meant_markers.iter().cloned());
             denials.extend(d.denials.iter().cloned());
             bridge.extend(d.denial_bridge.iter().cloned());
             doubts.extend(d.denial_doubts.iter().cloned());
@@ -1459,6 +1468,9 @@ impl LocaleIndex {
                 double_meanings: &double_meanings,
                 ordinary_objects: &ordinary_objects,
                 sayings: &sayings,
+                last_straws: &last_straws,
+                last_straw_openers: &last_straw_openers,
+                meant_markers: &meant_markers,
             },
             denials,
         );

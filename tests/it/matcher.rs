@@ -217,6 +217,37 @@ fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
     }
 }
 
+/// "if i have to ... one more ... ill throw myself out the window": exasperation with a
+/// ward's routine, heard as calm, is a saying (blind-98: two such jokes had the full crisis
+/// reply); the same words heard as danger, or said to be meant, keep the full reply.
+#[test]
+fn the_last_straw_in_a_joke_is_a_saying_but_a_threat_meant_keeps_the_full_reply() {
+    for joke in [
+        "if i get asked to rate my mood out of ten one more time im gonna throw myself off the roof lol. why do they ask it every single morning",
+        "If I have to sit through one more care review where they call my son 'the young person' I'll throw myself under the tea trolley. Can I ask for the meeting to use his name?",
+        "if the night nurse sings one more disney song at handover i will jump out the window 😂 are staff even allowed to sing on shift",
+    ] {
+        let analysis = analyse(joke);
+        assert!(
+            !matches!(analysis.crisis, CrisisSignal::Clear { .. }),
+            "the full crisis reply for a joke {joke:?} (risk {:.2})",
+            analysis.evidence.risk
+        );
+    }
+    // The joke alone, in a few words, still asks at least the gentle question.
+    assert_ne!(
+        analyse("one more group and ill throw myself out the window").crisis,
+        CrisisSignal::None
+    );
+    for meant in [
+        "if they hold me down one more time i will kill myself",
+        "if one more girl calls me a freak im going to hang myself and i mean it",
+        "if i have to spend one more night here im going to take all my tablets, not joking",
+    ] {
+        assert_full_reply(meant);
+    }
+}
+
 /// Warning signs said in passing, with no crisis word: a ligature made ready, heights or the
 /// gaps in the night checks looked into, a one-way journey, an end said to be near. Each gets at
 /// least the gentle check question.
