@@ -157,18 +157,26 @@ impl TokenEmbeddings {
         })
     }
 
-    /// The input vectors of a batch of token ids, shape (texts, tokens, hidden); every text is
-    /// one segment (token type 0).
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        let (texts, tokens) = ids.dims2()?;
+    /// The input vectors of a packed batch, shape (tokens, hidden): each token's word row,
+    /// the row of its position within its own text, and token type 0 (every text is one
+    /// segment).
+    fn forward(
+        &self,
+        ids: &[u32],
+        positions: &[u32],
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
         let words = Tensor::from_vec(
-            self.words.rows_of(&ids.flatten_all()?.to_vec1::<u32>()?)?,
-            (texts, tokens, self.words.hidden),
-            ids.device(),
+            self.words.rows_of(ids)?,
+            (ids.len(), self.words.hidden),
+            device,
         )?;
         let segment = self.token_types.get(0)?;
-        let positions = self.positions.narrow(0, 0, tokens)?;
-        let summed = words.broadcast_add(&segment)?.broadcast_add(&positions)?;
+        let positions = self.positions.index_select(
+            &Tensor::from_vec(positions.to_vec(), positions.len(), device)?,
+            0,
+        )?;
+        let summed = words.broadcast_add(&segment)?.add(&positions)?;
         self.layer_norm.forward(&summed)
     }
 }
@@ -184,8 +192,8 @@ impl Embedder {
         let config: Config = serde_json::from_str(config_json)?;
         let mut tokenizer = Tokenizer::from_bytes(tokenizer_json.as_bytes())
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
-        // The shipped tokenizer.json pads every text to 128 tokens; a batch is padded here to
-        // its longest text instead, and the mask keeps padding out of the mean.
+        // The shipped tokenizer.json pads every text to 128 tokens; a batch is packed here
+        // instead (`token_rows`), and a text's mean is taken over its own tokens only.
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams {
@@ -205,11 +213,8 @@ impl Embedder {
         })
     }
 
-    /// One unit vector per text, in order. Texts of like length share a padded forward pass;
-    /// a text under half the length of the longest in its pass gets a pass of its own kind, so
-    /// a message's short clauses are not padded to the length of the whole message (that
-    /// padding was most of the time a long message took). An empty text gets the vector of
-    /// the empty sentence, like any other.
+    /// One unit vector per text, in order, all from one packed pass through the model
+    /// (`token_rows`). An empty text gets the vector of the empty sentence, like any other.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedderError> {
         if texts.is_empty() {
             return Ok(Vec::new());
@@ -218,28 +223,16 @@ impl Embedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedderError::Tokenizer(e.to_string()))?;
-        let mut by_length: Vec<usize> = (0..encodings.len()).collect();
-        by_length.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        let mut rest = by_length.as_slice();
-        while let Some(&first) = rest.first() {
-            let longest = encodings[first].get_ids().len();
-            let alike = rest
-                .iter()
-                .take_while(|&&i| encodings[i].get_ids().len() * 2 >= longest)
-                .count();
-            let (pass, after) = rest.split_at(alike);
-            let ids: Vec<&[u32]> = pass.iter().map(|&i| encodings[i].get_ids()).collect();
-            for (&i, vector) in pass.iter().zip(self.forward(&ids, longest)?) {
-                vectors[i] = vector;
-            }
-            rest = after;
-        }
-        Ok(vectors)
+        let sequences: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        let TokenRows { rows, of_text } = self.token_rows(&sequences)?;
+        Ok(of_text
+            .into_iter()
+            .map(|own| unit_mean(rows[own].iter()))
+            .collect())
     }
 
     /// For each text, unit vectors of the text whole (first) and of each of its spans (byte
-    /// ranges on word boundaries), all texts in one padded pass through the model: a span's
+    /// ranges on word boundaries), all texts in one packed pass through the model: a span's
     /// vector is the mean of its text's token vectors that lie inside it, so each span is read in
     /// the light of the rest of its text. A text's whole vector is `embed`'s. `None` when a text
     /// is too long for one pass or a span holds no token.
@@ -260,10 +253,13 @@ impl Embedder {
             return Ok(None);
         }
         let sequences: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
-        let hidden = self.token_vectors(&sequences, longest)?.to_vec3::<f32>()?;
+        let TokenRows {
+            rows: hidden,
+            of_text,
+        } = self.token_rows(&sequences)?;
         let mut out = Vec::with_capacity(texts.len());
-        for (((_, spans), encoding), rows) in texts.iter().zip(&encodings).zip(&hidden) {
-            let rows = &rows[..encoding.get_ids().len()];
+        for (((_, spans), encoding), own) in texts.iter().zip(&encodings).zip(of_text) {
+            let rows = &hidden[own];
             let mut vectors = vec![unit_mean(rows.iter())];
             for span in *spans {
                 let inside = encoding
@@ -285,57 +281,60 @@ impl Embedder {
         Ok(Some(out))
     }
 
-    /// Unit vectors of token sequences no longer than `longest`, in one padded pass.
-    fn forward(
-        &self,
-        sequences: &[&[u32]],
-        longest: usize,
-    ) -> Result<Vec<Vec<f32>>, EmbedderError> {
-        let hidden = self.token_vectors(sequences, longest)?;
-        let mask = Tensor::from_vec(
-            padding_mask(sequences, longest),
-            (sequences.len(), longest),
-            &self.device,
-        )?
-        .unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let unit = mean.broadcast_div(&norms)?;
-        Ok(unit.to_vec2::<f32>()?)
-    }
-
-    /// The model's output for each token of sequences no longer than `longest`, in one padded
-    /// pass: shape (sequences, longest, hidden); rows past a sequence's end are padding.
-    fn token_vectors(&self, sequences: &[&[u32]], longest: usize) -> Result<Tensor, EmbedderError> {
-        let mut ids = Vec::with_capacity(sequences.len() * longest);
-        for own in sequences {
-            ids.extend(own.iter().copied());
-            ids.extend(std::iter::repeat_n(0, longest - own.len()));
+    /// The model's output for every token of `sequences`, in one packed pass: each
+    /// sequence's rows, and where they lie among them. Tokens are packed one sequence after
+    /// another, longest first, with no padding, so the linear layers (nearly all of the work)
+    /// read only real tokens, in one matrix product per layer however many lengths there are.
+    /// Where they were padded, a message's short clauses padded to its longest sentence, or a
+    /// pass per group of lengths, were most of the time a long message took. For attention,
+    /// sequences of like length (none under half the longest of its group) are padded side by
+    /// side; padding adds exactly nothing to any token's attention, so the vectors are those of
+    /// a pass per text.
+    fn token_rows(&self, sequences: &[&[u32]]) -> Result<TokenRows, EmbedderError> {
+        let mut longest_first: Vec<usize> = (0..sequences.len()).collect();
+        longest_first.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
+        let mut ids = Vec::new();
+        let mut positions = Vec::new();
+        let mut of_text = vec![0..0; sequences.len()];
+        for &i in &longest_first {
+            let start = ids.len();
+            ids.extend_from_slice(sequences[i]);
+            positions.extend(0..sequences[i].len() as u32);
+            of_text[i] = start..ids.len();
         }
-        let shape = (sequences.len(), longest);
-        let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(padding_mask(sequences, longest), shape, &self.device)?;
-        // Padding is kept out of attention as BERT does: a large negative added before the
-        // softmax, shape (texts, 1, 1, tokens).
-        let padding = ((mask.ones_like()? - &mask)? * f64::from(f32::MIN))?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
-        Ok(self
-            .encoder
-            .forward(&self.embeddings.forward(&ids)?, &padding)?)
+        if ids.is_empty() {
+            return Ok(TokenRows {
+                rows: Vec::new(),
+                of_text,
+            });
+        }
+        let mut groups = Vec::new();
+        let mut rest = longest_first.as_slice();
+        while let Some(&first) = rest.first() {
+            let longest = sequences[first].len();
+            let alike = rest
+                .iter()
+                .take_while(|&&i| sequences[i].len() * 2 >= longest)
+                .count();
+            let (group, after) = rest.split_at(alike);
+            let lengths: Vec<usize> = group.iter().map(|&i| sequences[i].len()).collect();
+            groups.push(bert::AttentionGroup::new(
+                of_text[first].start,
+                &lengths,
+                &self.device,
+            )?);
+            rest = after;
+        }
+        let input = self.embeddings.forward(&ids, &positions, &self.device)?;
+        let rows = self.encoder.forward(&input, &groups)?.to_vec2::<f32>()?;
+        Ok(TokenRows { rows, of_text })
     }
 }
 
-/// 1.0 for each real token of `sequences`, 0.0 for the padding up to `longest`, row by row.
-fn padding_mask(sequences: &[&[u32]], longest: usize) -> Vec<f32> {
-    sequences
-        .iter()
-        .flat_map(|own| {
-            std::iter::repeat_n(1.0, own.len()).chain(std::iter::repeat_n(0.0, longest - own.len()))
-        })
-        .collect()
+/// The model's output for a batch: one row per token, and which rows are each text's.
+struct TokenRows {
+    rows: Vec<Vec<f32>>,
+    of_text: Vec<std::ops::Range<usize>>,
 }
 
 /// The mean of some token vectors, L2-normalised as sentence-transformers does; empty when

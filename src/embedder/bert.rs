@@ -1,15 +1,18 @@
 //! BERT's encoder layers, as in `candle_transformers::models::bert` (candle 0.11.1, MIT or
-//! Apache-2.0, by the Hugging Face candle authors) but for one thing: the feed-forward
-//! activation. candle computes GELU with a scalar `erff` from libm per element, a tenth of the
+//! Apache-2.0, by the Hugging Face candle authors) but for two things. The feed-forward
+//! activation: candle computes GELU with a scalar `erff` from libm per element, a tenth of the
 //! model's time on this machine; here it is one pass of a branch-free rational approximation
-//! of erf that the compiler vectorises (`gelu`). Everything else (the weights' names, the
-//! order of operations, f32 throughout) is candle's, so a vector differs from candle's by no
-//! more than the approximation's error (`tests/it/semantic.rs` checks the vectors against an
-//! independent reference). Inference only: no dropout, no tracing spans. Used under the Apache
-//! License 2.0, whose text ships in `locales/en/model/LICENSE`; the changes are those named here.
+//! of erf that the compiler vectorises (`gelu`). And the batch is packed: the tokens of every
+//! text lie one after another with no padding, and only attention sets each group of texts of
+//! like length side by side, padded (`AttentionGroup`), where candle pads every text of a batch
+//! to the longest for every layer. Everything else (the weights' names, the order of
+//! operations, f32 throughout) is candle's, so a vector differs from candle's by no more than
+//! the approximation's error (`tests/it/semantic.rs` checks the vectors against an independent
+//! reference). Inference only: no dropout, no tracing spans. Used under the Apache License 2.0,
+//! whose text ships in `locales/en/model/LICENSE`; the changes are those named here.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, D, Layout, Module, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, D, Device, Layout, Module, Result, Shape, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 use candle_transformers::models::bert::Config;
 
@@ -25,14 +28,61 @@ impl Encoder {
         Ok(Self { layers })
     }
 
-    /// The token vectors of a batch, shape (texts, tokens, hidden). `attention_mask` is added
-    /// to the attention scores: 0 for a token, a large negative number for padding.
-    pub fn forward(&self, hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    /// The token vectors of a packed batch: every sequence's tokens one after another, no
+    /// padding, shape (tokens, hidden). The linear layers, the norms and GELU read each token
+    /// on its own, so they run once over all of them; only attention, which mixes a sequence's
+    /// tokens, sets them side by side, padded, group by group (`AttentionGroup`).
+    pub fn forward(&self, hidden: &Tensor, groups: &[AttentionGroup]) -> Result<Tensor> {
         let mut hidden = hidden.clone();
         for layer in &self.layers {
-            hidden = layer.forward(&hidden, attention_mask)?;
+            hidden = layer.forward(&hidden, groups)?;
         }
         Ok(hidden)
+    }
+}
+
+/// Sequences of like length whose rows lie together in a packed batch, as attention reads
+/// them: side by side, each padded to the longest. A padding slot reads the group's first row,
+/// which the mask keeps out of every token's attention, so it changes nothing.
+pub struct AttentionGroup {
+    /// For each slot (sequences x longest), the packed row it reads.
+    gather: Tensor,
+    /// For each of the group's packed rows, in order, its slot.
+    scatter: Tensor,
+    /// Added to the attention scores: 0 for a token, a large negative number for padding,
+    /// shape (sequences, 1, 1, longest).
+    mask: Tensor,
+    sequences: usize,
+    longest: usize,
+}
+
+impl AttentionGroup {
+    /// A group of sequences of these lengths whose rows start at packed row `first_row`.
+    pub fn new(first_row: usize, lengths: &[usize], device: &Device) -> Result<Self> {
+        let longest = lengths.iter().copied().max().unwrap_or(0);
+        let mut gather = Vec::with_capacity(lengths.len() * longest);
+        let mut scatter = Vec::new();
+        let mut mask = Vec::with_capacity(lengths.len() * longest);
+        let mut row = first_row;
+        for (sequence, &length) in lengths.iter().enumerate() {
+            for slot in 0..longest {
+                let real = slot < length;
+                gather.push(if real { row + slot } else { first_row } as u32);
+                mask.push(if real { 0.0 } else { f32::MIN });
+                if real {
+                    scatter.push((sequence * longest + slot) as u32);
+                }
+            }
+            row += length;
+        }
+        let sequences = lengths.len();
+        Ok(Self {
+            gather: Tensor::from_vec(gather, sequences * longest, device)?,
+            scatter: Tensor::from_vec(scatter, row - first_row, device)?,
+            mask: Tensor::from_vec(mask, (sequences, 1, 1, longest), device)?,
+            sequences,
+            longest,
+        })
     }
 }
 
@@ -77,8 +127,8 @@ impl Layer {
         })
     }
 
-    fn forward(&self, hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        let attended = self.attention(hidden, attention_mask)?;
+    fn forward(&self, hidden: &Tensor, groups: &[AttentionGroup]) -> Result<Tensor> {
+        let attended = self.attention(hidden, groups)?;
         let attended = self
             .attention_norm
             .forward(&(self.attention_out.forward(&attended)? + hidden)?)?;
@@ -90,25 +140,35 @@ impl Layer {
             .forward(&(self.output.forward(&inner)? + attended)?)
     }
 
-    fn attention(&self, hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
-        let by_head = |xs: Tensor| -> Result<Tensor> {
-            let mut shape = xs.dims().to_vec();
-            shape.pop();
-            shape.push(self.heads);
-            shape.push(self.head_size);
-            xs.reshape(shape.as_slice())?.transpose(1, 2)?.contiguous()
-        };
-        let query = by_head(self.query.forward(hidden)?)?;
-        let key = by_head(self.key.forward(hidden)?)?;
-        let value = by_head(self.value.forward(hidden)?)?;
-        let scores = (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?
-            .broadcast_add(attention_mask)?;
-        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        weights
-            .matmul(&value)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .flatten_from(D::Minus2)
+    /// Self-attention over packed rows, group by group; the groups' rows come back in the
+    /// order they went in, which is the packed order.
+    fn attention(&self, hidden: &Tensor, groups: &[AttentionGroup]) -> Result<Tensor> {
+        let query = self.query.forward(hidden)?;
+        let key = self.key.forward(hidden)?;
+        let value = self.value.forward(hidden)?;
+        let hidden_size = self.heads * self.head_size;
+        let mut attended = Vec::with_capacity(groups.len());
+        for group in groups {
+            let by_head = |rows: &Tensor| -> Result<Tensor> {
+                rows.index_select(&group.gather, 0)?
+                    .reshape((group.sequences, group.longest, self.heads, self.head_size))?
+                    .transpose(1, 2)?
+                    .contiguous()
+            };
+            let (query, key, value) = (by_head(&query)?, by_head(&key)?, by_head(&value)?);
+            let scores = (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?
+                .broadcast_add(&group.mask)?;
+            let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            attended.push(
+                weights
+                    .matmul(&value)?
+                    .transpose(1, 2)?
+                    .contiguous()?
+                    .reshape((group.sequences * group.longest, hidden_size))?
+                    .index_select(&group.scatter, 0)?,
+            );
+        }
+        Tensor::cat(&attended, 0)
     }
 }
 

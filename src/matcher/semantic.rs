@@ -1,6 +1,6 @@
 //! The semantic layer: what a message means, beyond its words. A message is read whole and in
 //! pieces (each sentence, each pair of sentences, windows of a long unpunctuated one), every
-//! piece becomes a sentence vector (read in context, from one padded pass through the model
+//! piece becomes a sentence vector (read in context, from one pass through the model
 //! over the message's windows, each piece in the light of its neighbours; read again alone when
 //! that reading hears any danger), and the pieces are compared with
 //! - the phrasings of every topic, flow and intent, and the out-of-scope ones: how close the
@@ -259,7 +259,7 @@ impl Semantic {
         Some(self.read_vectors(vectors))
     }
 
-    /// The reading of a message from one padded pass through the model over the windows of its
+    /// The reading of a message from one pass through the model over the windows of its
     /// text (one window for a message of up to `WINDOW_WORDS` words, as most are): each piece's
     /// vector is taken from the token vectors of a window that holds it (`Embedder::embed_spans`), so a
     /// sentence is read in the light of its neighbours ("i took an overdose three years ago.

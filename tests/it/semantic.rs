@@ -156,6 +156,44 @@ fn sha256_is_the_standard_one() {
     );
 }
 
+/// Texts are packed into one pass, each group of like length padded only for attention: a
+/// text's vector must be the one it gets alone, whatever it is read beside (a longer paragraph,
+/// a single word, texts of its own length, far longer ones in another group).
+#[test]
+fn a_text_has_the_same_vector_whatever_it_is_read_beside() {
+    let model = english_model();
+    let embedder = Embedder::new(&model.weights, &model.tokenizer, &model.config).expect("loads");
+    let texts = [
+        "can my nan visit",
+        "hi",
+        "my daughter has been on the unit for three weeks and nobody has told us what section she          is on or whether she can have leave at the weekend, who do we ask",
+        "is it ok that they took my charger",
+        "",
+        "what does a second opinion doctor do and can i ask for one myself or does my mum have to          ask for me because im only fourteen and they never listen to me in ward round",
+        "ok",
+    ];
+    let together = embedder.embed(&texts).expect("embeds");
+    let reversed: Vec<&str> = texts.iter().rev().copied().collect();
+    let backwards = embedder.embed(&reversed).expect("embeds");
+    for (i, text) in texts.iter().enumerate() {
+        let alone = embedder.embed(&[text]).expect("embeds");
+        for (read, how) in [
+            (&together[i], "among the others"),
+            (&backwards[texts.len() - 1 - i], "in reverse order"),
+        ] {
+            let worst = read
+                .iter()
+                .zip(&alone[0])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst < 1e-5,
+                "{text:?} read {how} is {worst} off its vector alone"
+            );
+        }
+    }
+}
+
 #[test]
 fn one_pass_gives_each_text_its_own_vector_and_each_span_one_read_in_context() {
     let model = english_model();
