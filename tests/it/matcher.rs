@@ -227,12 +227,7 @@ fn the_last_straw_in_a_joke_is_a_saying_but_a_threat_meant_keeps_the_full_reply(
         "If I have to sit through one more care review where they call my son 'the young person' I'll throw myself under the tea trolley. Can I ask for the meeting to use his name?",
         "if the night nurse sings one more disney song at handover i will jump out the window 😂 are staff even allowed to sing on shift",
     ] {
-        let analysis = analyse(joke);
-        assert!(
-            !matches!(analysis.crisis, CrisisSignal::Clear { .. }),
-            "the full crisis reply for a joke {joke:?} (risk {:.2})",
-            analysis.evidence.risk
-        );
+        assert_no_full_reply(joke);
     }
     // The joke alone, in a few words, still asks at least the gentle question.
     assert_ne!(
