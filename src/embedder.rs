@@ -284,10 +284,9 @@ impl Embedder {
     /// The model's output for every token of `sequences`, in one packed pass: each
     /// sequence's rows, and where they lie among them. Tokens are packed one sequence after
     /// another, longest first, with no padding, so the linear layers (nearly all of the work)
-    /// read only real tokens, in one matrix product per layer however many lengths there are.
-    /// Where they were padded, a message's short clauses padded to its longest sentence, or a
-    /// pass per group of lengths, were most of the time a long message took. For attention,
-    /// sequences of like length (none under half the longest of its group) are padded side by
+    /// read only real tokens, in one matrix product per layer however many lengths there are
+    /// (a long message read again piece by piece used to make a padded pass per group of
+    /// lengths). For attention, sequences of like length (none under half the longest of its group) are padded side by
     /// side; padding adds exactly nothing to any token's attention, so the vectors are those of
     /// a pass per text.
     fn token_rows(&self, sequences: &[&[u32]]) -> Result<TokenRows, EmbedderError> {
