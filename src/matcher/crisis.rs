@@ -331,25 +331,33 @@ impl CrisisPhrases {
     }
 
     /// The phrases found, as crisis.toml writes them, with "(not)" after a denied one: what a
-    /// content author tuning the lists needs to see (`rightsbot match --explain`).
+    /// content author tuning the lists needs to see (`rightsbot match --explain`). Last straws
+    /// are read as the check reads them for a message heard as calm or not (`heard_as_calm`).
     pub fn found_phrases(
         &self,
         tokens: &[Token],
         starts: &[bool],
+        heard_as_calm: bool,
         is_ordinary: impl Fn(&str) -> bool,
     ) -> Vec<String> {
         let mut found = Vec::new();
-        self.scan(tokens, starts, true, is_ordinary, |phrase, denied| {
-            let said = if denied {
-                format!("{} (not)", phrase.text)
-            } else {
-                phrase.text.to_string()
-            };
-            // A long phrase is found twice, spaced and unspaced ("cant cope", "cantcope").
-            if !found.contains(&said) {
-                found.push(said);
-            }
-        });
+        self.scan(
+            tokens,
+            starts,
+            heard_as_calm,
+            is_ordinary,
+            |phrase, denied| {
+                let said = if denied {
+                    format!("{} (not)", phrase.text)
+                } else {
+                    phrase.text.to_string()
+                };
+                // A long phrase is found twice, spaced and unspaced ("cant cope", "cantcope").
+                if !found.contains(&said) {
+                    found.push(said);
+                }
+            },
+        );
         found
     }
 

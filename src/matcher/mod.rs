@@ -1152,9 +1152,14 @@ impl Matcher {
             ranked.push((r.risk, "(crisis classifier)".into()));
         }
         let starts = index.sentence_starts(text, &tokens);
+        let heard_as_calm = reading
+            .as_ref()
+            .is_some_and(|r| r.risk < self.config.crisis_figure_calm_max);
         let crisis_phrases = index
             .crisis
-            .found_phrases(&tokens, &starts, |w| index.is_ordinary_word(w));
+            .found_phrases(&tokens, &starts, heard_as_calm, |w| {
+                index.is_ordinary_word(w)
+            });
         Explanation {
             words,
             scores: ranked,
