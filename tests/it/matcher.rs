@@ -208,6 +208,14 @@ fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
     assert_eq!(analyse(coping).crisis, CrisisSignal::None, "{coping:?}");
     assert_full_reply("ive made a plan to do it on saturday when my leave starts");
     assert_ne!(analyse("please help me now").crisis, CrisisSignal::None);
+    // A deadline asked after is no plan (blind-103: "when do i have to do it by" of an appeal
+    // asked "are you safe?" for "when i do it"); the plan itself still asks.
+    let deadline = "the advocate says the form for my tribunal has a cut off date. when do i have to do it by and does she post it for me";
+    assert_eq!(analyse(deadline).crisis, CrisisSignal::None, "{deadline:?}");
+    assert_ne!(
+        analyse("nobody on nights will notice when i do it").crisis,
+        CrisisSignal::None
+    );
     // Only the saying word for word: the phrase beside or apart from it keeps the full reply.
     for text in [
         "i want to die, not of boredom, for real",
@@ -271,6 +279,8 @@ fn warning_signs_said_in_passing_get_at_least_the_check_question() {
         "can my aunt take me out on leave instead. i want to see her one more time",
         "can i go home on tuesday to say bye to my rabbit before i do it. and is there a time i have to be back",
         "who can see my notes. ive sorted who gets what anyway",
+        // Round 51: an end said in passing after calm questions (blind-103: heard at 0.04).
+        "can i keep my own towel and can the door be closed when they weigh me. not that it matters after sunday tbh",
         "someone please help me",
         "sos",
         // A countdown, not being anyone's problem much longer, a height looked down from, a
@@ -450,6 +460,16 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
     ] {
         assert_eq!(analyse(text).crisis, CrisisSignal::Ambiguous, "{text:?}");
     }
+    // Harm long ago in an adopted or fostered child's early life, told by the family in a
+    // question about the ward (blind-103: "abused as a toddler before she came to us" had the
+    // full reply): at most the gentle question.
+    assert_no_full_reply(
+        "Our son was abused as a baby, before he came to us, so being held face down terrifies \
+         him. Can we ask the ward to write a plan for how they hold him?",
+    );
+    assert_abuse_reply(
+        "our son says one of the night staff abused him last night, before the ward round",
+    );
     // The same words beside danger now keep the full reply.
     for text in [
         "its 2 weeks since i last cut but i want to do it again tonight",
