@@ -216,6 +216,15 @@ fn a_saying_that_holds_a_crisis_phrase_is_read_as_a_figure_of_speech() {
         analyse("nobody on nights will notice when i do it").crisis,
         CrisisSignal::None
     );
+    // A diary card's score of none is no self-harm (blind-107: "SH 0 all week" and "6 weeks SH
+    // free" had the full reply); a score of one, or the act told, keeps it.
+    for text in [
+        "diary card this week: SH 0, urges 2/5, skills used every day. am i allowed to take it home on leave to show my mum",
+        "ten days SH free now and my obs went down to hourly. does the doctor have to tell me before they put them back up",
+    ] {
+        assert_eq!(analyse(text).crisis, CrisisSignal::None, "{text:?}");
+    }
+    assert_full_reply("SH 2 today, urges 5/5, used nothing. its still bleeding a bit");
     // Only the saying word for word: the phrase beside or apart from it keeps the full reply.
     for text in [
         "i want to die, not of boredom, for real",
@@ -472,8 +481,14 @@ fn a_danger_phrase_in_a_story_of_getting_better_asks_rather_than_alarms() {
     assert_abuse_reply(
         "our son says one of the night staff abused him last night, before the ward round",
     );
+    // Harm told as stopped since a month or a season, in a question heard as calm (blind-106:
+    // "havent hurt myself since november" asked "are you safe?"): let go.
+    let stopped = "nearly at discharge and i havent hurt myself since the summer holidays started. who will my nurse be at home";
+    assert_eq!(analyse(stopped).crisis, CrisisSignal::None, "{stopped:?}");
     // The same words beside danger now keep the full reply.
     for text in [
+        "i havent hurt myself since march but tonight i want to again",
+        "ive hurt myself since monday every single night and nobody knows",
         "its 2 weeks since i last cut but i want to do it again tonight",
         "i used to be fine but now i want to die",
         "i used to cut and now i want to die",
