@@ -879,6 +879,8 @@ impl<'a> Checker<'a> {
                             locale.asked_markers = p.value.asked_markers;
                             locale.general_markers = p.value.general_markers;
                             locale.told_markers = p.value.told_markers;
+                            locale.dose_questions = p.value.dose_questions;
+                            locale.dose_dangers = p.value.dose_dangers;
                             locale.general_askers = p.value.general_askers;
                             locale.general_tellings = p.value.general_tellings;
                             locale.short_pleas = p.value.short_pleas;

@@ -259,6 +259,12 @@ pub struct Locale {
     /// for a friend"), from `told_markers` in crisis.toml: beside them a question asked in
     /// general is not let go.
     pub told_markers: Vec<String>,
+    /// Words that ask about a medicine taken as prescribed ("if she missed one", "double up",
+    /// "how many mg"), from `dose_questions` in crisis.toml, and words that turn such a
+    /// question back into danger ("would it take", "enough", "took"), from `dose_dangers`:
+    /// the classifier alone asks the check question of the first, never of the second.
+    pub dose_questions: Vec<String>,
+    pub dose_dangers: Vec<String>,
     /// The words that open the person a general question is asked about ("someone", "a",
     /// "my"), from `general_askers` in crisis.toml, and the words of telling that close it
     /// ("tells", "says"), from `general_tellings`: "if someone in care tells their key worker"

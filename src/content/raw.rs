@@ -214,6 +214,10 @@ pub struct RawCrisisPhrases {
     #[serde(default)]
     pub told_markers: Vec<String>,
     #[serde(default)]
+    pub dose_questions: Vec<String>,
+    #[serde(default)]
+    pub dose_dangers: Vec<String>,
+    #[serde(default)]
     pub general_askers: Vec<String>,
     #[serde(default)]
     pub general_tellings: Vec<String>,

@@ -373,6 +373,9 @@ struct LocaleIndex {
     general_markers: Vec<Vec<String>>,
     /// `told_markers`, likewise.
     told_markers: Vec<Vec<String>>,
+    /// `dose_questions` and `dose_dangers`, likewise.
+    dose_questions: Vec<Vec<String>>,
+    dose_dangers: Vec<Vec<String>>,
     /// `general_askers` and `general_tellings`, each word as a message is read.
     general_askers: std::collections::HashSet<String>,
     general_tellings: std::collections::HashSet<String>,
@@ -549,6 +552,14 @@ impl LocaleIndex {
     /// is not only general, whatever the classifier hears.
     fn tells_of_someone(&self, tokens: &[normalise::Token]) -> bool {
         says_any(tokens, &self.told_markers)
+    }
+
+    /// Whether the message asks how to take a medicine as prescribed ("how many of my tablets
+    /// should i take if i missed one", "can i double up") and says nothing of taking too many
+    /// ("how many would it take", "is 20 enough", "i took"). The classifier learnt tablets
+    /// counted from overdoses and heard such questions at 0.98-1.00.
+    fn asks_about_a_prescribed_dose(&self, tokens: &[normalise::Token]) -> bool {
+        says_any(tokens, &self.dose_questions) && !says_any(tokens, &self.dose_dangers)
     }
 
     /// Whether a part of the message that asks nothing is a statement of the writer's own,
@@ -841,6 +852,24 @@ impl Matcher {
             .check_reading_last_straws(tokens, &starts, heard_as_calm, |w| {
                 index.is_ordinary_word(w)
             });
+        // "if i have to sit through one more family therapy session im going to throw myself
+        // out the window 😂": exasperation after a last straw, which the classifier hears as
+        // neither calm nor danger, asks "are you safe?" rather than giving the full reply (a
+        // "no" to it still brings the reply). Heard as danger, it keeps the reply.
+        let unsure_of_a_last_straw = !heard_as_calm
+            && reading.is_some_and(|r| r.risk < c.crisis_check_min && !r.abuse)
+            && matches!(lexical, crisis::Found::Clear { .. });
+        let lexical = if unsure_of_a_last_straw {
+            match index
+                .crisis
+                .check_reading_last_straws(tokens, &starts, true, |w| index.is_ordinary_word(w))
+            {
+                exasperated @ crisis::Found::Ambiguous { .. } => exasperated,
+                _ => lexical,
+            }
+        } else {
+            lexical
+        };
         // Emoji alone ("😭😭", "🔪") say nothing the words or the model can read, but a crying
         // face deserves a kind question with help one tap away, not "I'm not sure I understood".
         if lexical == crisis::Found::None
@@ -1033,6 +1062,18 @@ impl Matcher {
                 },
                 Some(r),
             ) if r.risk >= c.crisis_clear_min && !r.abuse => {
+                evidence.crisis_source = Some("classifier");
+                CrisisSignal::Ambiguous
+            }
+            // "how many of the sertraline should i give my daughter if she missed yesterdays,
+            // double up?": a question about a prescribed dose, with no clear crisis phrase, gets
+            // the check question however sure the classifier is (a "no" to it still brings the
+            // reply). Three blind rounds in a row gave such questions the full reply.
+            (crisis::Found::None | crisis::Found::Ambiguous { .. }, Some(r))
+                if r.risk >= c.crisis_clear_min
+                    && !r.abuse
+                    && index.asks_about_a_prescribed_dose(tokens) =>
+            {
                 evidence.crisis_source = Some("classifier");
                 CrisisSignal::Ambiguous
             }
@@ -1572,6 +1613,8 @@ impl LocaleIndex {
         let mut asked = locale.asked_markers.clone();
         let mut general = locale.general_markers.clone();
         let mut told = locale.told_markers.clone();
+        let mut dose_questions = locale.dose_questions.clone();
+        let mut dose_dangers = locale.dose_dangers.clone();
         let mut askers = locale.general_askers.clone();
         let mut tellings = locale.general_tellings.clone();
         let mut pleas = locale.short_pleas.clone();
@@ -1596,6 +1639,8 @@ impl LocaleIndex {
             asked.extend(d.asked_markers.iter().cloned());
             general.extend(d.general_markers.iter().cloned());
             told.extend(d.told_markers.iter().cloned());
+            dose_questions.extend(d.dose_questions.iter().cloned());
+            dose_dangers.extend(d.dose_dangers.iter().cloned());
             askers.extend(d.general_askers.iter().cloned());
             tellings.extend(d.general_tellings.iter().cloned());
             pleas.extend(d.short_pleas.iter().cloned());
@@ -1621,6 +1666,8 @@ impl LocaleIndex {
         let asked_markers = as_words(&asked);
         let general_markers = as_words(&general);
         let told_markers = as_words(&told);
+        let dose_questions = as_words(&dose_questions);
+        let dose_dangers = as_words(&dose_dangers);
         let general_askers = normaliser.word_set(&askers);
         let general_tellings = normaliser.word_set(&tellings);
         let short_pleas = as_words(&pleas);
@@ -1655,6 +1702,8 @@ impl LocaleIndex {
             asked_markers,
             general_markers,
             told_markers,
+            dose_questions,
+            dose_dangers,
             general_askers,
             general_tellings,
             short_pleas,
