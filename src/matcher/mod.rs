@@ -1068,7 +1068,7 @@ impl Matcher {
             // "how many of the sertraline should i give my daughter if she missed yesterdays,
             // double up?": a question about a prescribed dose, with no clear crisis phrase, gets
             // the check question however sure the classifier is (a "no" to it still brings the
-            // reply). Three blind rounds in a row gave such questions the full reply.
+            // reply). Blind rounds 55 and 56 gave three such questions the full reply.
             (crisis::Found::None | crisis::Found::Ambiguous { .. }, Some(r))
                 if r.risk >= c.crisis_clear_min
                     && !r.abuse

@@ -836,7 +836,7 @@ fn a_figure_of_speech_gets_a_gentle_check_not_the_full_crisis_reply() {
 
 #[test]
 fn a_question_about_a_missed_or_doubled_dose_asks_rather_than_alarms() {
-    // The classifier heard each of these at 0.98 or more (blind rounds 55 to 57): a parent
+    // The classifier heard each of these at 0.98 or more (blind rounds 55 and 56): a parent
     // or a young person asking how to take a prescribed medicine gets "are you safe?", whose
     // "no" still brings the full reply.
     for text in [
